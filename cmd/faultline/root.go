@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/faultline-dev/faultline/internal/exitcode"
+)
+
+// env is the process state a command may use, injected so that tests run
+// commands in-process and check their output and exit codes.
+type env struct {
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+// stderrIsTerminal reports whether live progress may be drawn on stderr.
+func (e *env) stderrIsTerminal() bool {
+	f, ok := e.stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// subcommands holds the constructors of the top-level commands; each
+// cmd_<name>.go file adds its own in init, so adding a command touches no
+// other file.
+var subcommands = map[string]func(*env) *cobra.Command{}
+
+func register(name string, build func(*env) *cobra.Command) {
+	if _, dup := subcommands[name]; dup {
+		panic("faultline: command registered twice: " + name)
+	}
+	subcommands[name] = build
+}
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "faultline",
+		Short: "Load testing and chaos engineering in one binary",
+		Long: `faultline drives real traffic at services, measures their steady state,
+injects faults, decides whether the hypothesis held, and writes HDR latency
+reports and capacity estimates.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return exitcode.Wrap(err, exitcode.Usage)
+	})
+	names := make([]string, 0, len(subcommands))
+	for name := range subcommands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		root.AddCommand(subcommands[name](e))
+	}
+	addExitStatus(root)
+	return root
+}
+
+// addExitStatus appends the exit-code table to the help of every command.
+func addExitStatus(c *cobra.Command) {
+	if !strings.Contains(c.Long, "EXIT STATUS") {
+		long := c.Long
+		if long == "" {
+			long = c.Short
+		}
+		c.Long = long + "\n\n" + exitcode.Table
+	}
+	for _, sub := range c.Commands() {
+		addExitStatus(sub)
+	}
+}
+
+// run executes the command line and returns the process exit code. Errors are
+// printed here, once.
+func run(ctx context.Context, args []string, e *env) int {
+	root := newRoot(e)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return int(exitcode.OK)
+	}
+	code := exitcode.Of(err)
+	if isCobraUsageError(err) {
+		code = exitcode.Usage
+	}
+	var silent *silentError
+	if !errors.As(err, &silent) {
+		fmt.Fprintf(e.stderr, "faultline: %v\n", err)
+	}
+	return int(code)
+}
+
+// silentError carries an exit code for an outcome the command has already
+// reported in full (for example failed thresholds), so run prints nothing more.
+type silentError struct{ code exitcode.Code }
+
+func (s *silentError) Error() string { return fmt.Sprintf("exit status %d", s.code) }
+
+// exitSilently returns an error that makes run exit with code and print nothing.
+func exitSilently(code exitcode.Code) error {
+	if code == exitcode.OK {
+		return nil
+	}
+	return exitcode.Wrap(&silentError{code: code}, code)
+}
+
+// isCobraUsageError recognises the argument errors cobra produces itself,
+// which carry no code of ours.
+func isCobraUsageError(err error) bool {
+	if exitcode.Of(err) != exitcode.Runtime {
+		return false
+	}
+	msg := err.Error()
+	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "requires at most", "invalid argument", "flag needs an argument", "required flag"} {
+		if strings.HasPrefix(msg, prefix) || strings.Contains(msg, " "+prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// usageErrorf reports bad input (a flag, an argument, a file) with exit code 2.
+func usageErrorf(format string, args ...any) error {
+	return exitcode.Errorf(exitcode.Usage, format, args...)
+}

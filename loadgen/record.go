@@ -1,0 +1,101 @@
+package loadgen
+
+import (
+	"sync"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// sample is what one completed request contributes to the statistics.
+type sample struct {
+	latency, service time.Duration
+	lag              time.Duration
+	hasLag           bool
+	status           int        // 0 when no response arrived
+	errClass         ErrorClass // set when no response arrived
+	in, out          int64
+}
+
+// recorder collects samples from many workers with little contention: each
+// worker records into one of a few shards, each shard holds one histogram per
+// request name and outcome, and the collector empties the shards into an
+// interval once a second. Memory is fixed by the number of shards and names,
+// however long the run.
+type recorder struct {
+	names      []string // series names, deduplicated
+	targetName []int    // target index -> index into names
+	shards     []*shard
+}
+
+type shard struct {
+	mu     sync.Mutex
+	series []*Series // index: 2*name + outcome (0 ok, 1 error); nil until used
+	lag    *hdrhistogram.Histogram
+}
+
+func newRecorder(targets []Target, shards int) *recorder {
+	r := &recorder{targetName: make([]int, len(targets))}
+	index := map[string]int{}
+	for i, t := range targets {
+		n, ok := index[t.Name]
+		if !ok {
+			n = len(r.names)
+			index[t.Name] = n
+			r.names = append(r.names, t.Name)
+		}
+		r.targetName[i] = n
+	}
+	for i := 0; i < shards; i++ {
+		r.shards = append(r.shards, &shard{series: make([]*Series, 2*len(r.names)), lag: NewHistogram()})
+	}
+	return r
+}
+
+func (r *recorder) record(shardIndex, target int, s *sample) {
+	sh := r.shards[shardIndex%len(r.shards)]
+	outcome, slot := OK, 2*r.targetName[target]
+	if s.status == 0 || s.status >= 400 {
+		outcome, slot = Error, slot+1
+	}
+	sh.mu.Lock()
+	se := sh.series[slot]
+	if se == nil {
+		se = newSeries(r.names[r.targetName[target]], outcome)
+		sh.series[slot] = se
+	}
+	recordDuration(se.Latency, s.latency)
+	recordDuration(se.Service, s.service)
+	if s.status != 0 {
+		se.Status[s.status]++
+	} else {
+		se.Errors[s.errClass]++
+	}
+	se.BytesIn += s.in
+	se.BytesOut += s.out
+	if s.hasLag {
+		recordDuration(sh.lag, s.lag)
+	}
+	sh.mu.Unlock()
+}
+
+// drain moves everything recorded so far into st and empties the shards.
+func (r *recorder) drain(st *Stats) {
+	for _, sh := range r.shards {
+		sh.mu.Lock()
+		for _, se := range sh.series {
+			if se == nil || se.Count() == 0 {
+				continue
+			}
+			st.series(se.Name, se.Outcome).merge(se)
+			se.Latency.Reset()
+			se.Service.Reset()
+			clear(se.Status)
+			clear(se.Errors)
+			se.BytesIn, se.BytesOut = 0, 0
+		}
+		st.SendLag.Merge(sh.lag)
+		sh.lag.Reset()
+		sh.mu.Unlock()
+	}
+}

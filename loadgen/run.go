@@ -1,0 +1,682 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Model is the load model of a run.
+type Model string
+
+// The two load models.
+const (
+	// Open sends requests on a schedule of arrival times, whether or not
+	// earlier requests have completed (like real users arriving).
+	Open Model = "open"
+	// Closed runs a number of virtual users, each sending its next request
+	// when its previous one completed.
+	Closed Model = "closed"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultConnections    = 100
+	DefaultMaxInFlight    = 10000
+	DefaultTimeout        = 30 * time.Second
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultGrace          = 10 * time.Second
+	DefaultInterval       = time.Second
+	DefaultUserAgent      = "faultline"
+	// h2Streams is how many requests the open model keeps in flight per
+	// HTTP/2 connection at most.
+	h2Streams = 100
+)
+
+// Options configures one run of the load engine.
+type Options struct {
+	Targets []Target
+	Model   Model
+
+	// Open model: a constant Rate (requests per second) over Duration, or a
+	// ramp through Stages that starts at Rate.
+	Rate    float64
+	Stages  []Stage
+	Poisson bool   // exponential inter-arrival times instead of even spacing
+	Seed    uint64 // seeds Poisson arrivals
+	// MaxInFlight bounds requests waiting for a connection plus requests in
+	// flight; a request scheduled beyond it is dropped and counted.
+	MaxInFlight int
+	// Connections is the number of connections (and so of requests on the
+	// wire at once over HTTP/1.1) in the open model.
+	Connections int
+
+	// Closed model: Concurrency virtual users for Duration, or a ramp
+	// through Stages that starts at Concurrency. ThinkTime is a pause after
+	// each response.
+	Concurrency int
+	ThinkTime   time.Duration
+
+	Duration       time.Duration
+	Grace          time.Duration // how long requests in flight at the end may still complete
+	Timeout        time.Duration // per request, connecting included
+	ConnectTimeout time.Duration
+	HTTP2          bool // HTTP/2: over TLS for https, h2c with prior knowledge for http
+	TLS            TLSOptions
+	UserAgent      string
+
+	// Interval is the length of the recording intervals (default 1s).
+	Interval time.Duration
+	// OnInterval, when set, receives each interval's statistics on the
+	// collector goroutine as soon as the interval ends. It must not keep
+	// using the Stats after a later call has begun unless it owns them: each
+	// call gets a fresh Stats value, so keeping it is safe.
+	OnInterval func(*Stats)
+}
+
+func (o *Options) setDefaults() {
+	if o.Connections == 0 {
+		o.Connections = DefaultConnections
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.Grace == 0 {
+		o.Grace = DefaultGrace
+	}
+	if o.Interval == 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = DefaultUserAgent
+	}
+	for i := range o.Targets {
+		if o.Targets[i].Name == "" {
+			o.Targets[i].Name = o.Targets[i].DefaultName()
+		}
+		if o.Targets[i].Weight == 0 {
+			o.Targets[i].Weight = 1
+		}
+		if o.Targets[i].Header == nil {
+			o.Targets[i].Header = http.Header{}
+		}
+	}
+}
+
+// Validate reports every problem with the options at once.
+func (o *Options) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if len(o.Targets) == 0 {
+		bad("no targets")
+	}
+	for _, t := range o.Targets {
+		if t.URL == nil {
+			bad("target %q has no URL", t.Name)
+		}
+		if t.Weight < 0 {
+			bad("target %q: weight must not be negative", t.Name)
+		}
+	}
+	if o.Duration < 0 {
+		bad("duration must not be negative")
+	}
+	for _, s := range o.Stages {
+		if s.Duration <= 0 {
+			bad("stage durations must be positive")
+		}
+		if s.Target < 0 {
+			bad("stage targets must not be negative")
+		}
+	}
+	if len(o.Stages) == 0 && o.Duration <= 0 {
+		bad("duration must be positive (or give stages)")
+	}
+	switch o.Model {
+	case Open:
+		if o.Rate < 0 {
+			bad("rate must not be negative")
+		}
+		if len(o.Stages) == 0 && o.Rate <= 0 {
+			bad("the open model needs a rate above zero (or stages)")
+		}
+		if o.Connections < 0 {
+			bad("connections must not be negative")
+		}
+		if o.MaxInFlight < 0 {
+			bad("max-in-flight must not be negative")
+		}
+		if o.Concurrency != 0 || o.ThinkTime != 0 {
+			bad("concurrency and think time belong to the closed model")
+		}
+	case Closed:
+		if o.Concurrency < 0 {
+			bad("concurrency must not be negative")
+		}
+		if len(o.Stages) == 0 && o.Concurrency <= 0 {
+			bad("the closed model needs a concurrency above zero (or stages)")
+		}
+		if o.ThinkTime < 0 {
+			bad("think time must not be negative")
+		}
+	default:
+		bad("unknown model %q (want open or closed)", o.Model)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"timeout", o.Timeout}, {"connect timeout", o.ConnectTimeout}, {"grace", o.Grace}, {"interval", o.Interval}} {
+		if d.v < 0 {
+			bad("%s must not be negative", d.name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	Model Model
+	// Start is when the schedule began; End is when the last request
+	// completed (or was abandoned).
+	Start, End time.Time
+	// Planned is the schedule's length (stages summed, or Duration).
+	Planned time.Duration
+	// Total merges every interval of the run.
+	Total *Stats
+	// Intervals is how many intervals were delivered to OnInterval.
+	Intervals int
+	// TargetRate is the mean arrival rate the schedule asked for (open
+	// model) and Sent how many requests actually left the generator.
+	TargetRate float64
+	Sent       int64
+	// LastSend is the offset from Start of the last request sent.
+	LastSend time.Duration
+	// Interrupted is set when the run was stopped by its context before
+	// the schedule ended.
+	Interrupted bool
+	Generator   GeneratorHealth
+}
+
+// SendRate is the rate at which requests actually left the generator:
+// requests sent divided by the longer of the schedule and the time of the
+// last send, so a generator that falls behind shows a lower rate.
+func (r *Result) SendRate() float64 {
+	span := r.Planned
+	if r.LastSend > span {
+		span = r.LastSend
+	}
+	if span <= 0 {
+		return 0
+	}
+	return float64(r.Sent) / span.Seconds()
+}
+
+// GeneratorHealth says whether the generator itself kept up.
+type GeneratorHealth struct {
+	CPU   time.Duration // user + system CPU time of this process during the run
+	Cores int           // GOMAXPROCS
+	// Utilization is CPU / (wall time x Cores): near 1 the generator was
+	// saturated and its measurements include its own queueing.
+	Utilization float64
+}
+
+// Saturated reports a generator that used more than 90% of its cores.
+func (g GeneratorHealth) Saturated() bool { return g.Utilization > 0.9 }
+
+// token is one scheduled request handed from the dispatcher to a worker.
+type token struct {
+	intended time.Time
+	target   int
+}
+
+// engine is the state of one run.
+type engine struct {
+	opts      Options
+	endpoints []*endpoint
+	targetEP  []int    // target index -> endpoint index
+	raw       [][]byte // target index -> serialised HTTP/1.1 request
+	rec       *recorder
+	h2        []*h2Client
+
+	start    time.Time
+	runCtx   context.Context // cancelled to abandon requests in flight
+	abandon  context.CancelFunc
+	stopping atomic.Bool // set when requests in flight are abandoned
+
+	scheduled, dropped, unfinished, sent atomic.Int64
+	lastSend                             atomic.Int64 // nanoseconds after start
+	inflight                             atomic.Int64
+
+	connsMu sync.Mutex
+	conns   []*h1Conn
+}
+
+// Run drives load as opts say and returns what was measured. It returns
+// when the schedule has ended and the requests in flight have completed (or
+// the grace period ran out), or soon after ctx is cancelled, in which case
+// the Result covers what ran and Interrupted is set.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	opts.setDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	e, err := newEngine(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer e.closeClients()
+
+	var sched Schedule
+	planned := opts.Duration
+	if opts.Model == Open {
+		stages := opts.Stages
+		if len(stages) == 0 {
+			stages = []Stage{{Duration: opts.Duration, Target: opts.Rate}}
+		}
+		sched, err = NewRateSchedule(opts.Rate, stages, opts.Poisson, opts.Seed)
+		if err != nil {
+			return nil, err
+		}
+		planned = sched.Duration()
+	} else if len(opts.Stages) > 0 {
+		planned = ramp{start: float64(opts.Concurrency), stages: opts.Stages}.total()
+	}
+
+	cpuBefore := processCPU()
+	e.start = time.Now()
+	e.runCtx, e.abandon = context.WithCancel(context.Background())
+	defer e.abandon()
+
+	res := &Result{Model: opts.Model, Start: e.start, Planned: planned, Total: NewStats(e.start, e.start)}
+	if sched != nil {
+		res.TargetRate = ExpectedArrivals(sched) / planned.Seconds()
+	}
+
+	// The collector owns the interval ticks; it stops when done is closed
+	// and delivers the last, partial interval before it returns.
+	done := make(chan struct{})
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		e.collect(done, res)
+	}()
+
+	var workers sync.WaitGroup
+	scheduleDone := make(chan struct{})
+	if opts.Model == Open {
+		ch := make(chan token, opts.MaxInFlight)
+		n := opts.Connections
+		if opts.HTTP2 {
+			n = min(opts.Connections*h2Streams, opts.MaxInFlight)
+		}
+		for i := 0; i < n; i++ {
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				e.openWorker(i, ch)
+			}()
+		}
+		go func() {
+			defer close(scheduleDone)
+			defer close(ch)
+			e.dispatch(ctx, sched, ch)
+		}()
+	} else {
+		r := ramp{start: float64(opts.Concurrency), stages: opts.Stages}
+		users := opts.Concurrency
+		for _, s := range opts.Stages {
+			users = max(users, int(s.Target))
+		}
+		end := e.start.Add(planned)
+		for i := 0; i < users; i++ {
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				e.virtualUser(ctx, i, r, end)
+			}()
+		}
+		go func() {
+			defer close(scheduleDone)
+			t := time.NewTimer(planned)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+		}()
+	}
+
+	workersDone := make(chan struct{})
+	go func() { workers.Wait(); close(workersDone) }()
+
+	// Wait for the schedule to end (or ctx), then give requests in flight
+	// the grace period (none when interrupted) before abandoning them.
+	<-scheduleDone
+	grace := opts.Grace
+	if ctx.Err() != nil {
+		grace = 0
+		res.Interrupted = true
+	}
+	graceTimer := time.NewTimer(grace)
+	select {
+	case <-workersDone:
+	case <-graceTimer.C:
+		e.abandonInFlight()
+		<-workersDone
+	case <-ctx.Done():
+		res.Interrupted = true
+		e.abandonInFlight()
+		<-workersDone
+	}
+	graceTimer.Stop()
+	res.End = time.Now()
+	close(done)
+	<-collected
+
+	res.Sent = e.sent.Load()
+	res.LastSend = time.Duration(e.lastSend.Load())
+	wall := res.End.Sub(res.Start)
+	cpu := processCPU() - cpuBefore
+	cores := runtime.GOMAXPROCS(0)
+	res.Generator = GeneratorHealth{CPU: cpu, Cores: cores}
+	if wall > 0 {
+		res.Generator.Utilization = cpu.Seconds() / (wall.Seconds() * float64(cores))
+	}
+	return res, nil
+}
+
+func newEngine(opts Options) (*engine, error) {
+	e := &engine{opts: opts, targetEP: make([]int, len(opts.Targets)), raw: make([][]byte, len(opts.Targets))}
+	var h1TLS, h2TLS *tls.Config
+	for _, t := range opts.Targets {
+		if t.URL.Scheme != "https" || h1TLS != nil {
+			continue
+		}
+		var err error
+		if h1TLS, err = opts.TLS.config([]string{"http/1.1"}); err != nil {
+			return nil, err
+		}
+		if h2TLS, err = opts.TLS.config([]string{"h2"}); err != nil {
+			return nil, err
+		}
+	}
+	index := map[string]int{}
+	for i, t := range opts.Targets {
+		e.raw[i] = rawRequest(t, opts.UserAgent)
+		addr := t.URL.Host
+		if t.URL.Port() == "" {
+			port := "80"
+			if t.URL.Scheme == "https" {
+				port = "443"
+			}
+			addr = net.JoinHostPort(t.URL.Hostname(), port)
+		}
+		key := t.URL.Scheme + "://" + addr
+		n, ok := index[key]
+		if !ok {
+			ep := &endpoint{addr: addr}
+			if t.URL.Scheme == "https" {
+				ep.tls = h1TLS.Clone()
+				ep.tls.ServerName = t.URL.Hostname()
+			}
+			n = len(e.endpoints)
+			index[key] = n
+			e.endpoints = append(e.endpoints, ep)
+		}
+		e.targetEP[i] = n
+	}
+	if opts.HTTP2 {
+		clients := opts.Connections
+		if opts.Model == Closed {
+			clients = opts.Concurrency
+			for _, s := range opts.Stages {
+				clients = max(clients, int(s.Target))
+			}
+		}
+		for i := 0; i < clients; i++ {
+			e.h2 = append(e.h2, newH2Client(h2TLS, opts.ConnectTimeout))
+		}
+	}
+	e.rec = newRecorder(opts.Targets, max(2, runtime.GOMAXPROCS(0)))
+	return e, nil
+}
+
+// dispatch walks the schedule, handing each request to the workers at its
+// intended time, or counting it as dropped when MaxInFlight requests are
+// already waiting or in flight. A late dispatcher never shifts the schedule:
+// requests keep their intended times, so its lateness shows as send lag and
+// in the latency.
+func (e *engine) dispatch(ctx context.Context, sched Schedule, ch chan<- token) {
+	p := newPicker(e.opts.Targets)
+	sl := newSleeper()
+	defer sl.close()
+	limit := int64(e.opts.MaxInFlight)
+	for {
+		off, ok := sched.Next()
+		if !ok {
+			return
+		}
+		intended := e.start.Add(off)
+		if !sl.until(ctx, intended) {
+			return
+		}
+		e.scheduled.Add(1)
+		target := p.next()
+		if e.inflight.Load() >= limit {
+			e.dropped.Add(1)
+			continue
+		}
+		e.inflight.Add(1)
+		ch <- token{intended: intended, target: target}
+	}
+}
+
+// worker is one sender: over HTTP/1.1 it owns one connection per origin.
+type worker struct {
+	id    int
+	conns []*h1Conn
+	h2    *h2Client
+}
+
+func (e *engine) newWorker(id int) *worker {
+	w := &worker{id: id, conns: make([]*h1Conn, len(e.endpoints))}
+	if len(e.h2) > 0 {
+		w.h2 = e.h2[id%len(e.h2)]
+	}
+	return w
+}
+
+func (e *engine) openWorker(id int, ch <-chan token) {
+	w := e.newWorker(id)
+	defer w.close()
+	var s sample
+	for tok := range ch {
+		if e.stopping.Load() {
+			e.inflight.Add(-1)
+			e.unfinished.Add(1)
+			continue
+		}
+		send := time.Now()
+		ok := e.send(w, tok.target, send, &s)
+		done := time.Now()
+		e.inflight.Add(-1)
+		if !ok {
+			e.unfinished.Add(1)
+			continue
+		}
+		s.latency, s.service = done.Sub(tok.intended), done.Sub(send)
+		s.lag, s.hasLag = send.Sub(tok.intended), true
+		e.rec.record(id, tok.target, &s)
+	}
+}
+
+// virtualUser is one closed-model user: while the ramp says it is active it
+// sends a request, waits for the response, thinks, and repeats.
+func (e *engine) virtualUser(ctx context.Context, id int, r ramp, end time.Time) {
+	w := e.newWorker(id)
+	defer w.close()
+	p := newPicker(e.opts.Targets)
+	// Start users at different points of the weight cycle so that a few
+	// users do not all send the same target first.
+	for i := 0; i < id%max(1, p.total); i++ {
+		p.next()
+	}
+	var s sample
+	for {
+		now := time.Now()
+		if !now.Before(end) || ctx.Err() != nil || e.stopping.Load() {
+			return
+		}
+		if float64(id) >= r.at(now.Sub(e.start)) {
+			if !sleepCtx(ctx, min(10*time.Millisecond, end.Sub(now))) {
+				return
+			}
+			continue
+		}
+		target := p.next()
+		e.scheduled.Add(1)
+		send := time.Now()
+		ok := e.send(w, target, send, &s)
+		done := time.Now()
+		if !ok {
+			e.unfinished.Add(1)
+			return
+		}
+		s.latency, s.service, s.hasLag = done.Sub(send), done.Sub(send), false
+		e.rec.record(id, target, &s)
+		if e.opts.ThinkTime > 0 && !sleepCtx(ctx, e.opts.ThinkTime) {
+			return
+		}
+	}
+}
+
+// send performs one request and fills s with its status, error class and
+// byte counts. It returns false when the request was abandoned because the
+// run is stopping, so that it is counted as unfinished rather than as an
+// error of the target.
+func (e *engine) send(w *worker, target int, now time.Time, s *sample) bool {
+	e.sent.Add(1)
+	if off := int64(now.Sub(e.start)); off > e.lastSend.Load() {
+		e.lastSend.Store(off)
+	}
+	deadline := now.Add(e.opts.Timeout)
+	var err error
+	*s = sample{}
+	if w.h2 != nil {
+		s.status, s.in, s.out, err = w.h2.roundTrip(e.runCtx, &e.opts.Targets[target], deadline)
+	} else {
+		ep := e.targetEP[target]
+		c := w.conns[ep]
+		if c == nil {
+			c = newH1Conn(e.endpoints[ep], e.opts.ConnectTimeout)
+			w.conns[ep] = c
+			e.connsMu.Lock()
+			e.conns = append(e.conns, c)
+			e.connsMu.Unlock()
+		}
+		raw := e.raw[target]
+		s.out = int64(len(raw))
+		s.status, s.in, err = c.roundTrip(raw, e.opts.Targets[target].Method == http.MethodHead, deadline)
+	}
+	if err != nil {
+		if e.stopping.Load() {
+			return false
+		}
+		s.status = 0
+		s.errClass = classify(err)
+	}
+	return true
+}
+
+func (w *worker) close() {
+	for _, c := range w.conns {
+		if c != nil {
+			c.close()
+		}
+	}
+}
+
+// abandonInFlight stops the run now: requests on the wire fail at once and
+// are counted as unfinished, as are requests still waiting to be sent.
+func (e *engine) abandonInFlight() {
+	e.stopping.Store(true)
+	e.abandon()
+	e.connsMu.Lock()
+	for _, c := range e.conns {
+		c.abort()
+	}
+	e.connsMu.Unlock()
+}
+
+func (e *engine) closeClients() {
+	for _, c := range e.h2 {
+		c.close()
+	}
+}
+
+// collect delivers an interval every opts.Interval, aligned to the start of
+// the run, and the last partial one when done is closed.
+func (e *engine) collect(done <-chan struct{}, res *Result) {
+	ticker := time.NewTicker(e.opts.Interval)
+	defer ticker.Stop()
+	from := e.start
+	flush := func(to time.Time) {
+		st := NewStats(from, to)
+		e.rec.drain(st)
+		st.Scheduled = e.scheduled.Swap(0)
+		st.Dropped = e.dropped.Swap(0)
+		st.Unfinished = e.unfinished.Swap(0)
+		res.Total.Merge(st)
+		res.Intervals++
+		if e.opts.OnInterval != nil {
+			e.opts.OnInterval(st)
+		}
+		from = to
+	}
+	for {
+		select {
+		case <-ticker.C:
+			flush(time.Now())
+		case <-done:
+			flush(res.End)
+			return
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// processCPU is the user plus system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -448,7 +448,13 @@ func newEngine(opts Options) (*engine, error) {
 			}
 		}
 		for i := 0; i < clients; i++ {
-			e.h2 = append(e.h2, newH2Client(h2TLS, opts.ConnectTimeout))
+			// net/http edits a transport's TLS config on first use, so
+			// each transport gets its own copy.
+			var cfg *tls.Config
+			if h2TLS != nil {
+				cfg = h2TLS.Clone()
+			}
+			e.h2 = append(e.h2, newH2Client(cfg, opts.ConnectTimeout))
 		}
 	}
 	e.rec = newRecorder(opts.Targets, max(2, runtime.GOMAXPROCS(0)))

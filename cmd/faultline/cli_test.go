@@ -1,0 +1,16 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+)
+
+// runCLI runs faultline in-process with args and returns its exit code and
+// what it printed.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }})
+	return code, out.String(), errb.String()
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadBadInputExits2(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "abc", "--duration", "1s"}, "--rate"},
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "100", "--duration", "1s"}, "no unit"},
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "100/s", "--duration", "-5s"}, "--duration -5s: must be positive"},
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "100/s", "--duration", "1s", "--body", filepath.Join(dir, "nope.json")}, "--body"},
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "100/s"}, "--duration is required"},
+		{[]string{"load", "http://127.0.0.1:1/", "--duration", "1s"}, "give --rate"},
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "10/s", "--concurrency", "2", "--duration", "1s"}, "exclude each other"},
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s", "--threshold", "latency<1s"}, "unknown metric"},
+		{[]string{"load", "ftp://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s"}, "scheme must be http or https"},
+		{[]string{"load", "--targets", filepath.Join(dir, "missing.txt"), "--rate", "10/s", "--duration", "1s"}, "--targets"},
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s", "--bogus"}, "unknown flag"},
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s", "--timeout", "soon"}, "timeout"},
+		{[]string{"load", "http://127.0.0.1:1/", "--concurrency", "2", "--think-time", "x", "--duration", "1s"}, "--think-time"},
+	}
+	for _, c := range cases {
+		code, stdout, stderr := runCLI(t, c.args...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", c.args, code, stderr)
+		}
+		if !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: stderr %q does not mention %q", c.args, stderr, c.want)
+		}
+		if strings.Count(strings.TrimSpace(stderr), "\n") > 0 && !strings.Contains(c.want, "metric") {
+			t.Errorf("%v: want one line of error, got %q", c.args, stderr)
+		}
+		if stdout != "" {
+			t.Errorf("%v: printed a summary for a run that must not start: %q", c.args, stdout)
+		}
+	}
+}
+
+func TestLoadThresholdsDecideTheExitCode(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(5 * time.Millisecond)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	out, hgrm := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.hgrm")
+	code, stdout, stderr := runCLI(t, "load", srv.URL+"/", "--rate", "100/s", "--duration", "1s",
+		"--threshold", "p99<2s", "--threshold", "error_rate<1%", "--out", out, "--hgrm", hgrm)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "held    p99<2s") || !strings.Contains(stdout, "latency measured from each request's intended start") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil || doc["schema"] != "faultline/results" {
+		t.Errorf("results file: %v, schema %v", err, doc["schema"])
+	}
+	if b, err := os.ReadFile(hgrm); err != nil || !strings.Contains(string(b), "#[Buckets =") {
+		t.Errorf("hgrm file: %v", err)
+	}
+
+	code, stdout, _ = runCLI(t, "load", srv.URL+"/", "--rate", "100/s", "--duration", "1s", "--threshold", "p50<1ms")
+	if code != 1 {
+		t.Errorf("failing threshold: exit %d, want 1", code)
+	}
+	if !strings.Contains(stdout, "FAILED  p50<1ms  (p50 = ") {
+		t.Errorf("failing threshold line missing:\n%s", stdout)
+	}
+}
+
+func TestLoadUnreachableTargetExits5(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	code, stdout, stderr := runCLI(t, "load", "http://"+addr+"/", "--rate", "50/s", "--duration", "1s")
+	if code != 5 {
+		t.Errorf("exit %d, want 5; stderr %q", code, stderr)
+	}
+	if !strings.Contains(stdout, "refused: 50") {
+		t.Errorf("summary does not classify the errors:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "unreachable") {
+		t.Errorf("stderr %q", stderr)
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	t.Parallel()
+	code, stdout, _ := runCLI(t, "version")
+	if code != 0 || !strings.HasPrefix(stdout, "faultline ") {
+		t.Errorf("version: exit %d, %q", code, stdout)
+	}
+	code, stdout, _ = runCLI(t, "load", "--help")
+	if code != 0 || !strings.Contains(stdout, "EXIT STATUS") || !strings.Contains(stdout, "--max-in-flight") {
+		t.Errorf("load --help: exit %d\n%s", code, stdout)
+	}
+	if code, _, _ := runCLI(t, "no-such-command"); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}

@@ -1,0 +1,20 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestTrueStallP99(t *testing.T) {
+	t.Parallel()
+	// 1,000/s for 20s over a target stalled 1s in every 5s: a fifth of the
+	// requests wait, the top 5% of them 950ms or more.
+	got := trueStallP99(1000, 20*time.Second, 5*time.Second, time.Second)
+	if got != 950*time.Millisecond {
+		t.Errorf("true p99 = %v, want 950ms", got)
+	}
+	// No stall, no latency.
+	if got := trueStallP99(1000, 10*time.Second, 5*time.Second, 0); got != 0 {
+		t.Errorf("without stalls p99 = %v, want 0", got)
+	}
+}

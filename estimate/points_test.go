@@ -1,0 +1,130 @@
+package estimate
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParsePoints(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		csv     string
+		want    []Point
+		wantErr []string
+	}{
+		{
+			name: "concurrency and throughput",
+			csv:  "concurrency,throughput\n1,1\n2,1.8868\n4,3.0769\n",
+			want: []Point{{1, 1}, {2, 1.8868}, {4, 3.0769}},
+		},
+		{
+			name: "N and X, spaces, comments, blank lines, extra columns",
+			csv:  "# measured on staging\nX, N, p99\n\n100, 1, 5\n190, 2, 6\n# a comment\n350, 4, 9\n",
+			want: []Point{{1, 100}, {2, 190}, {4, 350}},
+		},
+		{
+			name:    "fewer than three points",
+			csv:     "n,x\n1,1\n2,2\n",
+			wantErr: []string{"p.csv: 2 points, need at least 3 to fit"},
+		},
+		{
+			name:    "non-numeric cells, each named by line and column",
+			csv:     "concurrency,throughput\n1,1\n2,abc\nfour,3\n8,\n",
+			wantErr: []string{`p.csv:3: throughput: "abc" is not a number`, `p.csv:4: concurrency: "four" is not a number`, "p.csv:5: throughput: empty cell"},
+		},
+		{
+			name:    "negative and zero values",
+			csv:     "n,x\n0,1\n2,-1\n3,3\n",
+			wantErr: []string{"p.csv:2: n: want a concurrency above zero", "p.csv:3: x: want a throughput of zero or more"},
+		},
+		{
+			name:    "not a number",
+			csv:     "n,x\n1,NaN\n2,Inf\n3,3\n",
+			wantErr: []string{`p.csv:2: x: "NaN" is not a number`, `p.csv:3: x: "Inf" is not a number`},
+		},
+		{
+			name:    "wrong number of fields",
+			csv:     "n,x\n1,1,1\n2,2\n3,3\n4,4\n",
+			wantErr: []string{"p.csv:2: 3 fields, the header has 2"},
+		},
+		{
+			name:    "unknown column",
+			csv:     "concurency,throughput\n1,1\n",
+			wantErr: []string{`p.csv:1: unknown column "concurency" (did you mean "concurrency"?)`, "p.csv:1: header: want a concurrency column"},
+		},
+		{
+			name:    "no header",
+			csv:     "1,1\n2,2\n3,3\n",
+			wantErr: []string{`p.csv:1: unknown column "1"`},
+		},
+		{
+			name:    "empty",
+			csv:     "",
+			wantErr: []string{"p.csv: empty file"},
+		},
+		{
+			name:    "bad quoting",
+			csv:     "n,x\n1,\"1\n",
+			wantErr: []string{"p.csv:2:"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParsePoints("p.csv", strings.NewReader(tt.csv))
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("got %v, want an error", got)
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error\n%s\nlacks %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("point %d = %v, want %v", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestFitReportGolden(t *testing.T) {
+	t.Parallel()
+	f, err := FitUSL(rUSLData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewFitReport(f, []float64{2, 3, 3.5, 4})
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "fit_usl.txt", []byte(b.String()))
+	if r.Predictions[3].Error == "" || r.Predictions[0].Error != "" {
+		t.Errorf("predictions = %+v: want the one above the peak (4 > 3.57) refused", r.Predictions)
+	}
+}
+
+func TestParseThroughputs(t *testing.T) {
+	t.Parallel()
+	got, err := ParseThroughputs("100, 2k/s,60/min")
+	if err != nil || len(got) != 3 || got[0] != 100 || got[1] != 2000 || got[2] != 1 {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	for _, bad := range []string{"abc", "0", "-5/s", " , "} {
+		if _, err := ParseThroughputs(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}

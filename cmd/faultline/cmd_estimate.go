@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/faultline-dev/faultline/estimate"
 	"github.com/faultline-dev/faultline/internal/exitcode"
+	"github.com/faultline-dev/faultline/loadgen"
 )
 
 func init() { register("estimate", newEstimateCmd) }
@@ -144,18 +144,33 @@ given throughputs with the exact inverse of the law.
 // stepRunner drives one step of a sweep and reports what it measured.
 type stepRunner func(context.Context, estimate.Step) (estimate.StepResult, error)
 
-// newSweepRunner builds the step runner for a target. The load engine's
-// wiring replaces it; until then sweep checks its flags and stops with a
-// runtime error.
-var newSweepRunner = func(cmd *cobra.Command, target string) (stepRunner, error) {
-	return nil, errors.New("estimate sweep: no load engine is wired in yet")
+// newSweepRunner returns the step runner that drives each step with the
+// load engine against target.
+func newSweepRunner(target string, timeout time.Duration) (stepRunner, error) {
+	if target == "" {
+		return nil, usageErrorf("estimate sweep: give the URL to load")
+	}
+	t, err := loadgen.NewTarget("GET", target)
+	if err != nil {
+		return nil, usageErrorf("estimate sweep: %v", err)
+	}
+	return func(ctx context.Context, step estimate.Step) (estimate.StepResult, error) {
+		res, err := loadgen.Run(ctx, estimate.LoadOptions(step, t, timeout))
+		if err != nil {
+			return estimate.StepResult{}, err
+		}
+		if res.Interrupted {
+			return estimate.StepResultFrom(step, res), ctx.Err()
+		}
+		return estimate.StepResultFrom(step, res), nil
+	}, nil
 }
 
 func newEstimateSweepCmd(e *env) *cobra.Command {
 	var (
 		asJSON                                             bool
 		concurrency, rates                                 string
-		step                                               time.Duration
+		step, timeout                                      time.Duration
 		slo, targetPeak, utilisation, headroom, redundancy string
 	)
 	cmd := &cobra.Command{
@@ -184,7 +199,7 @@ instances needed, with --target-utilisation or --headroom and --redundancy.
 			if len(args) == 1 {
 				target = args[0]
 			}
-			run, err := newSweepRunner(cmd, target)
+			run, err := newSweepRunner(target, timeout)
 			if err != nil {
 				return err
 			}
@@ -209,6 +224,7 @@ instances needed, with --target-utilisation or --headroom and --redundancy.
 	f.StringVar(&concurrency, "concurrency", "", "rising concurrency levels, comma-separated (1,2,4,8,16,32,64)")
 	f.StringVar(&rates, "rates", "", "rising request rates, comma-separated (100/s,200/s,400/s)")
 	f.DurationVar(&step, "step", 10*time.Second, "how long to hold each level")
+	f.DurationVar(&timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
 	f.StringVar(&slo, "slo", "", "latency objective: p50, p90, p99, p99.9 or mean, < or <=, a duration ('p99<200ms')")
 	f.StringVar(&targetPeak, "target-peak", "", "peak rate to plan instances for (7000/s)")
 	f.StringVar(&utilisation, "target-utilisation", "", "share of an instance's capacity to plan for (70%)")

@@ -33,6 +33,9 @@ func (o *Options) MeanRate() float64 {
 	r := ramp{start: o.Rate, stages: o.Stages}
 	area, from := 0.0, o.Rate
 	for _, s := range o.Stages {
+		if s.Step {
+			from = s.Target
+		}
 		area += (from + s.Target) / 2 * s.Duration.Seconds()
 		from = s.Target
 	}

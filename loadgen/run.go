@@ -80,6 +80,10 @@ type Options struct {
 	// using the Stats after a later call has begun unless it owns them: each
 	// call gets a fresh Stats value, so keeping it is safe.
 	OnInterval func(*Stats)
+	// OnStart, when set, is called with the start of the schedule just
+	// before the first request is due, so that other timelines (phases,
+	// faults) can be laid on the same clock.
+	OnStart func(time.Time)
 }
 
 func (o *Options) setDefaults() {
@@ -298,6 +302,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 	cpuBefore := processCPU()
 	e.start = time.Now()
+	if opts.OnStart != nil {
+		opts.OnStart(e.start)
+	}
 	e.runCtx, e.abandon = context.WithCancel(context.Background())
 	defer e.abandon()
 

@@ -17,6 +17,9 @@ import (
 type Stage struct {
 	Duration time.Duration
 	Target   float64
+	// Step makes the target jump to Target at the start of the stage and
+	// hold, instead of moving linearly from the previous one.
+	Step bool
 }
 
 // ParseRate parses an arrival rate that carries its unit: "500/s", "30/m",
@@ -124,6 +127,9 @@ func (r ramp) total() time.Duration {
 func (r ramp) at(elapsed time.Duration) float64 {
 	from := r.start
 	for _, s := range r.stages {
+		if s.Step {
+			from = s.Target
+		}
 		if elapsed < s.Duration {
 			return from + (s.Target-from)*float64(elapsed)/float64(s.Duration)
 		}
@@ -187,6 +193,9 @@ func NewRateSchedule(startRate float64, stages []Stage, poisson bool, seed uint6
 		}
 		if st.Target < 0 {
 			return nil, errors.New("stage rates must not be negative")
+		}
+		if st.Step {
+			from = st.Target
 		}
 		d := st.Duration.Seconds()
 		seg := segment{t0: t, dur: d, r0: from, r1: st.Target, cumStart: cum, area: (from + st.Target) / 2 * d}

@@ -51,11 +51,12 @@ func TestRampScheduleCounts(t *testing.T) {
 		stages []Stage
 		want   int
 	}{
-		{"up from zero", 0, []Stage{{30 * time.Second, 500}}, 7500},
-		{"up, hold, down", 0, []Stage{{30 * time.Second, 500}, {60 * time.Second, 500}, {10 * time.Second, 0}}, 7500 + 30000 + 2500},
-		{"from a start rate", 100, []Stage{{10 * time.Second, 300}}, 2000},
-		{"zero throughout", 0, []Stage{{10 * time.Second, 0}}, 0},
-		{"down to zero then up", 200, []Stage{{2 * time.Second, 0}, {2 * time.Second, 200}}, 400},
+		{"up from zero", 0, []Stage{{30 * time.Second, 500, false}}, 7500},
+		{"up, hold, down", 0, []Stage{{30 * time.Second, 500, false}, {60 * time.Second, 500, false}, {10 * time.Second, 0, false}}, 7500 + 30000 + 2500},
+		{"from a start rate", 100, []Stage{{10 * time.Second, 300, false}}, 2000},
+		{"zero throughout", 0, []Stage{{10 * time.Second, 0, false}}, 0},
+		{"down to zero then up", 200, []Stage{{2 * time.Second, 0, false}, {2 * time.Second, 200, false}}, 400},
+		{"steps between phases", 100, []Stage{{2 * time.Second, 100, true}, {3 * time.Second, 400, true}, {1 * time.Second, 0, true}}, 200 + 1200},
 	}
 	for _, c := range cases {
 		s, err := NewRateSchedule(c.start, c.stages, false, 0)
@@ -74,7 +75,7 @@ func TestRampScheduleCounts(t *testing.T) {
 
 func TestRampRateFollowsTheStages(t *testing.T) {
 	t.Parallel()
-	s, _ := NewRateSchedule(0, []Stage{{10 * time.Second, 1000}}, false, 0)
+	s, _ := NewRateSchedule(0, []Stage{{Duration: 10 * time.Second, Target: 1000}}, false, 0)
 	offs := collect(t, s)
 	// In a linear ramp from 0 to 1000/s over 10s, the arrivals in the
 	// second [4s, 5s) are ∫ r = 100 * (5² - 4²) / 2 = 450.
@@ -160,9 +161,9 @@ func TestParseStage(t *testing.T) {
 		want    Stage
 		wantErr bool
 	}{
-		{"30s:500/s", true, Stage{30 * time.Second, 500}, false},
-		{"1m:50", false, Stage{time.Minute, 50}, false},
-		{"10s:0/s", true, Stage{10 * time.Second, 0}, false},
+		{"30s:500/s", true, Stage{Duration: 30 * time.Second, Target: 500}, false},
+		{"1m:50", false, Stage{Duration: time.Minute, Target: 50}, false},
+		{"10s:0/s", true, Stage{Duration: 10 * time.Second, Target: 0}, false},
 		{"30s", true, Stage{}, true},
 		{"-1s:5/s", true, Stage{}, true},
 		{"1s:5/s", false, Stage{}, true},

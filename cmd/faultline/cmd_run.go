@@ -1,0 +1,116 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline-dev/faultline/experiments"
+	"github.com/faultline-dev/faultline/internal/exitcode"
+)
+
+func init() { register("run", newRunCmd) }
+
+func newRunCmd(e *env) *cobra.Command {
+	var (
+		dryRun, quiet, inconclusiveOK bool
+		timeScale                     float64
+		ledger, out                   string
+	)
+	cmd := &cobra.Command{
+		Use:   "run EXPERIMENT.yaml",
+		Short: "Run a chaos experiment: load, steady state, faults on a timeline, verdict",
+		Long: `Run an experiment file: start the bundled services (or point at external
+ones), create Toxiproxy proxies, drive one load through every phase, check
+the steady state before the first fault, inject and revert faults on the
+timeline, watch the abort conditions, judge each phase's hypotheses, run the
+rollbacks, and write the journal and reports. Every injected fault is
+reverted whatever happens; after a SIGKILL, "faultline chaos cleanup" reverts
+what the ledger lists.
+
+Comparisons with another phase ("p99 < 2 * baseline.p99") are judged with a
+95% bootstrap confidence interval: held, deviated, or inconclusive when the
+data cannot tell. The file format is in docs/experiments.md.`,
+		Example: `  faultline run examples/quickstart.yaml
+  faultline run examples/quickstart.yaml --dry-run
+  faultline run experiment.yaml --time-scale 0.1 --out results/`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeScale <= 0 {
+				return usageErrorf("--time-scale %g: must be above zero", timeScale)
+			}
+			plan, err := experiments.Load(args[0], experiments.Options{TimeScale: timeScale})
+			if err != nil {
+				return printProblems(e, err)
+			}
+			if dryRun {
+				return plan.Describe(e.stdout)
+			}
+			outcome, err := experiments.Run(cmd.Context(), plan, experiments.RunOptions{
+				Log: e.stderr, Progress: !quiet && e.stderrIsTerminal(), LedgerPath: ledger, Dir: out,
+				Getenv: e.getenv, Tool: "faultline " + version, InconclusiveOK: inconclusiveOK,
+			})
+			if err != nil {
+				return err
+			}
+			if err := experiments.WriteSummary(e.stdout, outcome); err != nil {
+				return err
+			}
+			return exitSilently(outcome.Code)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&dryRun, "dry-run", false, "print the plan (timeline, faults, probes, hypotheses) and stop")
+	f.Float64Var(&timeScale, "time-scale", 1, "multiply every phase, fault and window duration (0.1 runs ten times faster)")
+	f.StringVar(&ledger, "ledger", "", "fault ledger file (default .faultline/ledger.json)")
+	f.StringVar(&out, "out", "", "directory for the journal and reports (default from the file, else faultline-out/NAME-TIME)")
+	f.BoolVar(&inconclusiveOK, "inconclusive-ok", false, "let inconclusive verdicts pass (by default they fail the gate)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "no live progress line")
+	return cmd
+}
+
+func init() { register("validate", newValidateCmd) }
+
+func newValidateCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate EXPERIMENT.yaml...",
+		Short: "Check experiment files without running anything",
+		Long: `Check experiment files: YAML syntax, unknown fields (with a "did you mean"),
+types, references (${targets.X}, proxies, phases), fault settings and every
+expression. Each problem is printed as file:line:col: message; the exit code
+is 2 if any file has one.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bad := 0
+			for _, path := range args {
+				if _, err := experiments.Load(path, experiments.Options{}); err != nil {
+					bad++
+					if perr := printProblems(e, err); exitcode.Of(perr) != exitcode.Usage {
+						return perr
+					}
+					continue
+				}
+				e.stdout.Write([]byte(path + ": ok\n"))
+			}
+			if bad > 0 {
+				return exitSilently(exitcode.Usage)
+			}
+			return nil
+		},
+	}
+}
+
+// printProblems prints an experiment file's problems one per line, as
+// file:line:col: message, and returns the usage exit code; other errors go
+// back as they are.
+func printProblems(e *env, err error) error {
+	var problems experiments.Problems
+	if !errors.As(err, &problems) {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintln(e.stderr, p.String())
+	}
+	return exitSilently(exitcode.Usage)
+}

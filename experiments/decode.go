@@ -1,0 +1,295 @@
+package experiments
+
+import (
+	"encoding"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/faultline-dev/faultline/internal/suggest"
+)
+
+// Pos is a place in the experiment file.
+type Pos struct {
+	Line, Column int
+}
+
+// Problem is one thing wrong with an experiment file, at a place in it.
+type Problem struct {
+	File string
+	Pos  Pos
+	Msg  string
+}
+
+func (p Problem) String() string {
+	if p.Pos.Line == 0 {
+		return fmt.Sprintf("%s: %s", p.File, p.Msg)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Pos.Line, p.Pos.Column, p.Msg)
+}
+
+// Problems is every problem found in a file, reported at once.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (ps Problems) sorted() Problems {
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i].Pos, ps[j].Pos
+		return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
+	})
+	return ps
+}
+
+// decoder decodes a YAML node tree into Go values strictly: an unknown key
+// is a problem (with the closest known key suggested), a value of the wrong
+// type is a problem at that value, and decoding goes on after a problem so
+// that every one is reported at once. It records where each field came
+// from, keyed by its path ("phases[1].faults[0].proxy"), so that later
+// checks can point at the right line and column.
+type decoder struct {
+	file     string
+	problems Problems
+	pos      map[string]Pos
+}
+
+func newDecoder(file string) *decoder {
+	return &decoder{file: file, pos: map[string]Pos{}}
+}
+
+func (d *decoder) addf(p Pos, format string, args ...any) {
+	d.problems = append(d.problems, Problem{File: d.file, Pos: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+func nodePos(n *yaml.Node) Pos { return Pos{n.Line, n.Column} }
+
+var (
+	unmarshalerType     = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+	textUnmarshalerType = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
+)
+
+// isLeaf reports types decoded by yaml.v3 itself rather than walked.
+func isLeaf(t reflect.Type) bool {
+	if reflect.PointerTo(t).Implements(unmarshalerType) || reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Slice, reflect.Map, reflect.Pointer:
+		return t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8
+	}
+	return true
+}
+
+// decode fills v (addressable) from n, recording problems under path.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	d.pos[path] = nodePos(n)
+	t := v.Type()
+	if isLeaf(t) {
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			d.addf(nodePos(n), "%s: %s", displayPath(path), cleanYAMLError(err, t))
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		if n.Tag == "!!null" {
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.New(t.Elem()))
+		}
+		d.decode(n, v.Elem(), path)
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			d.addf(nodePos(n), "%s: want a mapping of %s, got %s", displayPath(path), strings.Join(yamlFieldNames(t), ", "), describeNode(n))
+			return
+		}
+		fields := structFields(t)
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, val := n.Content[i], n.Content[i+1]
+			name := key.Value
+			f, ok := fields[name]
+			if !ok {
+				msg := fmt.Sprintf("%s: unknown field %q", displayPath(path), name)
+				if best := suggest.Closest(name, yamlFieldNames(t)); best != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", best)
+				} else {
+					msg += fmt.Sprintf(" (known: %s)", strings.Join(yamlFieldNames(t), ", "))
+				}
+				d.addf(nodePos(key), "%s", msg)
+				continue
+			}
+			if seen[name] {
+				d.addf(nodePos(key), "%s: field %q given twice", displayPath(path), name)
+				continue
+			}
+			seen[name] = true
+			fv := v.FieldByIndex(f.index)
+			d.decode(val, fv, join(path, name))
+			d.pos[join(path, name)+"#key"] = nodePos(key)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.addf(nodePos(n), "%s: want a list, got %s", displayPath(path), describeNode(n))
+			return
+		}
+		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+		v.Set(s)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			d.addf(nodePos(n), "%s: want a mapping, got %s", displayPath(path), describeNode(n))
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(t))
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, val := n.Content[i], n.Content[i+1]
+			kv := reflect.New(t.Key()).Elem()
+			if err := key.Decode(kv.Addr().Interface()); err != nil {
+				d.addf(nodePos(key), "%s: key %q: %s", displayPath(path), key.Value, cleanYAMLError(err, t.Key()))
+				continue
+			}
+			if v.MapIndex(kv).IsValid() {
+				d.addf(nodePos(key), "%s: key %q given twice", displayPath(path), key.Value)
+				continue
+			}
+			ev := reflect.New(t.Elem()).Elem()
+			p := join(path, key.Value)
+			d.decode(val, ev, p)
+			d.pos[p+"#key"] = nodePos(key)
+			v.SetMapIndex(kv, ev)
+		}
+	}
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// displayPath names the top of the file for problems at its root.
+func displayPath(path string) string {
+	if path == "" {
+		return "experiment"
+	}
+	return path
+}
+
+type fieldInfo struct{ index []int }
+
+// structFields maps YAML names to fields, flattening `,inline` structs.
+func structFields(t reflect.Type) map[string]fieldInfo {
+	out := map[string]fieldInfo{}
+	var walk func(t reflect.Type, prefix []int)
+	walk = func(t reflect.Type, prefix []int) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag := f.Tag.Get("yaml")
+			name, opts, _ := strings.Cut(tag, ",")
+			idx := append(append([]int{}, prefix...), i)
+			if strings.Contains(opts, "inline") {
+				walk(f.Type, idx)
+				continue
+			}
+			if name == "-" {
+				continue
+			}
+			if name == "" {
+				name = strings.ToLower(f.Name)
+			}
+			out[name] = fieldInfo{index: idx}
+		}
+	}
+	walk(t, nil)
+	return out
+}
+
+func yamlFieldNames(t reflect.Type) []string {
+	fs := structFields(t)
+	names := make([]string, 0, len(fs))
+	for n := range fs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func describeNode(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	default:
+		return strconv.Quote(n.Value)
+	}
+}
+
+var yamlLinePrefix = regexp.MustCompile(`^(yaml: )?(unmarshal errors:\s*)?(line \d+: )?`)
+
+// cleanYAMLError turns yaml.v3's "line 3: cannot unmarshal !!str `abc` into
+// time.Duration" into "want a duration like 30s, got "abc"" and similar.
+func cleanYAMLError(err error, t reflect.Type) string {
+	var te *yaml.TypeError
+	msg := err.Error()
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	msg = yamlLinePrefix.ReplaceAllString(strings.TrimSpace(msg), "")
+	if strings.HasPrefix(msg, "cannot unmarshal") {
+		got := ""
+		if i := strings.Index(msg, "`"); i >= 0 {
+			if j := strings.Index(msg[i+1:], "`"); j >= 0 {
+				got = msg[i+1 : i+1+j]
+			}
+		}
+		return fmt.Sprintf("want %s, got %q", describeType(t), got)
+	}
+	return msg
+}
+
+func describeType(t reflect.Type) string {
+	switch {
+	case t.String() == "time.Duration":
+		return "a duration like 30s"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		return "a whole number"
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		return "a number"
+	case t.Kind() == reflect.String:
+		return "a string"
+	case t.Kind() == reflect.Slice:
+		return "a list"
+	case t.Kind() == reflect.Map, t.Kind() == reflect.Struct:
+		return "a mapping"
+	default:
+		return t.String()
+	}
+}

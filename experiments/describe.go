@@ -1,0 +1,151 @@
+package experiments
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/faultline-dev/faultline/loadgen"
+)
+
+// Describe prints the plan: what would start, the load, and the timeline of
+// phases, faults and checks. `faultline run --dry-run` prints it and stops.
+func (p *Plan) Describe(w io.Writer) error {
+	e := p.Exp
+	fmt.Fprintf(w, "experiment %s (%s)\n", e.Name, p.File)
+	if e.Description != "" {
+		fmt.Fprintf(w, "  %s\n", strings.TrimSpace(e.Description))
+	}
+	if p.TimeScale != 1 {
+		fmt.Fprintf(w, "  time scale %g: every phase, fault and window below is scaled\n", p.TimeScale)
+	}
+	fmt.Fprintln(w, "\ntargets")
+	if e.Targets.Shop {
+		only := e.Targets.Only
+		if len(only) == 0 {
+			only = []string{"all services"}
+		}
+		fmt.Fprintf(w, "  bundled shop, in-process: %s\n", strings.Join(only, ", "))
+	}
+	for name, u := range e.Targets.External {
+		fmt.Fprintf(w, "  %s = %s\n", name, u)
+	}
+	if len(e.Proxies) > 0 {
+		server := "embedded Toxiproxy"
+		if e.Toxiproxy.URL != "" {
+			server = "Toxiproxy at " + e.Toxiproxy.URL
+		}
+		fmt.Fprintf(w, "\nproxies (%s)\n", server)
+		for _, px := range e.Proxies {
+			to := px.Upstream
+			if to == "" {
+				to = "link " + px.Link
+			} else if px.Link != "" {
+				to += " (link " + px.Link + ")"
+			}
+			fmt.Fprintf(w, "  %s -> %s\n", px.Name, to)
+		}
+	}
+	fmt.Fprintln(w, "\nload")
+	if p.Model == loadgen.Open {
+		fmt.Fprintf(w, "  open model from %s; latency measured from each request's intended start\n", e.Load.Rate)
+	} else {
+		fmt.Fprintf(w, "  closed model, %d users; latency is service time\n", e.Load.Concurrency)
+	}
+	for _, r := range e.Load.Requests {
+		fmt.Fprintf(w, "  %s %s %s (weight %d)\n", orDefault(r.Name, "-"), orDefault(r.Method, "GET"), r.URL, max(r.Weight, 1))
+	}
+	for _, t := range e.Load.Thresholds {
+		fmt.Fprintf(w, "  threshold %s\n", t)
+	}
+	fmt.Fprintln(w, "\ntimeline")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, ph := range p.Phases {
+		load := fmt.Sprintf("%.0f/s", ph.Rate)
+		if p.Model == loadgen.Closed {
+			load = fmt.Sprintf("%d users", ph.Concurrency)
+		}
+		base := ""
+		if ph.Name == p.Baseline {
+			base = " (baseline)"
+		}
+		fmt.Fprintf(tw, "  %s\tphase %s%s begins, load %s\n", secs(ph.Start), ph.Name, base, load)
+		for i, f := range p.Faults {
+			if f.Phase != ph.Name {
+				continue
+			}
+			if i == 0 && len(p.SteadyState) > 0 {
+				fmt.Fprintf(tw, "  %s\tsteady state checked (%d probes): nothing is injected unless it holds\n", secs(f.Start), len(p.SteadyState))
+			}
+			fmt.Fprintf(tw, "  %s\tinject %s\n", secs(f.Start), describeFault(f))
+			fmt.Fprintf(tw, "  %s\trevert %s\n", secs(f.End), describeFault(f))
+		}
+	}
+	fmt.Fprintf(tw, "  %s\tload ends; steady state checked again; hypotheses judged; rollbacks run\n", secs(p.Total))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(p.SteadyState) > 0 {
+		fmt.Fprintln(w, "\nsteady state")
+		for _, pr := range p.SteadyState {
+			fmt.Fprintf(w, "  %s\n", describeProbe(pr))
+		}
+	}
+	if n := countHypotheses(p); n > 0 {
+		fmt.Fprintln(w, "\nhypotheses")
+		for _, ph := range p.Phases {
+			for _, c := range ph.Hypotheses {
+				kind := "absolute"
+				if c.Relative() {
+					kind = "relative: 95% bootstrap interval"
+				}
+				fmt.Fprintf(w, "  %s: %s  (%s)\n", ph.Name, c.Source, kind)
+			}
+		}
+	}
+	if len(p.Abort) > 0 {
+		fmt.Fprintln(w, "\nabort when any stops holding")
+		for _, c := range p.Abort {
+			fmt.Fprintf(w, "  %s  (every interval, over the last %s)\n", c.Source, c.Window)
+		}
+	}
+	if len(p.Rollbacks) > 0 {
+		fmt.Fprintln(w, "\nrollbacks (always run at the end)")
+		for i, a := range p.Rollbacks {
+			what := strings.Join(a.Command, " ")
+			if a.HTTP != nil {
+				what = orDefault(a.HTTP.Method, "GET") + " " + a.HTTP.URL
+			}
+			fmt.Fprintf(w, "  %s: %s\n", orDefault(a.Name, fmt.Sprintf("rollbacks[%d]", i)), what)
+		}
+	}
+	return nil
+}
+
+func countHypotheses(p *Plan) int {
+	n := 0
+	for _, ph := range p.Phases {
+		n += len(ph.Hypotheses)
+	}
+	return n
+}
+
+func describeProbe(p *Probe) string {
+	name := orDefault(p.Spec.Name, "probe")
+	switch {
+	case p.Spec.HTTP != nil:
+		h := p.Spec.HTTP
+		return fmt.Sprintf("%s: http %s %s", name, orDefault(h.Method, "GET"), h.URL)
+	case p.Spec.Prometheus != nil:
+		pr := p.Spec.Prometheus
+		if pr.Query != "" {
+			return fmt.Sprintf("%s: PromQL %q on %s, expect %s", name, pr.Query, pr.Server, p.Spec.Expect)
+		}
+		return fmt.Sprintf("%s: %s from %s, expect %s", name, pr.Metric, pr.URL, p.Spec.Expect)
+	case p.Spec.Command != nil:
+		return fmt.Sprintf("%s: command %s", name, strings.Join(p.Spec.Command.Run, " "))
+	default:
+		return fmt.Sprintf("%s: %s over the load so far", name, p.Spec.Expect)
+	}
+}

@@ -1,0 +1,400 @@
+package experiments
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/faultline-dev/faultline/loadgen"
+)
+
+// Verdict is the outcome of one hypothesis line or probe.
+type Verdict string
+
+// The verdicts. A comparison with another phase is Held or Deviated only
+// when the 95% confidence interval of the difference lies wholly on one
+// side; otherwise, and when there are too few samples to tell, it is
+// Inconclusive.
+const (
+	Held         Verdict = "held"
+	Deviated     Verdict = "deviated"
+	Inconclusive Verdict = "inconclusive"
+)
+
+// Judgement is a condition's verdict with the figures behind it.
+type Judgement struct {
+	Condition string  `json:"condition"`
+	Verdict   Verdict `json:"verdict"`
+	// Left and Right are the two sides' values in base units
+	// (nanoseconds, fractions, per second).
+	Left  float64 `json:"left"`
+	Right float64 `json:"right"`
+	// CILow and CIHigh bound the 95% confidence interval of Left - Right
+	// (relative comparisons only).
+	CILow  *float64 `json:"ci_low,omitempty"`
+	CIHigh *float64 `json:"ci_high,omitempty"`
+	// Measured is the left side as printed; Detail explains the verdict.
+	Measured string `json:"measured"`
+	Detail   string `json:"detail"`
+}
+
+// scope is what a condition is judged over.
+type scope struct {
+	current       []*sample            // the phase or window being judged
+	phases        map[string][]*sample // every phase, by name, for PHASE.metric
+	timeToRecover float64              // nanoseconds; +Inf when it never recovered, NaN when unknown
+	value         float64              // a probe's value
+}
+
+func (sc *scope) samplesOf(phase string) []*sample {
+	if phase == "" {
+		return sc.current
+	}
+	return sc.phases[phase]
+}
+
+// metricValue computes one metric over a multiset of intervals.
+func metricValue(ref *refNode, ss []*sample, sc *scope) float64 {
+	switch ref.metric {
+	case "time_to_recover":
+		return sc.timeToRecover
+	case "value":
+		return sc.value
+	}
+	var completed, failed, scheduled, dropped int64
+	var secs, targetSum float64
+	for _, s := range ss {
+		if c := s.byName[ref.request]; c != nil {
+			completed += c.completed
+			failed += c.failed
+		}
+		scheduled += s.scheduled
+		dropped += s.dropped
+		secs += s.seconds()
+		targetSum += s.targetRate * s.seconds()
+	}
+	switch ref.metric {
+	case "error_rate":
+		if completed == 0 {
+			return math.NaN()
+		}
+		return float64(failed) / float64(completed)
+	case "rate":
+		if secs == 0 {
+			return math.NaN()
+		}
+		return float64(completed) / secs
+	case "target":
+		if secs == 0 {
+			return math.NaN()
+		}
+		return targetSum / secs
+	case "requests":
+		return float64(completed)
+	case "errors":
+		return float64(failed)
+	case "dropped":
+		return float64(dropped)
+	case "dropped_rate":
+		if scheduled == 0 {
+			return 0
+		}
+		return float64(dropped) / float64(scheduled)
+	}
+	// A latency statistic.
+	kind, stat := "latency", ref.metric
+	if rest, ok := cutPrefix(stat, "service."); ok {
+		kind, stat = "service", rest
+	} else if rest, ok := cutPrefix(stat, "lag."); ok {
+		kind, stat = "lag", rest
+	}
+	parts := make([]*sparse, 0, len(ss))
+	for _, s := range ss {
+		switch {
+		case kind == "lag":
+			parts = append(parts, &s.lag)
+		case s.byName[ref.request] != nil && kind == "service":
+			parts = append(parts, &s.byName[ref.request].service)
+		case s.byName[ref.request] != nil:
+			parts = append(parts, &s.byName[ref.request].latency)
+		}
+	}
+	m := mergeSparse(parts)
+	switch stat {
+	case "mean":
+		return m.mean()
+	case "max":
+		return m.max()
+	case "min":
+		return m.min()
+	case "stdev":
+		return m.stdev()
+	}
+	p, _ := percentileOf(stat)
+	return m.percentile(p)
+}
+
+func cutPrefix(s, prefix string) (string, bool) {
+	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
+		return s[len(prefix):], true
+	}
+	return s, false
+}
+
+// eval computes a node, taking each phase's intervals from pick.
+func eval(n node, sc *scope, pick func(phase string) []*sample) float64 {
+	switch x := n.(type) {
+	case *numberNode:
+		return x.v
+	case *refNode:
+		return metricValue(x, pick(x.phase), sc)
+	case *negNode:
+		return -eval(x.x, sc, pick)
+	case *binNode:
+		l, r := eval(x.l, sc, pick), eval(x.r, sc, pick)
+		switch x.op {
+		case '+':
+			return l + r
+		case '-':
+			return l - r
+		case '*':
+			return l * r
+		default:
+			return l / r
+		}
+	}
+	return math.NaN()
+}
+
+func holds(op string, l, r float64) bool {
+	switch op {
+	case "<":
+		return l < r
+	case "<=":
+		return l <= r
+	case ">":
+		return l > r
+	case ">=":
+		return l >= r
+	case "==":
+		return l == r
+	default:
+		return l != r
+	}
+}
+
+// minSamples is how many requests a percentile needs before it means
+// anything: p99 needs 100, p99.9 a thousand.
+func minSamples(c *Condition) (int64, string) {
+	var need int64
+	var which string
+	for _, r := range c.Refs() {
+		stat := r.metric
+		if rest, ok := cutPrefix(stat, "service."); ok {
+			stat = rest
+		} else if rest, ok := cutPrefix(stat, "lag."); ok {
+			stat = rest
+		}
+		if p, ok := percentileOf(stat); ok && p < 100 {
+			if n := int64(math.Ceil(1 / (1 - p/100))); n > need {
+				need, which = n, r.String()
+			}
+		}
+	}
+	return need, which
+}
+
+// bootstrapRounds is how many resamples a relative comparison draws.
+const bootstrapRounds = 400
+
+// minIntervals is the fewest intervals per phase a relative comparison
+// needs before its confidence interval means anything.
+const minIntervals = 5
+
+// judge decides c over sc. Absolute conditions are judged on their values;
+// relative ones (naming another phase) by a block bootstrap: the intervals
+// of each phase involved are resampled with replacement, the difference of
+// the two sides recomputed each time, and the 2.5th and 97.5th percentiles
+// of those differences bound a 95% confidence interval. Resampling whole
+// intervals keeps the correlation of requests close in time.
+func judge(c *Condition, sc *scope, rng *rand.Rand) Judgement {
+	j := Judgement{Condition: c.Source}
+	pick := sc.samplesOf
+	j.Left, j.Right = eval(c.Left, sc, pick), eval(c.Right, sc, pick)
+	j.Measured = formatDim(j.Left, c.Left.dim())
+	if math.IsNaN(j.Left) || math.IsNaN(j.Right) {
+		j.Verdict = Inconclusive
+		j.Detail = "no data: no request completed in the span judged"
+		if c.Left.String() == "time_to_recover" {
+			j.Detail = "no fault was reverted before this phase ended, so there is nothing to recover from"
+		}
+		return j
+	}
+	if need, which := minSamples(c); need > 0 {
+		for _, phase := range phasesOf(c) {
+			if n := completedIn(pick(phase)); n < need {
+				j.Verdict = Inconclusive
+				j.Detail = fmt.Sprintf("%s needs at least %d requests; %s had %d", which, need, phaseLabel(phase), n)
+				return j
+			}
+		}
+	}
+	pointHeld := holds(c.Op, j.Left, j.Right)
+	if !c.Relative() || c.Op == "==" || c.Op == "!=" {
+		j.Verdict = Deviated
+		if pointHeld {
+			j.Verdict = Held
+		}
+		j.Detail = fmt.Sprintf("%s = %s, %s %s", c.Left, j.Measured, opWord(c.Op, pointHeld), formatDim(j.Right, c.Right.dim()))
+		return j
+	}
+	phases := phasesOf(c)
+	for _, phase := range phases {
+		if n := len(pick(phase)); n < minIntervals {
+			j.Verdict = Inconclusive
+			j.Detail = fmt.Sprintf("%s has %d intervals; a comparison between phases needs at least %d", phaseLabel(phase), n, minIntervals)
+			return j
+		}
+	}
+	diffs := make([]float64, 0, bootstrapRounds)
+	for b := 0; b < bootstrapRounds; b++ {
+		resampled := map[string][]*sample{}
+		for _, phase := range phases {
+			src := pick(phase)
+			re := make([]*sample, len(src))
+			for i := range re {
+				re[i] = src[rng.IntN(len(src))]
+			}
+			resampled[phase] = re
+		}
+		rpick := func(phase string) []*sample { return resampled[phase] }
+		d := eval(c.Left, sc, rpick) - eval(c.Right, sc, rpick)
+		if !math.IsNaN(d) {
+			diffs = append(diffs, d)
+		}
+	}
+	if len(diffs) < bootstrapRounds/2 {
+		j.Verdict = Inconclusive
+		j.Detail = "too many resamples without data to bound the difference"
+		return j
+	}
+	sort.Float64s(diffs)
+	lo, hi := quantile(diffs, 0.025), quantile(diffs, 0.975)
+	j.CILow, j.CIHigh = &lo, &hi
+	switch c.Op {
+	case "<":
+		j.Verdict = verdictOf(hi < 0, lo >= 0)
+	case "<=":
+		j.Verdict = verdictOf(hi <= 0, lo > 0)
+	case ">":
+		j.Verdict = verdictOf(lo > 0, hi <= 0)
+	default: // ">="
+		j.Verdict = verdictOf(lo >= 0, hi < 0)
+	}
+	d := c.Left.dim()
+	if d == dimNumber {
+		d = c.Right.dim()
+	}
+	j.Detail = fmt.Sprintf("%s = %s against %s = %s: difference %s, 95%% CI [%s, %s]",
+		c.Left, j.Measured, c.Right, formatDim(j.Right, c.Right.dim()),
+		signed(j.Left-j.Right, d), signed(lo, d), signed(hi, d))
+	if j.Verdict == Inconclusive {
+		j.Detail += ": the interval straddles the limit, so the data cannot tell"
+	}
+	return j
+}
+
+func verdictOf(held, deviated bool) Verdict {
+	switch {
+	case held:
+		return Held
+	case deviated:
+		return Deviated
+	default:
+		return Inconclusive
+	}
+}
+
+func opWord(op string, held bool) string {
+	words := map[string][2]string{
+		"<": {"not below", "below"}, "<=": {"above", "at most"}, ">": {"not above", "above"},
+		">=": {"below", "at least"}, "==": {"not equal to", "equal to"}, "!=": {"equal to", "not equal to"},
+	}
+	if held {
+		return words[op][1]
+	}
+	return words[op][0]
+}
+
+// phasesOf lists the phases a condition reads ("" for the current one).
+func phasesOf(c *Condition) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range c.Refs() {
+		if r.metric == "time_to_recover" || r.metric == "value" {
+			continue
+		}
+		if !seen[r.phase] {
+			seen[r.phase] = true
+			out = append(out, r.phase)
+		}
+	}
+	return out
+}
+
+func phaseLabel(phase string) string {
+	if phase == "" {
+		return "the phase judged"
+	}
+	return "phase " + phase
+}
+
+func completedIn(ss []*sample) int64 {
+	var n int64
+	for _, s := range ss {
+		if c := s.byName[""]; c != nil {
+			n += c.completed
+		}
+	}
+	return n
+}
+
+// quantile of sorted xs by linear interpolation.
+func quantile(xs []float64, q float64) float64 {
+	pos := q * float64(len(xs)-1)
+	i := int(pos)
+	if i >= len(xs)-1 {
+		return xs[len(xs)-1]
+	}
+	frac := pos - float64(i)
+	return xs[i]*(1-frac) + xs[i+1]*frac
+}
+
+func formatDim(v float64, d dim) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "never"
+	case math.IsNaN(v):
+		return "no data"
+	}
+	switch d {
+	case dimDuration:
+		return loadgen.FormatDuration(time.Duration(math.Round(v)))
+	case dimRatio:
+		return strconv.FormatFloat(v*100, 'g', 4, 64) + "%"
+	case dimRate:
+		return strconv.FormatFloat(v, 'f', 1, 64) + "/s"
+	default:
+		return strconv.FormatFloat(v, 'g', 6, 64)
+	}
+}
+
+func signed(v float64, d dim) string {
+	if v >= 0 {
+		return "+" + formatDim(v, d)
+	}
+	return "-" + formatDim(-v, d)
+}

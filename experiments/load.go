@@ -1,0 +1,699 @@
+package experiments
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/faultline-dev/faultline/chaos"
+	"github.com/faultline-dev/faultline/internal/exitcode"
+	"github.com/faultline-dev/faultline/internal/suggest"
+	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/targets"
+)
+
+// Plan is a validated experiment, ready to run: one timeline of phases and
+// faults, with every expression parsed.
+type Plan struct {
+	File        string
+	Exp         *Experiment
+	Model       loadgen.Model
+	Phases      []*Phase
+	Faults      []*PlannedFault // in order of injection
+	Total       time.Duration
+	Baseline    string
+	Abort       []*Condition
+	SteadyState []*Probe
+	Thresholds  []*loadgen.Threshold
+	Rollbacks   []ActionSpec
+	TimeScale   float64
+	dir         string
+}
+
+// Phase is one phase on the timeline.
+type Phase struct {
+	Name        string
+	Start, End  time.Duration // offsets from the start of the load
+	Rate        float64       // open model: arrival rate during the phase
+	Concurrency int           // closed model: users during the phase
+	Hypotheses  []*Condition
+}
+
+// PlannedFault is a fault on the timeline.
+type PlannedFault struct {
+	Phase      string
+	Index      int // within the phase's faults
+	Spec       chaos.Spec
+	Fault      chaos.Fault
+	Start, End time.Duration // offsets from the start of the load
+}
+
+// Label names the fault in reports: "fault[0] latency".
+func (f *PlannedFault) Label() string {
+	return fmt.Sprintf("%s.faults[%d] %s", f.Phase, f.Index, f.Spec.Kind)
+}
+
+// Probe is a steady-state probe, parsed.
+type Probe struct {
+	Spec   ProbeSpec
+	Expect *Condition // nil for HTTP and command probes
+}
+
+// Options adjust how a file is loaded.
+type Options struct {
+	// TimeScale multiplies every phase and fault time and every window
+	// ("over 5s") and recovery time limit: 0.1 runs an experiment ten times
+	// faster, for tests and trial runs. 0 means 1.
+	TimeScale float64
+}
+
+// reservedPhaseNames cannot name a phase: they prefix metrics.
+var reservedPhaseNames = []string{"service", "lag"}
+
+// Load reads, decodes and validates an experiment file. Every problem is
+// reported at once as file:line:col: message (a Problems error), with exit
+// code 2.
+func Load(path string, opts Options) (*Plan, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, exitcode.Wrap(fmt.Errorf("read experiment: %w", err), exitcode.Usage)
+	}
+	return Parse(raw, path, opts)
+}
+
+var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// Parse is Load for an experiment already in memory; file names it in
+// problems and anchors relative paths.
+func Parse(raw []byte, file string, opts Options) (*Plan, error) {
+	if opts.TimeScale == 0 {
+		opts.TimeScale = 1
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		p := Problem{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
+			fmt.Sscanf(m[1], "%d", &p.Pos.Line)
+			p.Pos.Column, p.Msg = 1, "YAML syntax: "+m[2]
+		}
+		return nil, exitcode.Wrap(Problems{p}, exitcode.Usage)
+	}
+	if len(root.Content) == 0 {
+		return nil, exitcode.Wrap(Problems{{File: file, Msg: "the file is empty"}}, exitcode.Usage)
+	}
+	exp := &Experiment{Targets: TargetsSpec{Config: targets.Defaults()}}
+	d := newDecoder(file)
+	d.decode(root.Content[0], reflectValue(exp), "")
+	v := &validator{decoder: d, exp: exp, plan: &Plan{File: file, Exp: exp, TimeScale: opts.TimeScale, dir: filepath.Dir(file)}}
+	v.validate()
+	if len(d.problems) > 0 {
+		return nil, exitcode.Wrap(d.problems.sorted(), exitcode.Usage)
+	}
+	return v.plan, nil
+}
+
+// validator checks a decoded experiment and builds its plan.
+type validator struct {
+	*decoder
+	exp  *Experiment
+	plan *Plan
+}
+
+// at returns the position of path, or of its nearest recorded parent.
+func (v *validator) at(path string) Pos {
+	for p := path; ; {
+		if pos, ok := v.pos[p]; ok {
+			return pos
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			return Pos{}
+		}
+		p = p[:i]
+	}
+}
+
+func (v *validator) problem(path, format string, args ...any) {
+	v.addf(v.at(path), "%s: %s", displayPath(path), fmt.Sprintf(format, args...))
+}
+
+// exprProblem reports a bad expression at its own column.
+func (v *validator) exprProblem(path string, err error) {
+	pos := v.at(path)
+	var pe *parseError
+	if errors.As(err, &pe) {
+		pos.Column += pe.col - 1
+	}
+	v.addf(pos, "%s: %s", displayPath(path), err.Error())
+}
+
+func (v *validator) scale(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * v.plan.TimeScale)
+}
+
+func (v *validator) validate() {
+	e := v.exp
+	if strings.TrimSpace(e.Name) == "" {
+		v.problem("name", "an experiment needs a name")
+	}
+	if e.Seed == 0 {
+		e.Seed = 1
+	}
+	v.validateTargets()
+	v.validateProxies()
+	phases := v.validatePhases()
+	v.validateLoad()
+	v.validateHypotheses(phases)
+	for i, src := range e.Abort {
+		path := fmt.Sprintf("abort[%d]", i)
+		c, err := parseCondition(src, phases)
+		if err != nil {
+			v.exprProblem(path, err)
+			continue
+		}
+		if c.Window == 0 {
+			c.Window = 5 * time.Second
+		}
+		c.Window = v.scale(c.Window)
+		c.pos = v.at(path)
+		v.plan.Abort = append(v.plan.Abort, c)
+	}
+	v.validateProbes(phases)
+	for i, a := range e.Rollbacks {
+		path := fmt.Sprintf("rollbacks[%d]", i)
+		switch {
+		case a.HTTP != nil && len(a.Command) > 0:
+			v.problem(path, "give http or command, not both")
+		case a.HTTP != nil:
+			v.checkHTTP(path+".http", a.HTTP)
+		case len(a.Command) > 0:
+		default:
+			v.problem(path, "a rollback needs http or command")
+		}
+		v.checkRefs(path, a)
+	}
+	v.plan.Rollbacks = e.Rollbacks
+	for i, f := range e.Report.Formats {
+		if !contains(ReportFormats, f) {
+			v.problem(fmt.Sprintf("report.formats[%d]", i), "unknown format %q (formats: %s)", f, strings.Join(ReportFormats, ", "))
+		}
+	}
+}
+
+// ReportFormats are the reports a run can write besides its journal.
+var ReportFormats = []string{"text", "json", "junit", "markdown", "hlog", "hgrm", "html"}
+
+func (v *validator) validateTargets() {
+	t := &v.exp.Targets
+	if t.Shop {
+		if _, err := targets.CheckServices(t.Only); err != nil {
+			v.problem("targets.only", "%v", err)
+		}
+		if err := t.Config.Validate(); err != nil {
+			var ce *targets.ConfigError
+			if errors.As(err, &ce) {
+				for _, fe := range ce.Problems {
+					v.problem(fe.Path, "%s", fe.Message)
+				}
+			} else {
+				v.problem("targets", "%v", err)
+			}
+		}
+	} else if len(t.Only) > 0 {
+		v.problem("targets.only", "only applies to the bundled shop: add shop: true")
+	}
+	for name, raw := range t.External {
+		path := "targets.external." + name
+		if t.Shop && contains(targets.Services(), name) {
+			v.problem(path+"#key", "%q is a service of the bundled shop; pick another name", name)
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.problem(path, "want an http or https base URL, got %q", raw)
+		}
+	}
+	if v.exp.Toxiproxy.URL != "" {
+		u, err := url.Parse(v.exp.Toxiproxy.URL)
+		if err != nil || u.Scheme != "http" || u.Host == "" {
+			v.problem("toxiproxy.url", "want the http URL of a Toxiproxy server's API, got %q", v.exp.Toxiproxy.URL)
+		}
+	}
+}
+
+// targetNames lists what ${targets.NAME} may name.
+func (v *validator) targetNames() []string {
+	var names []string
+	if v.exp.Targets.Shop {
+		only, _ := targets.CheckServices(v.exp.Targets.Only)
+		names = append(names, only...)
+	}
+	for name := range v.exp.Targets.External {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (v *validator) proxyNames() []string {
+	var names []string
+	for _, p := range v.exp.Proxies {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+func (v *validator) validateProxies() {
+	seen := map[string]bool{}
+	links := map[string]bool{}
+	for i, p := range v.exp.Proxies {
+		path := fmt.Sprintf("proxies[%d]", i)
+		switch {
+		case p.Name == "":
+			v.problem(path, "a proxy needs a name")
+		case seen[p.Name]:
+			v.problem(path+".name", "proxy %q is declared twice", p.Name)
+		}
+		seen[p.Name] = true
+		if p.Link != "" {
+			l, err := targets.ParseLink(p.Link)
+			switch {
+			case err != nil:
+				v.problem(path+".link", "%v", err)
+			case !v.exp.Targets.Shop:
+				v.problem(path+".link", "links belong to the bundled shop: add targets.shop: true")
+			case links[l.String()]:
+				v.problem(path+".link", "link %s is already routed through another proxy", l)
+			}
+			links[p.Link] = true
+		}
+		if p.Upstream == "" && p.Link == "" {
+			v.problem(path, "a proxy needs an upstream (host:port, a URL or ${targets.NAME}) or a link")
+		}
+		v.checkRefs(path, p)
+	}
+}
+
+// refPattern matches ${...} references.
+var refPattern = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// checkRefs checks every ${...} in the strings of x (a struct, found by
+// walking its fields) and reports unknown ones at their field.
+func (v *validator) checkRefs(path string, x any) {
+	walkStrings(reflectValue(x), path, func(p, s string) {
+		for _, m := range refPattern.FindAllStringSubmatch(s, -1) {
+			if err := v.checkRef(m[1]); err != nil {
+				v.problem(p, "${%s}: %v", m[1], err)
+			}
+		}
+	})
+}
+
+func (v *validator) checkRef(ref string) error {
+	parts := strings.Split(ref, ".")
+	switch {
+	case len(parts) == 2 && parts[0] == "env":
+		return nil
+	case (len(parts) == 2 || len(parts) == 3 && parts[2] == "addr") && parts[0] == "targets":
+		if !contains(v.targetNames(), parts[1]) {
+			return unknownName("target", parts[1], v.targetNames())
+		}
+		return nil
+	case (len(parts) == 2 || len(parts) == 3 && parts[2] == "addr") && parts[0] == "proxies":
+		if !contains(v.proxyNames(), parts[1]) {
+			return unknownName("proxy", parts[1], v.proxyNames())
+		}
+		return nil
+	}
+	return errors.New("unresolvable: use ${targets.NAME}, ${targets.NAME.addr}, ${proxies.NAME}, ${proxies.NAME.addr} or ${env.VAR}")
+}
+
+func unknownName(what, name string, known []string) error {
+	msg := fmt.Sprintf("unknown %s %q", what, name)
+	if best := suggest.Closest(name, known); best != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	if len(known) == 0 {
+		return errors.New(msg + fmt.Sprintf(": none is declared"))
+	}
+	return errors.New(msg + " (known: " + strings.Join(known, ", ") + ")")
+}
+
+func (v *validator) validateLoad() {
+	l := &v.exp.Load
+	switch {
+	case l.Rate != "" && l.Concurrency != 0:
+		v.problem("load", "give rate (open model) or concurrency (closed model), not both")
+	case l.Rate != "":
+		v.plan.Model = loadgen.Open
+		r, err := loadgen.ParseRate(l.Rate)
+		if err != nil {
+			v.problem("load.rate", "%v", err)
+		}
+		for _, p := range v.plan.Phases {
+			if p.Rate < 0 {
+				p.Rate = r
+			}
+		}
+	case l.Concurrency > 0:
+		v.plan.Model = loadgen.Closed
+		for _, p := range v.plan.Phases {
+			if p.Concurrency < 0 {
+				p.Concurrency = l.Concurrency
+			}
+		}
+	case l.Concurrency < 0:
+		v.problem("load.concurrency", "must be positive")
+	default:
+		v.problem("load", "the load needs a rate (open model, like 200/s) or a concurrency (closed model)")
+	}
+	for i, p := range v.exp.Phases {
+		path := fmt.Sprintf("phases[%d]", i)
+		if p.Rate != "" && v.plan.Model == loadgen.Closed {
+			v.problem(path+".rate", "the load is closed-model (concurrency): set concurrency for the phase")
+		}
+		if p.Concurrency != 0 && v.plan.Model == loadgen.Open {
+			v.problem(path+".concurrency", "the load is open-model (rate): set rate for the phase")
+		}
+	}
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"connections", l.Connections}, {"max_in_flight", l.MaxInFlight}} {
+		if c.v < 0 {
+			v.problem("load."+c.name, "must be positive")
+		}
+	}
+	for _, c := range []struct {
+		name string
+		v    time.Duration
+	}{{"think_time", l.ThinkTime}, {"timeout", l.Timeout}, {"connect_timeout", l.ConnectTimeout}} {
+		if c.v < 0 {
+			v.problem("load."+c.name, "must not be negative")
+		}
+	}
+	if len(l.Requests) == 0 {
+		v.problem("load.requests", "the load needs at least one request")
+	}
+	for i, r := range l.Requests {
+		path := fmt.Sprintf("load.requests[%d]", i)
+		if r.URL == "" {
+			v.problem(path+".url", "a request needs a url")
+		} else if !strings.Contains(r.URL, "${") {
+			if _, err := loadgen.NewTarget(orDefault(r.Method, "GET"), r.URL); err != nil {
+				v.problem(path+".url", "%v", err)
+			}
+		}
+		if r.Method != "" {
+			if _, err := loadgen.NewTarget(r.Method, "http://x/"); err != nil {
+				v.problem(path+".method", "%v", err)
+			}
+		}
+		if r.Weight < 0 {
+			v.problem(path+".weight", "must be positive")
+		}
+		if r.Body != "" && r.BodyFile != "" {
+			v.problem(path, "give body or body_file, not both")
+		}
+		if r.BodyFile != "" {
+			if _, err := os.Stat(v.resolvePath(r.BodyFile)); err != nil {
+				v.problem(path+".body_file", "%v", err)
+			}
+		}
+		v.checkRefs(path, r)
+	}
+	for i, src := range l.Thresholds {
+		t, err := loadgen.ParseThreshold(src)
+		if err != nil {
+			v.problem(fmt.Sprintf("load.thresholds[%d]", i), "%v", err)
+			continue
+		}
+		v.plan.Thresholds = append(v.plan.Thresholds, t)
+	}
+}
+
+func (v *validator) resolvePath(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(v.plan.dir, p)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func (v *validator) validatePhases() []string {
+	var names []string
+	if len(v.exp.Phases) == 0 {
+		v.problem("phases", "an experiment needs at least one phase")
+	}
+	var at time.Duration
+	baselines := 0
+	for i, ps := range v.exp.Phases {
+		path := fmt.Sprintf("phases[%d]", i)
+		switch {
+		case ps.Name == "":
+			v.problem(path, "a phase needs a name")
+		case contains(names, ps.Name):
+			v.problem(path+".name", "phase %q is declared twice", ps.Name)
+		case contains(reservedPhaseNames, ps.Name):
+			v.problem(path+".name", "%q is reserved (it prefixes metrics); pick another name", ps.Name)
+		case strings.ContainsAny(ps.Name, ". []"):
+			v.problem(path+".name", "phase names cannot contain dots, spaces or brackets")
+		}
+		names = append(names, ps.Name)
+		if ps.Duration <= 0 {
+			v.problem(path+".duration", "must be positive")
+		}
+		if ps.Baseline {
+			baselines++
+			v.plan.Baseline = ps.Name
+		}
+		phase := &Phase{Name: ps.Name, Start: at, End: at + v.scale(ps.Duration), Rate: -1, Concurrency: -1}
+		if ps.Rate != "" {
+			r, err := loadgen.ParseRate(ps.Rate)
+			if err != nil {
+				v.problem(path+".rate", "%v", err)
+			}
+			phase.Rate = r
+		}
+		if ps.Concurrency != 0 {
+			if ps.Concurrency < 0 {
+				v.problem(path+".concurrency", "must be positive")
+			}
+			phase.Concurrency = ps.Concurrency
+		}
+		for j, fs := range ps.Faults {
+			fpath := fmt.Sprintf("%s.faults[%d]", path, j)
+			v.validateFault(fpath, ps, phase, j, fs)
+		}
+		v.plan.Phases = append(v.plan.Phases, phase)
+		at = phase.End
+	}
+	v.plan.Total = at
+	if baselines > 1 {
+		v.problem("phases", "only one phase can be the baseline")
+	}
+	if v.plan.Baseline == "" && len(names) > 0 {
+		v.plan.Baseline = names[0]
+	}
+	sort.SliceStable(v.plan.Faults, func(i, j int) bool { return v.plan.Faults[i].Start < v.plan.Faults[j].Start })
+	return names
+}
+
+func (v *validator) validateFault(path string, ps PhaseSpec, phase *Phase, index int, fs FaultSpec) {
+	f, err := chaos.New(fs.Spec)
+	if err != nil {
+		for _, e := range unjoin(err) {
+			v.problem(path, "%v", e)
+		}
+	}
+	if fs.At < 0 {
+		v.problem(path+".at", "must not be negative")
+	}
+	if fs.For < 0 {
+		v.problem(path+".for", "must not be negative")
+	}
+	end := ps.Duration
+	if fs.For > 0 {
+		end = fs.At + fs.For
+	}
+	if fs.At >= ps.Duration && ps.Duration > 0 {
+		v.problem(path+".at", "%s is not inside the phase (%s long)", fs.At, ps.Duration)
+	} else if end > ps.Duration && ps.Duration > 0 {
+		v.problem(path+".for", "the fault would end %s into a %s phase: faults are reverted by the end of their phase", end, ps.Duration)
+	}
+	if fs.Proxy != "" && fs.Upstream == "" && !contains(v.proxyNames(), fs.Proxy) {
+		v.problem(path+".proxy", "%v", unknownName("proxy", fs.Proxy, v.proxyNames()))
+	}
+	if fs.Service != "" && v.exp.Targets.Shop && !contains(v.targetNames(), fs.Service) {
+		v.problem(path+".service", "%v", unknownName("service", fs.Service, v.targetNames()))
+	}
+	if fs.Kind == "crash" && !v.exp.Targets.Shop {
+		v.problem(path, "crash acts on the bundled shop's services: add targets.shop: true")
+	}
+	v.checkRefs(path, fs.Spec)
+	v.plan.Faults = append(v.plan.Faults, &PlannedFault{
+		Phase: ps.Name, Index: index, Spec: fs.Spec, Fault: f,
+		Start: phase.Start + v.scale(fs.At), End: phase.Start + v.scale(end),
+	})
+}
+
+// unjoin splits an errors.Join error into its parts.
+func unjoin(err error) []error {
+	var j interface{ Unwrap() []error }
+	if errors.As(err, &j) {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func (v *validator) validateHypotheses(phases []string) {
+	keys := make([]string, 0, len(v.exp.Hypothesis))
+	for k := range v.exp.Hypothesis {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, name := range keys {
+		path := "hypothesis." + name
+		var phase *Phase
+		for _, p := range v.plan.Phases {
+			if p.Name == name {
+				phase = p
+			}
+		}
+		if phase == nil {
+			v.problem(path+"#key", "%v", unknownName("phase", name, phases))
+			continue
+		}
+		for i, src := range v.exp.Hypothesis[name] {
+			ipath := fmt.Sprintf("%s[%d]", path, i)
+			c, err := parseCondition(src, phases)
+			if err != nil {
+				v.exprProblem(ipath, err)
+				continue
+			}
+			if c.Window > 0 {
+				v.exprProblem(ipath, errors.New("over applies to abort conditions; a hypothesis is judged over its whole phase"))
+				continue
+			}
+			for _, r := range c.Refs() {
+				if r.metric == "value" {
+					v.exprProblem(ipath, errors.New("value is a probe's reading; use it in a Prometheus probe's expect"))
+				}
+				if r.metric == "time_to_recover" {
+					scaleRecovery(c, v.plan.TimeScale)
+				}
+			}
+			c.pos = v.at(ipath)
+			phase.Hypotheses = append(phase.Hypotheses, c)
+		}
+	}
+}
+
+// scaleRecovery scales the duration constants compared with
+// time_to_recover, so a time-scaled run keeps its recovery limit in
+// proportion.
+func scaleRecovery(c *Condition, scale float64) {
+	for _, side := range []node{c.Left, c.Right} {
+		if n, ok := side.(*numberNode); ok && n.d == dimDuration {
+			n.v *= scale
+		}
+	}
+}
+
+func (v *validator) validateProbes(phases []string) {
+	for i, p := range v.exp.SteadyState.Probes {
+		path := fmt.Sprintf("steady_state.probes[%d]", i)
+		kinds := 0
+		for _, set := range []bool{p.HTTP != nil, p.Prometheus != nil, p.Command != nil} {
+			if set {
+				kinds++
+			}
+		}
+		if kinds > 1 {
+			v.problem(path, "a probe is one of http, prometheus or command")
+			continue
+		}
+		probe := &Probe{Spec: p}
+		if p.Expect != "" {
+			c, err := parseCondition(p.Expect, phases)
+			if err != nil {
+				v.exprProblem(path+".expect", err)
+				continue
+			}
+			usesValue := false
+			for _, r := range c.Refs() {
+				usesValue = usesValue || r.metric == "value"
+			}
+			switch {
+			case p.Prometheus != nil && !usesValue:
+				v.problem(path+".expect", "a Prometheus probe's expect judges its reading: write it with value, like value < 5")
+			case p.Prometheus == nil && usesValue:
+				v.problem(path+".expect", "value is a Prometheus probe's reading")
+			case p.HTTP != nil || p.Command != nil:
+				v.problem(path+".expect", "expect goes with a metric or Prometheus probe; http and command probes check their own fields")
+			}
+			c.pos = v.at(path + ".expect")
+			probe.Expect = c
+		}
+		switch {
+		case p.HTTP != nil:
+			v.checkHTTP(path+".http", p.HTTP)
+		case p.Prometheus != nil:
+			pr := p.Prometheus
+			switch {
+			case pr.URL != "" && pr.Metric != "" && pr.Server == "" && pr.Query == "":
+			case pr.Server != "" && pr.Query != "" && pr.URL == "" && pr.Metric == "":
+			default:
+				v.problem(path+".prometheus", "scrape an endpoint (url and metric) or query a server (server and query)")
+			}
+			if p.Expect == "" {
+				v.problem(path+".expect", "a Prometheus probe needs expect, like value < 5")
+			}
+		case p.Command != nil:
+			if len(p.Command.Run) == 0 {
+				v.problem(path+".command.run", "a command probe needs run: [program, args...]")
+			}
+			if p.Command.StdoutMatches != "" {
+				if _, err := regexp.Compile(p.Command.StdoutMatches); err != nil {
+					v.problem(path+".command.stdout_matches", "%v", err)
+				}
+			}
+		default:
+			if p.Expect == "" {
+				v.problem(path, "a probe needs expect (over the load's metrics) or one of http, prometheus, command")
+			}
+		}
+		v.checkRefs(path, p)
+		v.plan.SteadyState = append(v.plan.SteadyState, probe)
+	}
+}
+
+func (v *validator) checkHTTP(path string, h *HTTPProbe) {
+	if h.URL == "" {
+		v.problem(path+".url", "needs a url")
+	}
+	if h.BodyMatches != "" {
+		if _, err := regexp.Compile(h.BodyMatches); err != nil {
+			v.problem(path+".body_matches", "%v", err)
+		}
+	}
+	if (h.JSONPath == "") != (h.Equals == "") {
+		v.problem(path, "json_path and equals go together")
+	}
+	if h.Status != 0 && (h.Status < 100 || h.Status > 599) {
+		v.problem(path+".status", "%d is not an HTTP status", h.Status)
+	}
+}

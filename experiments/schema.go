@@ -1,0 +1,198 @@
+package experiments
+
+import (
+	"time"
+
+	"github.com/faultline-dev/faultline/chaos"
+	"github.com/faultline-dev/faultline/targets"
+)
+
+// Experiment is an experiment file as written. docs/experiments.md documents
+// every field; schema/experiment.schema.json is generated from these types.
+type Experiment struct {
+	// Name identifies the experiment in reports.
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	Tags        []string `yaml:"tags"`
+	// Seed makes every random choice of the run repeatable (victims picked
+	// by faults, Poisson arrivals, the bootstrap); 0 picks 1.
+	Seed uint64 `yaml:"seed"`
+
+	Targets     TargetsSpec         `yaml:"targets"`
+	Toxiproxy   ToxiproxySpec       `yaml:"toxiproxy"`
+	Proxies     []ProxySpec         `yaml:"proxies"`
+	Load        LoadSpec            `yaml:"load"`
+	SteadyState SteadyStateSpec     `yaml:"steady_state"`
+	Phases      []PhaseSpec         `yaml:"phases"`
+	Hypothesis  map[string][]string `yaml:"hypothesis"`
+	Abort       []string            `yaml:"abort"`
+	Rollbacks   []ActionSpec        `yaml:"rollbacks"`
+	Report      ReportSpec          `yaml:"report"`
+}
+
+// TargetsSpec says what the load and the faults act on: the bundled shop
+// (shop: true, tuned by the same fields as `faultline targets up --config`)
+// and external services by name.
+type TargetsSpec struct {
+	// Shop starts the bundled reference services in-process.
+	Shop bool `yaml:"shop"`
+	// Only starts a subset of the shop's services.
+	Only []string `yaml:"only"`
+	// External names base URLs of services faultline does not start, so
+	// that ${targets.NAME} works for them too.
+	External map[string]string `yaml:"external"`
+	// The shop's pattern settings: seed, gateway, catalog, orders, store.
+	targets.Config `yaml:",inline"`
+}
+
+// ToxiproxySpec picks the Toxiproxy server: embedded in faultline (the
+// default) or an external one at URL.
+type ToxiproxySpec struct {
+	URL string `yaml:"url"`
+}
+
+// ProxySpec is a Toxiproxy proxy the experiment creates at the start and
+// deletes at the end, so traffic between services crosses it.
+type ProxySpec struct {
+	Name string `yaml:"name"`
+	// Listen defaults to 127.0.0.1 on a port the OS picks.
+	Listen string `yaml:"listen"`
+	// Upstream is where the proxy forwards: host:port or a URL, often
+	// ${targets.store}. With Link it defaults to the link's destination.
+	Upstream string `yaml:"upstream"`
+	// Link routes a link of the bundled shop ("catalog->store") through the
+	// proxy.
+	Link string `yaml:"link"`
+}
+
+// LoadSpec is the one load that runs through every phase: everything
+// `faultline load` offers.
+type LoadSpec struct {
+	// Rate selects the open model ("200/s"); Concurrency the closed one.
+	// A phase may change either for its own duration.
+	Rate           string        `yaml:"rate"`
+	Concurrency    int           `yaml:"concurrency"`
+	ThinkTime      time.Duration `yaml:"think_time"`
+	Poisson        bool          `yaml:"poisson"`
+	Connections    int           `yaml:"connections"`
+	MaxInFlight    int           `yaml:"max_in_flight"`
+	Timeout        time.Duration `yaml:"timeout"`
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	HTTP2          bool          `yaml:"http2"`
+	Insecure       bool          `yaml:"insecure"`
+	Requests       []RequestSpec `yaml:"requests"`
+	// Thresholds are `faultline load` thresholds over the whole run.
+	Thresholds []string `yaml:"thresholds"`
+}
+
+// RequestSpec is one kind of request of the load.
+type RequestSpec struct {
+	Name     string            `yaml:"name"`
+	Method   string            `yaml:"method"`
+	URL      string            `yaml:"url"`
+	Headers  map[string]string `yaml:"headers"`
+	Body     string            `yaml:"body"`
+	BodyFile string            `yaml:"body_file"`
+	Weight   int               `yaml:"weight"`
+}
+
+// SteadyStateSpec lists the probes that must hold before the first fault
+// (else nothing is injected and the run exits 3) and again after the last
+// phase.
+type SteadyStateSpec struct {
+	Probes []ProbeSpec `yaml:"probes"`
+}
+
+// ProbeSpec is one check of the system: an expression over the load's own
+// metrics (expect alone), or an HTTP, Prometheus or command probe.
+type ProbeSpec struct {
+	Name string `yaml:"name"`
+	// Expect is an expression: over the load's metrics for a metric probe
+	// ("p99 < 100ms"), or over the probe's value for a Prometheus probe
+	// ("value < 5").
+	Expect     string           `yaml:"expect"`
+	HTTP       *HTTPProbe       `yaml:"http"`
+	Prometheus *PrometheusProbe `yaml:"prometheus"`
+	Command    *CommandProbe    `yaml:"command"`
+}
+
+// HTTPProbe sends one request and checks the response.
+type HTTPProbe struct {
+	Method  string            `yaml:"method"`
+	URL     string            `yaml:"url"`
+	Headers map[string]string `yaml:"headers"`
+	Body    string            `yaml:"body"`
+	// Status is the expected status code (default: any below 400).
+	Status int `yaml:"status"`
+	// BodyMatches is a regular expression the body must match.
+	BodyMatches string `yaml:"body_matches"`
+	// JSONPath picks a value from a JSON body ("status", "items.0.id") that
+	// must equal Equals.
+	JSONPath string `yaml:"json_path"`
+	Equals   string `yaml:"equals"`
+	// MaxLatency bounds the response time.
+	MaxLatency time.Duration `yaml:"max_latency"`
+	Timeout    time.Duration `yaml:"timeout"`
+}
+
+// PrometheusProbe reads one number: a sample scraped from a /metrics
+// endpoint (URL, Metric, Labels), or the result of a PromQL query to a
+// Prometheus server's HTTP API (Server, Query). Expect judges it as
+// "value".
+type PrometheusProbe struct {
+	URL     string            `yaml:"url"`
+	Metric  string            `yaml:"metric"`
+	Labels  map[string]string `yaml:"labels"`
+	Server  string            `yaml:"server"`
+	Query   string            `yaml:"query"`
+	Timeout time.Duration     `yaml:"timeout"`
+}
+
+// CommandProbe runs a command and checks its exit code and output.
+type CommandProbe struct {
+	Run           []string      `yaml:"run"`
+	ExitCode      int           `yaml:"exit_code"`
+	StdoutMatches string        `yaml:"stdout_matches"`
+	Timeout       time.Duration `yaml:"timeout"`
+}
+
+// PhaseSpec is one stretch of the timeline.
+type PhaseSpec struct {
+	Name     string        `yaml:"name"`
+	Duration time.Duration `yaml:"duration"`
+	// Rate or Concurrency change the load for this phase.
+	Rate        string `yaml:"rate"`
+	Concurrency int    `yaml:"concurrency"`
+	// Baseline marks the phase other phases compare with as "baseline.X"
+	// (default: the first phase).
+	Baseline bool        `yaml:"baseline"`
+	Faults   []FaultSpec `yaml:"faults"`
+}
+
+// FaultSpec is a fault of any kind chaos knows, placed inside its phase: it
+// is injected At after the phase starts and reverted For later (default:
+// at the end of the phase).
+type FaultSpec struct {
+	chaos.Spec `yaml:",inline"`
+	At         time.Duration `yaml:"at"`
+	For        time.Duration `yaml:"for"`
+}
+
+// ActionSpec is a rollback: an HTTP call or a command, run at the end of
+// every run, whatever happened.
+type ActionSpec struct {
+	Name    string        `yaml:"name"`
+	HTTP    *HTTPProbe    `yaml:"http"`
+	Command []string      `yaml:"command"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// ReportSpec says which outputs to write and where.
+type ReportSpec struct {
+	// Dir is where the journal and reports go (default
+	// faultline-out/NAME-TIMESTAMP).
+	Dir string `yaml:"dir"`
+	// Formats adds reports to the journal, which is always written: text,
+	// junit, markdown, hlog, hgrm, html.
+	Formats []string `yaml:"formats"`
+}

@@ -1,0 +1,247 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/faultline-dev/faultline/loadgen"
+)
+
+// JournalSchema and JournalVersion identify the journal of `faultline run`
+// (docs/experiments.md). A reader refuses a newer version.
+const (
+	JournalSchema  = "faultline/journal"
+	JournalVersion = 1
+)
+
+// The journal is JSON Lines: one record per line, each fsync'd as the run
+// goes, so that a crash leaves every line written before it intact. The
+// first record is the plan ("start"), the last says how the run ended
+// ("end"); a journal without "end" is the record of a run that died.
+type JournalRecord struct {
+	Type string    `json:"type"` // start, interval, fault, check, note, end
+	At   time.Time `json:"at"`
+
+	Schema  string       `json:"schema,omitempty"`
+	Version int          `json:"version,omitempty"`
+	Plan    *JournalPlan `json:"plan,omitempty"`
+
+	Phase    string        `json:"phase,omitempty"`
+	Interval *intervalJSON `json:"interval,omitempty"`
+
+	Fault *JournalFault `json:"fault,omitempty"`
+	Check *JournalCheck `json:"check,omitempty"`
+	End   *JournalEnd   `json:"end,omitempty"`
+
+	Message string `json:"message,omitempty"`
+}
+
+// JournalPlan is the experiment as planned.
+type JournalPlan struct {
+	Name        string        `json:"name"`
+	Description string        `json:"description,omitempty"`
+	Tags        []string      `json:"tags,omitempty"`
+	File        string        `json:"file"`
+	Tool        string        `json:"tool"`
+	Model       loadgen.Model `json:"model"`
+	Seed        uint64        `json:"seed"`
+	TimeScale   float64       `json:"time_scale"`
+	// LoadStart is the start of the load: every *_ms field is an offset
+	// from it.
+	LoadStart  time.Time          `json:"load_start"`
+	Histograms HistogramInfo      `json:"histograms"`
+	Phases     []JournalPhase     `json:"phases"`
+	Faults     []JournalFaultPlan `json:"faults"`
+}
+
+// JournalPhase is one phase of the timeline.
+type JournalPhase struct {
+	Name    string  `json:"name"`
+	StartMs float64 `json:"start_ms"`
+	EndMs   float64 `json:"end_ms"`
+	Rate    float64 `json:"rate,omitempty"`
+	Users   int     `json:"users,omitempty"`
+}
+
+// JournalFaultPlan is one fault as planned.
+type JournalFaultPlan struct {
+	Label    string  `json:"label"`
+	Kind     string  `json:"kind"`
+	Phase    string  `json:"phase"`
+	Describe string  `json:"describe"`
+	StartMs  float64 `json:"start_ms"`
+	EndMs    float64 `json:"end_ms"`
+}
+
+// JournalFault is something that happened to a fault.
+type JournalFault struct {
+	Label string `json:"label"`
+	Kind  string `json:"kind"`
+	Event string `json:"event"` // injected, inject_failed, reverted, revert_failed
+	// AtMs is when it happened, in milliseconds after the start of the load.
+	AtMs     float64 `json:"at_ms"`
+	Describe string  `json:"describe,omitempty"`
+	Note     string  `json:"note,omitempty"`
+	Error    string  `json:"error,omitempty"`
+}
+
+// JournalCheck is one verdict: a probe, a hypothesis line, a threshold or
+// an abort condition.
+type JournalCheck struct {
+	Kind       string   `json:"kind"` // steady_state_before, steady_state_after, hypothesis, threshold, abort
+	Phase      string   `json:"phase,omitempty"`
+	Name       string   `json:"name,omitempty"`
+	Expression string   `json:"expression,omitempty"`
+	Verdict    string   `json:"verdict"` // held, deviated, inconclusive, failed
+	Measured   string   `json:"measured,omitempty"`
+	Detail     string   `json:"detail,omitempty"`
+	CILow      *float64 `json:"ci_low,omitempty"`
+	CIHigh     *float64 `json:"ci_high,omitempty"`
+}
+
+// JournalEnd says how the run ended.
+type JournalEnd struct {
+	ExitCode int    `json:"exit_code"`
+	Outcome  string `json:"outcome"`
+	Message  string `json:"message,omitempty"`
+}
+
+// JournalWriter appends records to a journal file, syncing each one.
+type JournalWriter struct {
+	f         *os.File
+	loadStart time.Time
+}
+
+// CreateJournal creates (truncates) the journal at path.
+func CreateJournal(path string) (*JournalWriter, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create journal: %w", err)
+	}
+	return &JournalWriter{f: f}, nil
+}
+
+// Path is the journal's file.
+func (w *JournalWriter) Path() string { return w.f.Name() }
+
+// Write appends one record. The plan record sets the clock that interval
+// offsets are counted from.
+func (w *JournalWriter) Write(rec JournalRecord) error {
+	if rec.At.IsZero() {
+		rec.At = time.Now()
+	}
+	if rec.Type == "start" {
+		rec.Schema, rec.Version = JournalSchema, JournalVersion
+		if rec.Plan != nil {
+			w.loadStart = rec.Plan.LoadStart
+		}
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode journal record: %w", err)
+	}
+	if _, err := w.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	return w.f.Sync()
+}
+
+// WriteInterval appends one interval of the load, tagged with its phase.
+func (w *JournalWriter) WriteInterval(phase string, iv *loadgen.Stats) error {
+	ij, err := toIntervalJSON(iv, w.loadStart)
+	if err != nil {
+		return err
+	}
+	return w.Write(JournalRecord{Type: "interval", At: iv.End, Phase: phase, Interval: ij})
+}
+
+// Close closes the file.
+func (w *JournalWriter) Close() error { return w.f.Close() }
+
+// Journal is a journal read back.
+type Journal struct {
+	Plan           JournalPlan
+	Intervals      []*loadgen.Stats
+	IntervalPhases []string // the phase of each interval
+	Faults         []JournalFault
+	FaultTimes     []time.Time
+	Checks         []JournalCheck
+	Notes          []string
+	// End is nil for the journal of a run that died before it ended.
+	End *JournalEnd
+}
+
+// ReadJournal reads a journal; name is used in errors. A last line cut
+// short (the run died while writing it) is ignored.
+func ReadJournal(r io.Reader, name string) (*Journal, error) {
+	br := bufio.NewReader(r)
+	j := &Journal{}
+	started := false
+	for line := 1; ; line++ {
+		raw, err := br.ReadBytes('\n')
+		if len(bytes.TrimSpace(raw)) == 0 {
+			if err != nil {
+				break
+			}
+			continue
+		}
+		var rec JournalRecord
+		if uerr := json.Unmarshal(raw, &rec); uerr != nil {
+			if err == io.EOF {
+				break // a torn last line: the run died while writing it
+			}
+			return nil, fmt.Errorf("%s:%d: not a journal record: %v", name, line, uerr)
+		}
+		if !started {
+			if rec.Type != "start" || rec.Schema != JournalSchema {
+				return nil, fmt.Errorf("%s: not a faultline journal (first record %q, schema %q)", name, rec.Type, rec.Schema)
+			}
+			if rec.Version > JournalVersion || rec.Version < 1 {
+				return nil, fmt.Errorf("%s: journal version %d is not supported (this faultline reads version %d)", name, rec.Version, JournalVersion)
+			}
+			if rec.Plan == nil {
+				return nil, fmt.Errorf("%s:%d: the start record has no plan", name, line)
+			}
+			j.Plan = *rec.Plan
+			started = true
+			continue
+		}
+		switch rec.Type {
+		case "interval":
+			if rec.Interval == nil {
+				return nil, fmt.Errorf("%s:%d: interval record without interval", name, line)
+			}
+			iv, ierr := fromIntervalJSON(rec.Interval, j.Plan.LoadStart)
+			if ierr != nil {
+				return nil, fmt.Errorf("%s:%d: %w", name, line, ierr)
+			}
+			j.Intervals = append(j.Intervals, iv)
+			j.IntervalPhases = append(j.IntervalPhases, rec.Phase)
+		case "fault":
+			if rec.Fault != nil {
+				j.Faults = append(j.Faults, *rec.Fault)
+				j.FaultTimes = append(j.FaultTimes, rec.At)
+			}
+		case "check":
+			if rec.Check != nil {
+				j.Checks = append(j.Checks, *rec.Check)
+			}
+		case "note":
+			j.Notes = append(j.Notes, rec.Message)
+		case "end":
+			j.End = rec.End
+		}
+		if err != nil {
+			break
+		}
+	}
+	if !started {
+		return nil, fmt.Errorf("%s: empty: not a faultline journal", name)
+	}
+	return j, nil
+}

@@ -1,0 +1,172 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/faultline-dev/faultline/chaos/docker"
+	"github.com/faultline-dev/faultline/internal/suggest"
+)
+
+// Fault is one configured fault of some kind, built from a Spec by New.
+//
+// A fault is applied in two steps so that nothing is touched before the
+// ledger knows how to undo it: Resolve finds the targets (which proxy, which
+// containers, which process) without touching anything, and returns an
+// Injection; the Injection is written to the ledger, then injected, and
+// later reverted, in this process or by `faultline chaos cleanup` in another.
+type Fault interface {
+	// Kind is the registered name of the fault's kind, such as "latency".
+	Kind() string
+	// Validate returns every problem with the fault's configuration.
+	Validate() []error
+	// Describe says what the fault does, in a few words.
+	Describe() string
+	// Resolve finds what the fault would touch, touching nothing.
+	Resolve(ctx context.Context, env *Env) (Injection, error)
+}
+
+// Injection is a fault resolved to concrete targets: what to do, where, and
+// how to undo it. It is stored in the ledger as JSON, so an Injection decoded
+// in a new process can still be reverted.
+type Injection interface {
+	// Describe says what and where, such as "latency 200ms on proxy db".
+	Describe() string
+	// Inject applies the fault.
+	Inject(ctx context.Context, env *Env) error
+	// Revert undoes Inject and returns a note saying what it did. Reverting
+	// twice, reverting what was never injected, or reverting a fault whose
+	// target is gone is harmless and not an error.
+	Revert(ctx context.Context, env *Env) (note string, err error)
+}
+
+// Crashable is a service running in this process that a crash fault can
+// take down and bring back: Crash closes its listener and live connections,
+// Restore listens again on the same address.
+type Crashable interface {
+	Crash(ctx context.Context) error
+	Restore(ctx context.Context) error
+}
+
+// Env is what faults resolve against and act on: the Toxiproxy server, the
+// Docker Engine, the in-process services and the seed for picking victims.
+type Env struct {
+	// ToxiproxyURL is the API of the Toxiproxy server network faults use.
+	ToxiproxyURL string
+	// ToxiproxyEmbedded says that server lives inside this process, so its
+	// faults end with the process; the ledger records it for cleanup.
+	ToxiproxyEmbedded bool
+	// Services are the in-process services crash faults may target, by name.
+	Services map[string]Crashable
+	// Seed picks victims among candidates; the same seed picks the same ones.
+	Seed uint64
+	// ConnectDocker connects to the Docker Engine; nil means docker.Connect,
+	// which honours DOCKER_HOST.
+	ConnectDocker func(ctx context.Context) (*docker.Engine, error)
+
+	mu     sync.Mutex
+	engine *docker.Engine
+}
+
+// docker returns the engine, connecting on first use.
+func (e *Env) docker(ctx context.Context) (*docker.Engine, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.engine != nil {
+		return e.engine, nil
+	}
+	connect := e.ConnectDocker
+	if connect == nil {
+		connect = docker.Connect
+	}
+	eng, err := connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.engine = eng
+	return eng, nil
+}
+
+// Close releases the connection to the Docker Engine, if one was made.
+func (e *Env) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.engine == nil {
+		return nil
+	}
+	err := e.engine.Close()
+	e.engine = nil
+	return err
+}
+
+// kind is a registered fault kind.
+type kind struct {
+	name    string
+	group   string   // "toxiproxy", "container", "process" or "service"
+	summary string   // one line for help and docs
+	fields  []string // the Spec fields (YAML names) the kind accepts
+	// hidden kinds are not faults a user asks for (the runner's proxies):
+	// Kinds omits them and New rejects them, but the ledger decodes them.
+	hidden bool
+	build  func(Spec) Fault
+	// newInjection returns an empty Injection of the kind for the ledger to
+	// decode into.
+	newInjection func() Injection
+}
+
+var kinds = map[string]*kind{}
+
+// registerKind adds a fault kind; a duplicate name panics at start-up.
+func registerKind(k kind) {
+	if _, dup := kinds[k.name]; dup {
+		panic("chaos: fault kind registered twice: " + k.name)
+	}
+	kinds[k.name] = &k
+}
+
+// Kinds returns the names of every registered fault kind, sorted.
+func Kinds() []string {
+	names := make([]string, 0, len(kinds))
+	for name, k := range kinds {
+		if !k.hidden {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// KindInfo describes a registered fault kind for help and documentation.
+type KindInfo struct {
+	Name    string
+	Group   string
+	Summary string
+	Fields  []string
+}
+
+// DescribeKind returns the description of a registered kind.
+func DescribeKind(name string) (KindInfo, bool) {
+	k, ok := kinds[name]
+	if !ok || k.hidden {
+		return KindInfo{}, false
+	}
+	return KindInfo{Name: k.name, Group: k.group, Summary: k.summary, Fields: slices.Clone(k.fields)}, true
+}
+
+// unknownKindError names the valid kinds, and the closest one when the
+// name looks like a typo.
+func unknownKindError(name string) error {
+	valid := Kinds()
+	msg := fmt.Sprintf("unknown fault kind %q", name)
+	if name == "" {
+		msg = "fault kind is missing"
+	}
+	if best := suggest.Closest(name, valid); best != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", best)
+	}
+	return fmt.Errorf("%s: valid kinds are %s", msg, strings.Join(valid, ", "))
+}

@@ -1,0 +1,425 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/faultline-dev/faultline/chaos"
+	"github.com/faultline-dev/faultline/internal/exitcode"
+)
+
+func init() { register("chaos", newChaosCmd) }
+
+// toxiproxyURLEnv is the environment variable that gives --toxiproxy-url a
+// default.
+const toxiproxyURLEnv = "FAULTLINE_TOXIPROXY_URL"
+
+// chaosOptions are the flags every chaos command shares.
+type chaosOptions struct {
+	ledger       string
+	toxiproxyURL string
+}
+
+func newChaosCmd(e *env) *cobra.Command {
+	opts := &chaosOptions{}
+	cmd := &cobra.Command{
+		Use:   "chaos",
+		Short: "Inject faults, see what is active, and clean up",
+		Long: `Inject network faults (through Toxiproxy), container faults (through the
+Docker Engine) and process faults (signals), for a while (--for) or until
+"faultline chaos cleanup". Every fault is written to a ledger before it
+touches anything, and reverted on the normal end, on Ctrl-C or SIGTERM, and
+on a panic; after a SIGKILL, "faultline chaos cleanup" reverts what is left.
+
+Network faults use an embedded Toxiproxy server unless --toxiproxy-url (or
+` + toxiproxyURLEnv + `) names one: an embedded server's faults end with the
+command that started it. See docs/chaos.md.`,
+	}
+	cmd.PersistentFlags().StringVar(&opts.ledger, "ledger", chaos.DefaultLedgerPath, "the ledger file of injected faults")
+	cmd.PersistentFlags().StringVar(&opts.toxiproxyURL, "toxiproxy-url", e.getenv(toxiproxyURLEnv), "API of an external Toxiproxy server (default: an embedded one; env "+toxiproxyURLEnv+")")
+
+	inject := &cobra.Command{
+		Use:   "inject KIND",
+		Short: "Inject a fault of one kind: " + strings.Join(cliKinds(), ", "),
+		Long: `Inject a fault. With --for it is reverted after that long (or on Ctrl-C);
+without, it stays until "faultline chaos cleanup" - except on the embedded
+Toxiproxy server, which lives only as long as this command: then the fault
+is held until Ctrl-C. Run "faultline chaos inject KIND --help" for a kind's
+flags.`,
+		Args: cobra.ArbitraryArgs,
+		// An unknown kind comes with the flags of the kind meant; ignore
+		// them so the error names the valid kinds.
+		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("inject needs a fault kind: %s", strings.Join(cliKinds(), ", "))
+			}
+			if _, known := chaos.DescribeKind(args[0]); known {
+				return usageErrorf("fault kind %s cannot be injected from the command line: its targets are the in-process services of an experiment run", args[0])
+			}
+			_, err := chaos.New(chaos.Spec{Kind: args[0]})
+			return exitcode.Wrap(err, exitcode.Usage)
+		},
+	}
+	for _, k := range cliKinds() {
+		inject.AddCommand(newInjectCmd(e, opts, k, "inject "+k))
+	}
+	cmd.AddCommand(inject)
+	for _, k := range []string{"kill", "stop", "restart", "pause", "signal"} {
+		c := newInjectCmd(e, opts, k, k)
+		c.Short += " (same as inject " + k + ")"
+		cmd.AddCommand(c)
+	}
+	cmd.AddCommand(newChaosStatusCmd(e, opts), newChaosCleanupCmd(e, opts), newChaosProxyCmd(e, opts), newChaosToxiproxyCmd(e))
+	return cmd
+}
+
+// cliKinds are the kinds the command line can inject: all but crash, whose
+// targets are in-process services that only an experiment run has.
+func cliKinds() []string {
+	var out []string
+	for _, k := range chaos.Kinds() {
+		if info, _ := chaos.DescribeKind(k); info.Group != "service" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// fieldFlag binds one Spec field to a flag.
+type fieldFlag struct {
+	flag, usage string
+	bind        func(fs *pflag.FlagSet, name, usage string, s *specFlags)
+}
+
+// specFlags holds the flags of one inject command until they become a Spec;
+// optional fields are set only when their flag was given.
+type specFlags struct {
+	spec     chaos.Spec
+	toxicity float64
+	timeout  time.Duration
+	restore  bool
+	labels   []string
+}
+
+var fieldFlags = map[string]fieldFlag{
+	"proxy":          {"proxy", "name of the Toxiproxy proxy", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Proxy, n, "", u) }},
+	"listen":         {"listen", "address the proxy listens on, when --upstream creates it (default 127.0.0.1:0)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Listen, n, "", u) }},
+	"upstream":       {"upstream", "HOST:PORT: create the proxy to it if it does not exist (deleted on revert)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Upstream, n, "", u) }},
+	"stream":         {"stream", "downstream (server to client) or upstream (default downstream)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Stream, n, "", u) }},
+	"toxicity":       {"toxicity", "probability, per connection, that the toxic applies", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.Float64Var(&s.toxicity, n, 1, u) }},
+	"latency":        {"latency", "delay added to the data, such as 200ms", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.DurationVar(&s.spec.Latency, n, 0, u) }},
+	"jitter":         {"jitter", "random variation of the latency, plus or minus", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.DurationVar(&s.spec.Jitter, n, 0, u) }},
+	"rate":           {"rate", "throughput limit, such as 100KB/s (whole KB/s, 1 KB = 1000 bytes)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.Var(&s.spec.Rate, n, u) }},
+	"delay":          {"delay", "delay (slow_close: before closing; slicer: between slices)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.DurationVar(&s.spec.Delay, n, 0, u) }},
+	"timeout":        {"timeout", "timeout (timeout, reset_peer: before closing/resetting, 0 = never/at once; stop, restart: grace before SIGKILL)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.DurationVar(&s.timeout, n, 0, u) }},
+	"average_size":   {"average-size", "average size of the slices, such as 64B", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.Var(&s.spec.AverageSize, n, u) }},
+	"size_variation": {"size-variation", "variation of the slice size, plus or minus", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.Var(&s.spec.SizeVariation, n, u) }},
+	"bytes":          {"bytes", "bytes to let through before closing, such as 1KiB", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.Var(&s.spec.Bytes, n, u) }},
+	"names":          {"name", "container name, or re2:EXPR to match names (repeatable)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringArrayVar(&s.spec.Names, n, nil, u) }},
+	"labels":         {"label", "container label KEY=VALUE, or KEY for any value (repeatable; all must match)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringArrayVar(&s.labels, n, nil, u) }},
+	"mode":           {"mode", "how many matching containers: one, all, fixed or percent (default one)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Mode, n, "", u) }},
+	"value":          {"value", "the count for --mode fixed, the percentage for --mode percent", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.Float64Var(&s.spec.Value, n, 0, u) }},
+	"signal":         {"signal", "signal to send (default SIGKILL)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Signal, n, "", u) }},
+	"restore":        {"restore", "bring the targets back on revert; --restore=false leaves them as the fault left them", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.BoolVar(&s.restore, n, true, u) }},
+	"pid":            {"pid", "process id to signal", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.IntVar(&s.spec.PID, n, 0, u) }},
+	"pidfile":        {"pidfile", "file holding the process id to signal", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Pidfile, n, "", u) }},
+}
+
+// toSpec completes the spec with the optional fields whose flags were given.
+func (s *specFlags) toSpec(fs *pflag.FlagSet) (chaos.Spec, error) {
+	spec := s.spec
+	if fs.Changed("toxicity") {
+		spec.Toxicity = &s.toxicity
+	}
+	if fs.Changed("timeout") {
+		spec.Timeout = &s.timeout
+	}
+	if fs.Changed("restore") {
+		spec.Restore = &s.restore
+	}
+	for _, l := range s.labels {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return spec, usageErrorf("--label %q: want KEY=VALUE or KEY", l)
+		}
+		if spec.Labels == nil {
+			spec.Labels = map[string]string{}
+		}
+		spec.Labels[k] = v
+	}
+	return spec, nil
+}
+
+func newInjectCmd(e *env, opts *chaosOptions, kind, use string) *cobra.Command {
+	info, _ := chaos.DescribeKind(kind)
+	sf := &specFlags{spec: chaos.Spec{Kind: kind}}
+	var (
+		hold   time.Duration
+		dryRun bool
+		seed   uint64
+	)
+	cmd := &cobra.Command{
+		Use:   strings.TrimPrefix(use, "inject ") + " [flags]",
+		Short: info.Summary,
+		Args:  cobra.NoArgs,
+	}
+	for _, field := range info.Fields {
+		if ff, ok := fieldFlags[field]; ok {
+			ff.bind(cmd.Flags(), ff.flag, ff.usage, sf)
+		}
+	}
+	cmd.Flags().DurationVar(&hold, "for", 0, "revert after this long (default: leave the fault until cleanup)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "resolve the fault (which proxy, which containers) and print it, touching nothing")
+	if info.Group == "container" {
+		cmd.Flags().Uint64Var(&seed, "seed", 0, "seed for picking containers; the same seed picks the same ones (default random, printed)")
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		spec, err := sf.toSpec(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		f, err := chaos.New(spec)
+		if err != nil {
+			return err
+		}
+		if hold < 0 {
+			return usageErrorf("--for %s: must not be negative", hold)
+		}
+		if info.Group == "container" && !cmd.Flags().Changed("seed") {
+			seed = randomSeed()
+		}
+		return runInject(cmd.Context(), e, opts, f, info.Group, injectRun{hold: hold, dryRun: dryRun, seed: seed, showSeed: info.Group == "container"})
+	}
+	return cmd
+}
+
+type injectRun struct {
+	hold     time.Duration
+	dryRun   bool
+	seed     uint64
+	showSeed bool
+}
+
+func randomSeed() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:]) >> 1 // fits an int64, for YAML and JSON readers
+}
+
+func runInject(ctx context.Context, e *env, opts *chaosOptions, f chaos.Fault, group string, r injectRun) error {
+	ledger, err := chaos.OpenLedger(opts.ledger)
+	if err != nil {
+		return exitcode.Wrap(err, exitcode.Runtime)
+	}
+	cenv := &chaos.Env{ToxiproxyURL: opts.toxiproxyURL, Seed: r.seed}
+	defer cenv.Close()
+	if group == "toxiproxy" && opts.toxiproxyURL == "" {
+		tp, err := chaos.StartToxiproxy(ctx)
+		if err != nil {
+			return exitcode.Wrap(err, exitcode.Runtime)
+		}
+		defer tp.Close()
+		cenv.ToxiproxyURL, cenv.ToxiproxyEmbedded = tp.URL(), true
+	}
+	if r.showSeed {
+		fmt.Fprintf(e.stderr, "seed %d (pass --seed %d to pick the same targets again)\n", r.seed, r.seed)
+	}
+	session := chaos.NewSession(ledger, cenv)
+	session.Out = e.stdout
+	if r.dryRun {
+		inj, err := session.Plan(ctx, f)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "dry run: would inject %s\n", inj.Describe())
+		if cenv.ToxiproxyEmbedded {
+			fmt.Fprintf(e.stdout, "dry run: on an embedded Toxiproxy server, started for this command\n")
+		}
+		return nil
+	}
+	switch {
+	case r.hold > 0:
+		return session.Hold(ctx, f, r.hold)
+	case cenv.ToxiproxyEmbedded:
+		// Resolve first, so that a bad fault is reported before the note.
+		if _, err := session.Plan(ctx, f); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "the embedded Toxiproxy server lives as long as this command: holding the fault until Ctrl-C (use --for, or --toxiproxy-url for a fault that outlives the command)\n")
+		return session.Hold(ctx, f, 0)
+	}
+	entry, err := session.Inject(ctx, f)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "it stays until \"faultline chaos cleanup --ledger %s\" (entry %s)\n", ledger.Path(), entry.ID)
+	return nil
+}
+
+func newChaosStatusCmd(e *env, opts *chaosOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the active faults: the ledger's, and the toxics on the Toxiproxy servers involved",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ledger, err := chaos.OpenLedger(opts.ledger)
+			if err != nil {
+				return exitcode.Wrap(err, exitcode.Runtime)
+			}
+			var urls []string
+			if opts.toxiproxyURL != "" {
+				urls = append(urls, opts.toxiproxyURL)
+			}
+			st, err := chaos.ReadStatus(cmd.Context(), ledger, urls)
+			if err != nil {
+				return exitcode.Wrap(err, exitcode.Runtime)
+			}
+			st.Write(e.stdout, time.Now())
+			return nil
+		},
+	}
+}
+
+func newChaosCleanupCmd(e *env, opts *chaosOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cleanup",
+		Short: "Revert every fault the ledger lists as active (after a crash or a SIGKILL)",
+		Long: `Revert every fault the ledger lists as active, whichever process injected it:
+remove toxics and re-enable proxies on the Toxiproxy server each fault used,
+start or unpause containers on the Docker Engine each fault used, send
+SIGCONT to stopped processes. Faults on an embedded Toxiproxy server whose
+process has ended are gone with it. A fault that cannot be reverted is
+reported and the command exits 6.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ledger, err := chaos.OpenLedger(opts.ledger)
+			if err != nil {
+				return exitcode.Wrap(err, exitcode.Runtime)
+			}
+			cenv := &chaos.Env{}
+			defer cenv.Close()
+			n, err := chaos.RevertLedger(cmd.Context(), ledger, cenv, e.stdout)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				fmt.Fprintf(e.stdout, "nothing to clean up in %s\n", ledger.Path())
+			}
+			return nil
+		},
+	}
+}
+
+func newChaosProxyCmd(e *env, opts *chaosOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "proxy",
+		Short: "Create, list and delete proxies on an external Toxiproxy server (--toxiproxy-url)",
+	}
+	needURL := func() error {
+		if opts.toxiproxyURL == "" {
+			return usageErrorf("proxies need a server that outlives this command: give --toxiproxy-url (or %s), for example of \"faultline chaos toxiproxy serve\"", toxiproxyURLEnv)
+		}
+		return nil
+	}
+	var listen, upstream string
+	create := &cobra.Command{
+		Use:   "create NAME --upstream HOST:PORT [--listen ADDR]",
+		Short: "Create a proxy (not a fault: it is not in the ledger, and cleanup leaves it)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if upstream == "" {
+				return usageErrorf("proxy create needs --upstream HOST:PORT")
+			}
+			if err := needURL(); err != nil {
+				return err
+			}
+			p, err := chaos.CreateProxy(cmd.Context(), opts.toxiproxyURL, args[0], listen, upstream)
+			if err != nil {
+				return exitcode.Wrap(err, exitcode.Runtime)
+			}
+			fmt.Fprintf(e.stdout, "proxy %s listening on %s -> %s\n", p.Name, p.Listen, p.Upstream)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "address the proxy listens on")
+	create.Flags().StringVar(&upstream, "upstream", "", "HOST:PORT the proxy forwards to")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the proxies and their toxics",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := needURL(); err != nil {
+				return err
+			}
+			st := &chaos.Status{Servers: chaos.ReadServers(cmd.Context(), []string{opts.toxiproxyURL})}
+			if err := st.Servers[0].Err; err != nil {
+				return exitcode.Wrap(err, exitcode.Runtime)
+			}
+			st.WriteServers(e.stdout, nil)
+			return nil
+		},
+	}
+	del := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a proxy, closing its connections",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := needURL(); err != nil {
+				return err
+			}
+			if err := chaos.DeleteProxy(cmd.Context(), opts.toxiproxyURL, args[0]); err != nil {
+				return exitcode.Wrap(err, exitcode.Runtime)
+			}
+			fmt.Fprintf(e.stdout, "proxy %s deleted\n", args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(create, list, del)
+	return cmd
+}
+
+func newChaosToxiproxyCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "toxiproxy",
+		Short: "Run faultline's embedded Toxiproxy server",
+	}
+	var listen string
+	var logEvents bool
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the Toxiproxy API until Ctrl-C or SIGTERM, for other tools and other faultline commands",
+		Long: `Serve the Toxiproxy API (the same as Toxiproxy v2.5.0's server) until Ctrl-C
+or SIGTERM, then close every proxy and exit 0. Point other commands at it
+with --toxiproxy-url or ` + toxiproxyURLEnv + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var logTo io.Writer
+			if logEvents {
+				logTo = e.stderr
+			}
+			tp, err := chaos.StartToxiproxy(cmd.Context(), chaos.WithListen(listen), chaos.WithLog(logTo))
+			if err != nil {
+				return exitcode.Wrap(err, exitcode.Runtime)
+			}
+			fmt.Fprintf(e.stdout, "toxiproxy API on %s\n", tp.URL())
+			select {
+			case <-cmd.Context().Done():
+			case <-tp.Done():
+			}
+			return exitcode.Wrap(tp.Close(), exitcode.Runtime)
+		},
+	}
+	serve.Flags().StringVar(&listen, "listen", "127.0.0.1:8474", "address the API listens on (port 0: the OS picks)")
+	serve.Flags().BoolVar(&logEvents, "log", false, "log the server's events (proxies, toxics, connections) to stderr as JSON lines")
+	cmd.AddCommand(serve)
+	return cmd
+}

@@ -14,6 +14,8 @@ type backoff struct {
 	Base       time.Duration
 	Max        time.Duration
 	Multiplier float64
+	// NoJitter makes every wait the whole ceiling.
+	NoJitter bool
 }
 
 // Ceiling is the upper bound of the wait before retry n.
@@ -28,6 +30,9 @@ func (b backoff) Ceiling(n int) time.Duration {
 // Delay draws the wait before retry n; rnd returns a uniform number in
 // [0, 1).
 func (b backoff) Delay(n int, rnd func() float64) time.Duration {
+	if b.NoJitter {
+		return b.Ceiling(n)
+	}
 	return time.Duration(rnd() * float64(b.Ceiling(n)))
 }
 

@@ -61,7 +61,8 @@ type TimeoutConfig struct {
 
 // RetryConfig retries idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE,
 // and POST with an Idempotency-Key) after connection errors, timeouts and
-// 502/503/504, waiting an exponential backoff with full jitter.
+// 502/503/504, waiting an exponential backoff with full jitter (or, with
+// NoJitter, exactly the ceiling: every client retries in lockstep).
 type RetryConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// MaxAttempts counts the first try.
@@ -71,6 +72,10 @@ type RetryConfig struct {
 	BaseDelay  time.Duration `yaml:"base_delay"`
 	MaxDelay   time.Duration `yaml:"max_delay"`
 	Multiplier float64       `yaml:"multiplier"`
+	// NoJitter waits the whole ceiling before each retry instead of a
+	// uniform draw below it, so requests that failed together retry
+	// together: the retry storm that jitter exists to prevent.
+	NoJitter bool `yaml:"no_jitter"`
 }
 
 // BreakerConfig is a circuit breaker per upstream.

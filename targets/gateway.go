@@ -176,7 +176,7 @@ func (g *gateway) proxy(gu *gatewayUpstream) http.HandlerFunc {
 		if g.cfg.Retry.Enabled && idempotent(r) {
 			maxAttempts = g.cfg.Retry.MaxAttempts
 		}
-		b := backoff{Base: g.cfg.Retry.BaseDelay, Max: g.cfg.Retry.MaxDelay, Multiplier: g.cfg.Retry.Multiplier}
+		b := backoff{Base: g.cfg.Retry.BaseDelay, Max: g.cfg.Retry.MaxDelay, Multiplier: g.cfg.Retry.Multiplier, NoJitter: g.cfg.Retry.NoJitter}
 		var answer *upstreamAnswer
 		var retryAfter time.Duration
 		attempts := 0

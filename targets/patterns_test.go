@@ -212,6 +212,12 @@ func TestBackoffCeilings(t *testing.T) {
 	if got := b.Delay(2, func() float64 { return 0.5 }); got != 20*time.Millisecond {
 		t.Errorf("Delay with rnd 0.5 = %s, want half the ceiling", got)
 	}
+	b.NoJitter = true
+	for _, rnd := range []float64{0, 0.5, 0.99} {
+		if got := b.Delay(2, func() float64 { return rnd }); got != 40*time.Millisecond {
+			t.Errorf("Delay without jitter (rnd %v) = %s, want the ceiling 40ms", rnd, got)
+		}
+	}
 }
 
 // TestRetryLoopTiming checks, on a fake clock, that the waits between

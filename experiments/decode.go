@@ -63,10 +63,13 @@ type decoder struct {
 	file     string
 	problems Problems
 	pos      map[string]Pos
+	// failed holds the paths whose value could not be decoded, so that
+	// later checks do not report them a second time.
+	failed map[string]bool
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file, pos: map[string]Pos{}}
+	return &decoder{file: file, pos: map[string]Pos{}, failed: map[string]bool{}}
 }
 
 func (d *decoder) addf(p Pos, format string, args ...any) {
@@ -101,7 +104,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	t := v.Type()
 	if isLeaf(t) {
 		if err := n.Decode(v.Addr().Interface()); err != nil {
-			d.addf(nodePos(n), "%s: %s", displayPath(path), cleanYAMLError(err, t))
+			d.addf(nodePos(n), "%s: %s", displayPath(path), cleanYAMLError(err, t, n))
+			d.failed[path] = true
 		}
 		return
 	}
@@ -166,7 +170,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			key, val := n.Content[i], n.Content[i+1]
 			kv := reflect.New(t.Key()).Elem()
 			if err := key.Decode(kv.Addr().Interface()); err != nil {
-				d.addf(nodePos(key), "%s: key %q: %s", displayPath(path), key.Value, cleanYAMLError(err, t.Key()))
+				d.addf(nodePos(key), "%s: key %q: %s", displayPath(path), key.Value, cleanYAMLError(err, t.Key(), key))
 				continue
 			}
 			if v.MapIndex(kv).IsValid() {
@@ -189,12 +193,13 @@ func join(path, name string) string {
 	return path + "." + name
 }
 
-// displayPath names the top of the file for problems at its root.
+// displayPath names the top of the file for problems at its root, and
+// drops the "#key" marker of paths that point at a mapping's key.
 func displayPath(path string) string {
 	if path == "" {
 		return "experiment"
 	}
-	return path
+	return strings.TrimSuffix(path, "#key")
 }
 
 type fieldInfo struct{ index []int }
@@ -253,8 +258,9 @@ func describeNode(n *yaml.Node) string {
 var yamlLinePrefix = regexp.MustCompile(`^(yaml: )?(unmarshal errors:\s*)?(line \d+: )?`)
 
 // cleanYAMLError turns yaml.v3's "line 3: cannot unmarshal !!str `abc` into
-// time.Duration" into "want a duration like 30s, got "abc"" and similar.
-func cleanYAMLError(err error, t reflect.Type) string {
+// time.Duration" into "want a duration like 30s, got "abc"" and similar,
+// quoting the whole value from the node (yaml.v3 shortens it).
+func cleanYAMLError(err error, t reflect.Type, n *yaml.Node) string {
 	var te *yaml.TypeError
 	msg := err.Error()
 	if errors.As(err, &te) && len(te.Errors) > 0 {
@@ -262,13 +268,7 @@ func cleanYAMLError(err error, t reflect.Type) string {
 	}
 	msg = yamlLinePrefix.ReplaceAllString(strings.TrimSpace(msg), "")
 	if strings.HasPrefix(msg, "cannot unmarshal") {
-		got := ""
-		if i := strings.Index(msg, "`"); i >= 0 {
-			if j := strings.Index(msg[i+1:], "`"); j >= 0 {
-				got = msg[i+1 : i+1+j]
-			}
-		}
-		return fmt.Sprintf("want %s, got %q", describeType(t), got)
+		return fmt.Sprintf("want %s, got %s", describeType(t), describeNode(n))
 	}
 	return msg
 }

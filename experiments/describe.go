@@ -70,6 +70,9 @@ func (p *Plan) Describe(w io.Writer) error {
 		if ph.Name == p.Baseline {
 			base = " (baseline)"
 		}
+		if at, ok := p.SteadyStateAt(); ok && len(p.SteadyState) > 0 && len(p.Faults) == 0 && at == ph.Start {
+			fmt.Fprintf(tw, "  %s\tsteady state checked (%d probes): the run stops unless it holds\n", secs(at), len(p.SteadyState))
+		}
 		fmt.Fprintf(tw, "  %s\tphase %s%s begins, load %s\n", secs(ph.Start), ph.Name, base, load)
 		for i, f := range p.Faults {
 			if f.Phase != ph.Name {

@@ -188,9 +188,7 @@ func holds(op string, l, r float64) bool {
 
 // minSamples is how many requests a percentile needs before it means
 // anything: p99 needs 100, p99.9 a thousand.
-func minSamples(c *Condition) (int64, string) {
-	var need int64
-	var which string
+func minSamples(c *Condition) (need int64, which, request string) {
 	for _, r := range c.Refs() {
 		stat := r.metric
 		if rest, ok := cutPrefix(stat, "service."); ok {
@@ -200,11 +198,11 @@ func minSamples(c *Condition) (int64, string) {
 		}
 		if p, ok := percentileOf(stat); ok && p < 100 {
 			if n := int64(math.Ceil(1 / (1 - p/100))); n > need {
-				need, which = n, r.String()
+				need, which, request = n, r.String(), r.request
 			}
 		}
 	}
-	return need, which
+	return need, which, request
 }
 
 // bootstrapRounds is how many resamples a relative comparison draws.
@@ -229,13 +227,13 @@ func judge(c *Condition, sc *scope, rng *rand.Rand) Judgement {
 		j.Verdict = Inconclusive
 		j.Detail = "no data: no request completed in the span judged"
 		if c.Left.String() == "time_to_recover" {
-			j.Detail = "no fault was reverted before this phase ended, so there is nothing to recover from"
+			j.Detail = "no fault was reverted while the load still ran, so there is no recovery to judge"
 		}
 		return j
 	}
-	if need, which := minSamples(c); need > 0 {
+	if need, which, request := minSamples(c); need > 0 {
 		for _, phase := range phasesOf(c) {
-			if n := completedIn(pick(phase)); n < need {
+			if n := completedIn(pick(phase), request); n < need {
 				j.Verdict = Inconclusive
 				j.Detail = fmt.Sprintf("%s needs at least %d requests; %s had %d", which, need, phaseLabel(phase), n)
 				return j
@@ -352,10 +350,11 @@ func phaseLabel(phase string) string {
 	return "phase " + phase
 }
 
-func completedIn(ss []*sample) int64 {
+// completedIn counts the requests of one name ("" for all) that completed.
+func completedIn(ss []*sample, request string) int64 {
 	var n int64
 	for _, s := range ss {
-		if c := s.byName[""]; c != nil {
+		if c := s.byName[request]; c != nil {
 			n += c.completed
 		}
 	}

@@ -61,6 +61,21 @@ func (f *PlannedFault) Label() string {
 	return fmt.Sprintf("%s.faults[%d] %s", f.Phase, f.Index, f.Spec.Kind)
 }
 
+// SteadyStateAt is when the steady state is checked before anything
+// changes: at the first fault, or, with no faults, where the second phase
+// begins (its load may differ). A single phase without faults has no
+// "before": its steady state is checked after it only.
+func (p *Plan) SteadyStateAt() (time.Duration, bool) {
+	switch {
+	case len(p.Faults) > 0:
+		return p.Faults[0].Start, true
+	case len(p.Phases) > 1:
+		return p.Phases[1].Start, true
+	default:
+		return 0, false
+	}
+}
+
 // Probe is a steady-state probe, parsed.
 type Probe struct {
 	Spec   ProbeSpec
@@ -142,6 +157,9 @@ func (v *validator) at(path string) Pos {
 }
 
 func (v *validator) problem(path, format string, args ...any) {
+	if v.failed[path] {
+		return // already reported: its value could not be decoded
+	}
 	v.addf(v.at(path), "%s: %s", displayPath(path), fmt.Sprintf(format, args...))
 }
 
@@ -170,15 +188,26 @@ func (v *validator) validate() {
 	v.validateTargets()
 	v.validateProxies()
 	phases := v.validatePhases()
+	// "baseline.X" names the baseline phase (marked baseline: true, else
+	// the first), whatever its name.
+	refPhases := phases
+	if !contains(phases, "baseline") && v.plan.Baseline != "" {
+		refPhases = append(append([]string{}, phases...), "baseline")
+	}
 	v.validateLoad()
-	v.validateHypotheses(phases)
+	v.validateHypotheses(refPhases)
 	for i, src := range e.Abort {
 		path := fmt.Sprintf("abort[%d]", i)
-		c, err := parseCondition(src, phases)
+		c, err := parseCondition(src, refPhases)
 		if err != nil {
 			v.exprProblem(path, err)
 			continue
 		}
+		if bad := v.refsNot(c, "value", "time_to_recover"); bad != "" {
+			v.exprProblem(path, fmt.Errorf("%s cannot be watched by an abort condition", bad))
+			continue
+		}
+		v.checkRequestNames(path, c)
 		if c.Window == 0 {
 			c.Window = 5 * time.Second
 		}
@@ -186,7 +215,7 @@ func (v *validator) validate() {
 		c.pos = v.at(path)
 		v.plan.Abort = append(v.plan.Abort, c)
 	}
-	v.validateProbes(phases)
+	v.validateProbes(refPhases)
 	for i, a := range e.Rollbacks {
 		path := fmt.Sprintf("rollbacks[%d]", i)
 		switch {
@@ -227,8 +256,16 @@ func (v *validator) validateTargets() {
 				v.problem("targets", "%v", err)
 			}
 		}
-	} else if len(t.Only) > 0 {
-		v.problem("targets.only", "only applies to the bundled shop: add shop: true")
+	} else {
+		if len(t.Only) > 0 {
+			v.problem("targets.only", "only applies to the bundled shop: add shop: true")
+		}
+		if t.Docker {
+			v.problem("targets.docker", "docker runs the bundled shop in containers: add shop: true")
+		}
+	}
+	if t.Image != "" && !t.Docker {
+		v.problem("targets.image", "image applies to docker: true")
 	}
 	for name, raw := range t.External {
 		path := "targets.external." + name
@@ -289,6 +326,8 @@ func (v *validator) validateProxies() {
 				v.problem(path+".link", "%v", err)
 			case !v.exp.Targets.Shop:
 				v.problem(path+".link", "links belong to the bundled shop: add targets.shop: true")
+			case v.exp.Targets.Docker:
+				v.problem(path+".link", "in Docker mode the services reach each other on the Docker network, which a proxy cannot sit on: proxy a link of the in-process shop, or a published port")
 			case links[l.String()]:
 				v.problem(path+".link", "link %s is already routed through another proxy", l)
 			}
@@ -321,6 +360,8 @@ func (v *validator) checkRef(ref string) error {
 	switch {
 	case len(parts) == 2 && parts[0] == "env":
 		return nil
+	case ref == "run.id":
+		return nil
 	case (len(parts) == 2 || len(parts) == 3 && parts[2] == "addr") && parts[0] == "targets":
 		if !contains(v.targetNames(), parts[1]) {
 			return unknownName("target", parts[1], v.targetNames())
@@ -332,13 +373,13 @@ func (v *validator) checkRef(ref string) error {
 		}
 		return nil
 	}
-	return errors.New("unresolvable: use ${targets.NAME}, ${targets.NAME.addr}, ${proxies.NAME}, ${proxies.NAME.addr} or ${env.VAR}")
+	return errors.New("unresolvable: use ${targets.NAME}, ${targets.NAME.addr}, ${proxies.NAME}, ${proxies.NAME.addr}, ${env.VAR} or ${run.id}")
 }
 
 func unknownName(what, name string, known []string) error {
 	msg := fmt.Sprintf("unknown %s %q", what, name)
 	if best := suggest.Closest(name, known); best != "" {
-		msg += fmt.Sprintf(" (did you mean %q?)", best)
+		return errors.New(msg + fmt.Sprintf(" (did you mean %q?)", best))
 	}
 	if len(known) == 0 {
 		return errors.New(msg + fmt.Sprintf(": none is declared"))
@@ -423,7 +464,7 @@ func (v *validator) validateLoad() {
 			v.problem(path, "give body or body_file, not both")
 		}
 		if r.BodyFile != "" {
-			if _, err := os.Stat(v.resolvePath(r.BodyFile)); err != nil {
+			if _, err := os.Stat(v.plan.resolvePath(r.BodyFile)); err != nil {
 				v.problem(path+".body_file", "%v", err)
 			}
 		}
@@ -439,11 +480,12 @@ func (v *validator) validateLoad() {
 	}
 }
 
-func (v *validator) resolvePath(p string) string {
-	if filepath.IsAbs(p) {
-		return p
+// resolvePath anchors a relative path at the experiment file's folder.
+func (p *Plan) resolvePath(path string) string {
+	if filepath.IsAbs(path) {
+		return path
 	}
-	return filepath.Join(v.plan.dir, p)
+	return filepath.Join(p.dir, path)
 }
 
 func orDefault(s, def string) string {
@@ -505,6 +547,9 @@ func (v *validator) validatePhases() []string {
 	if baselines > 1 {
 		v.problem("phases", "only one phase can be the baseline")
 	}
+	if baselines == 1 && contains(names, "baseline") && v.plan.Baseline != "baseline" {
+		v.problem("phases", "phase %q is marked baseline but another phase is named baseline: baseline.X would be ambiguous", v.plan.Baseline)
+	}
 	if v.plan.Baseline == "" && len(names) > 0 {
 		v.plan.Baseline = names[0]
 	}
@@ -540,8 +585,8 @@ func (v *validator) validateFault(path string, ps PhaseSpec, phase *Phase, index
 	if fs.Service != "" && v.exp.Targets.Shop && !contains(v.targetNames(), fs.Service) {
 		v.problem(path+".service", "%v", unknownName("service", fs.Service, v.targetNames()))
 	}
-	if fs.Kind == "crash" && !v.exp.Targets.Shop {
-		v.problem(path, "crash acts on the bundled shop's services: add targets.shop: true")
+	if fs.Kind == "crash" && (!v.exp.Targets.Shop || v.exp.Targets.Docker) {
+		v.problem(path, "crash acts on the bundled shop's in-process services: add targets.shop: true (for containers, use kill)")
 	}
 	v.checkRefs(path, fs.Spec)
 	v.plan.Faults = append(v.plan.Faults, &PlannedFault{
@@ -588,27 +633,66 @@ func (v *validator) validateHypotheses(phases []string) {
 				v.exprProblem(ipath, errors.New("over applies to abort conditions; a hypothesis is judged over its whole phase"))
 				continue
 			}
-			for _, r := range c.Refs() {
-				if r.metric == "value" {
-					v.exprProblem(ipath, errors.New("value is a probe's reading; use it in a Prometheus probe's expect"))
-				}
-				if r.metric == "time_to_recover" {
-					scaleRecovery(c, v.plan.TimeScale)
-				}
+			if bad := v.refsNot(c, "value"); bad != "" {
+				v.exprProblem(ipath, errors.New("value is a probe's reading; use it in a Prometheus probe's expect"))
 			}
+			if v.refsNot(c, "time_to_recover") != "" {
+				scaleRecovery(c, v.plan.TimeScale)
+			}
+			v.checkRequestNames(ipath, c)
 			c.pos = v.at(ipath)
 			phase.Hypotheses = append(phase.Hypotheses, c)
 		}
 	}
 }
 
-// scaleRecovery scales the duration constants compared with
+// scaleRecovery scales every duration constant of a condition on
 // time_to_recover, so a time-scaled run keeps its recovery limit in
 // proportion.
 func scaleRecovery(c *Condition, scale float64) {
-	for _, side := range []node{c.Left, c.Right} {
-		if n, ok := side.(*numberNode); ok && n.d == dimDuration {
-			n.v *= scale
+	var walk func(node)
+	walk = func(n node) {
+		switch x := n.(type) {
+		case *numberNode:
+			if x.d == dimDuration {
+				x.v *= scale
+			}
+		case *binNode:
+			walk(x.l)
+			walk(x.r)
+		case *negNode:
+			walk(x.x)
+		}
+	}
+	walk(c.Left)
+	walk(c.Right)
+}
+
+// refsNot returns the first of the given metrics that c names, or "".
+func (v *validator) refsNot(c *Condition, metrics ...string) string {
+	for _, r := range c.Refs() {
+		if contains(metrics, r.metric) {
+			return r.metric
+		}
+	}
+	return ""
+}
+
+// checkRequestNames reports a metric[NAME] whose NAME is not a request of
+// the load. Requests without a name are named at run time from their
+// resolved URL, so when there are any, names cannot be checked here.
+func (v *validator) checkRequestNames(path string, c *Condition) {
+	var names []string
+	for _, r := range v.exp.Load.Requests {
+		if r.Name == "" {
+			return
+		}
+		names = append(names, r.Name)
+	}
+	for _, r := range c.Refs() {
+		if r.request != "" && !contains(names, r.request) {
+			v.exprProblem(path, unknownName("request", r.request, names))
+			return
 		}
 	}
 }
@@ -633,6 +717,19 @@ func (v *validator) validateProbes(phases []string) {
 				v.exprProblem(path+".expect", err)
 				continue
 			}
+			if c.Window > 0 {
+				v.exprProblem(path+".expect", errors.New("over applies to abort conditions; a probe judges the load so far"))
+				continue
+			}
+			if c.Relative() {
+				v.exprProblem(path+".expect", errors.New("a probe judges the load before the first fault (or the last phase): it cannot compare with a phase"))
+				continue
+			}
+			if bad := v.refsNot(c, "time_to_recover"); bad != "" {
+				v.exprProblem(path+".expect", errors.New("time_to_recover is judged after the run, in a hypothesis"))
+				continue
+			}
+			v.checkRequestNames(path+".expect", c)
 			usesValue := false
 			for _, r := range c.Refs() {
 				usesValue = usesValue || r.metric == "value"
@@ -677,6 +774,9 @@ func (v *validator) validateProbes(phases []string) {
 			}
 		}
 		v.checkRefs(path, p)
+		if at, ok := v.plan.SteadyStateAt(); ok && at == 0 && p.Expect != "" && p.Prometheus == nil {
+			v.problem(path+".expect", "the steady state is checked before the first fault, at 0s, when no load has run: start the faults after a baseline phase")
+		}
 		v.plan.SteadyState = append(v.plan.SteadyState, probe)
 	}
 }

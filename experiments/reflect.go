@@ -42,3 +42,40 @@ func walkStrings(v reflect.Value, path string, fn func(path, s string)) {
 		}
 	}
 }
+
+// resolveStrings replaces every string inside v (settable: through structs,
+// slices, maps and pointers) with resolve of it.
+func resolveStrings(v reflect.Value, resolve func(string) string) {
+	switch v.Kind() {
+	case reflect.String:
+		if v.CanSet() {
+			v.SetString(resolve(v.String()))
+		}
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			resolveStrings(v.Elem(), resolve)
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				resolveStrings(v.Field(i), resolve)
+			}
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			resolveStrings(v.Index(i), resolve)
+		}
+	case reflect.Map:
+		if v.Type().Elem().Kind() != reflect.String {
+			return
+		}
+		iter := v.MapRange()
+		updated := map[reflect.Value]string{}
+		for iter.Next() {
+			updated[iter.Key()] = resolve(iter.Value().String())
+		}
+		for k, s := range updated {
+			v.SetMapIndex(k, reflect.ValueOf(s).Convert(v.Type().Elem()))
+		}
+	}
+}

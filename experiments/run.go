@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +41,8 @@ type RunOptions struct {
 	// InconclusiveOK lets inconclusive verdicts pass the gate; by default a
 	// hypothesis the data cannot confirm fails it.
 	InconclusiveOK bool
+	// DockerImage overrides targets.image for Docker mode.
+	DockerImage string
 }
 
 // Outcome is how a run ended.
@@ -78,6 +83,8 @@ type runState struct {
 	rng     *rand.Rand
 
 	shop      *targets.Shop
+	docker    *targets.DockerShop
+	runID     string
 	toxi      *chaos.Toxiproxy
 	env       *chaos.Env
 	ledger    *chaos.Ledger
@@ -119,6 +126,7 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (out *Outcome, err er
 		proxyAddr: map[string]string{}, lastRevert: -1,
 		evaluator: loadgen.NewEvaluator(plan.Thresholds), outcome: outcomeCompleted,
 	}
+	r.runID = fmt.Sprintf("fl%08x", r.rng.Uint32()^uint32(time.Now().UnixNano()))
 	if err := r.openJournal(); err != nil {
 		return nil, exitcode.Wrap(err, exitcode.Runtime)
 	}
@@ -212,6 +220,8 @@ func (r *runState) resolve(s string) string {
 		switch parts[0] {
 		case "env":
 			return r.opts.Getenv(parts[1])
+		case "run":
+			return r.runID
 		case "targets":
 			if base, ok := r.plan.Exp.Targets.External[parts[1]]; ok {
 				if addrOnly {
@@ -221,8 +231,11 @@ func (r *runState) resolve(s string) string {
 				}
 				return strings.TrimSuffix(base, "/")
 			}
-			if r.shop != nil {
+			switch {
+			case r.shop != nil:
 				addr = r.shop.Addr(parts[1])
+			case r.docker != nil:
+				addr = r.docker.Addr(parts[1])
 			}
 		case "proxies":
 			addr = r.proxyAddr[parts[1]]
@@ -246,7 +259,24 @@ func hostPort(s string) string {
 // and its session, and the proxies.
 func (r *runState) setUp(ctx context.Context) error {
 	exp := r.plan.Exp
-	if exp.Targets.Shop {
+	if exp.Targets.Docker {
+		image := r.opts.DockerImage
+		if image == "" {
+			image = exp.Targets.Image
+		}
+		r.logf("starting the shop in Docker (run %s)", r.runID)
+		shop, err := targets.StartDocker(ctx, exp.Targets.Config, targets.DockerOptions{
+			Only: exp.Targets.Only, Image: image, RunID: r.runID,
+			Labels: map[string]string{"faultline.experiment": safeName(exp.Name)},
+		})
+		if err != nil {
+			return fmt.Errorf("start the bundled shop in Docker: %w", err)
+		}
+		r.docker = shop
+		for _, row := range shop.Table() {
+			r.logf("target %-8s %s", row[0], row[2])
+		}
+	} else if exp.Targets.Shop {
 		shop, err := targets.Start(ctx, exp.Targets.Config, targets.StartOptions{Only: exp.Targets.Only})
 		if err != nil {
 			return fmt.Errorf("start the bundled shop: %w", err)
@@ -292,6 +322,18 @@ func (r *runState) setUp(ctx context.Context) error {
 	}
 	r.ledger = ledger
 	r.session = chaos.NewSession(ledger, env)
+	// Faults may name what only exists now: ${run.id}, ${targets.X}, ...
+	for _, f := range r.plan.Faults {
+		spec := f.Spec
+		spec.Labels = maps.Clone(spec.Labels)
+		spec.Names = slices.Clone(spec.Names)
+		resolveStrings(reflect.ValueOf(&spec).Elem(), r.resolve)
+		fault, err := chaos.New(spec)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Label(), err)
+		}
+		f.Spec, f.Fault = spec, fault
+	}
 	for _, p := range exp.Proxies {
 		upstream := r.resolve(p.Upstream)
 		if upstream == "" && p.Link != "" {
@@ -361,7 +403,7 @@ func (r *runState) loadOptions() (loadgen.Options, error) {
 		}
 		switch {
 		case rs.BodyFile != "":
-			b, err := os.ReadFile(filepath.Join(r.plan.dir, rs.BodyFile))
+			b, err := os.ReadFile(r.plan.resolvePath(rs.BodyFile))
 			if err != nil {
 				return o, fmt.Errorf("request %s: %w", rs.Name, err)
 			}
@@ -403,8 +445,8 @@ func (r *runState) timeline() []event {
 	for _, f := range r.plan.Faults {
 		evs = append(evs, event{at: f.Start, kind: evInject, fault: f}, event{at: f.End, kind: evRevert, fault: f})
 	}
-	if len(r.plan.Faults) > 0 {
-		evs = append(evs, event{at: r.plan.Faults[0].Start, kind: evSteady})
+	if at, ok := r.plan.SteadyStateAt(); ok {
+		evs = append(evs, event{at: at, kind: evSteady})
 	}
 	sortEvents(evs)
 	return evs
@@ -428,11 +470,6 @@ func (r *runState) execute(ctx context.Context) {
 	opts, err := r.loadOptions()
 	if err != nil {
 		r.fail(exitcode.Runtime, outcomeRuntime, "faultline: %v", err)
-		r.writeStart(time.Now(), nil)
-		return
-	}
-	// Without faults, the steady state is checked before the load starts.
-	if len(r.plan.Faults) == 0 && !r.checkSteadyState(ctx, "steady_state_before", nil) {
 		r.writeStart(time.Now(), nil)
 		return
 	}
@@ -494,7 +531,10 @@ func (r *runState) execute(ctx context.Context) {
 			}
 		case <-ctx.Done():
 			if !stopped {
-				r.out.Code, r.outcome, r.out.Message = exitcode.Interrupted, outcomeInterrupted, "interrupted: reverting every fault"
+				// A failed revert (exit 6) stays the outcome: it matters more.
+				if r.out.Code != exitcode.RevertFailed {
+					r.out.Code, r.outcome, r.out.Message = exitcode.Interrupted, outcomeInterrupted, "interrupted: reverting every fault"
+				}
 				r.logf("interrupted: reverting every fault and stopping")
 				r.revertAll()
 				stop()
@@ -605,7 +645,7 @@ func (r *runState) handleInterval(iv *loadgen.Stats) bool {
 		if len(window) == 0 || iv.End.Sub(window[0].start) < c.Window-c.Window/10 {
 			continue // not a whole window yet
 		}
-		sc := &scope{current: window, phases: r.samples, timeToRecover: math.NaN()}
+		sc := &scope{current: window, phases: r.phaseSamples(), timeToRecover: math.NaN()}
 		pick := sc.samplesOf
 		left, right := eval(c.Left, sc, pick), eval(c.Right, sc, pick)
 		if math.IsNaN(left) || math.IsNaN(right) || holds(c.Op, left, right) {
@@ -652,8 +692,9 @@ func (r *runState) handleEvent(ctx context.Context, ev event) bool {
 		}
 		entry, err := r.session.Inject(ctx, ev.fault.Fault)
 		if err != nil {
-			r.journalWrite(report.JournalRecord{Type: "fault", Fault: &report.JournalFault{Label: ev.fault.Label(), Kind: ev.fault.Spec.Kind, Event: "inject_failed", Error: err.Error()}})
-			r.out.Faults = append(r.out.Faults, report.JournalFault{Label: ev.fault.Label(), Kind: ev.fault.Spec.Kind, Event: "inject_failed", Error: err.Error()})
+			jf := report.JournalFault{Label: ev.fault.Label(), Kind: ev.fault.Spec.Kind, Event: "inject_failed", Error: err.Error(), AtMs: r.offsetMs()}
+			r.journalWrite(report.JournalRecord{Type: "fault", Fault: &jf})
+			r.out.Faults = append(r.out.Faults, jf)
 			r.fail(codeOf(err, exitcode.Runtime), outcomeRuntime, "faultline: inject %s: %v", ev.fault.Label(), err)
 			r.revertAll()
 			return false
@@ -731,6 +772,17 @@ func (r *runState) addCheck(c report.JournalCheck) {
 	r.journalWrite(report.JournalRecord{Type: "check", Check: &c})
 }
 
+// phaseSamples is the intervals of every phase by name, with "baseline"
+// naming the baseline phase whatever its name.
+func (r *runState) phaseSamples() map[string][]*sample {
+	if _, ok := r.samples["baseline"]; ok || r.plan.Baseline == "" {
+		return r.samples
+	}
+	m := maps.Clone(r.samples)
+	m["baseline"] = r.samples[r.plan.Baseline]
+	return m
+}
+
 // judge checks the steady state after the last phase and every phase's
 // hypotheses, and the load's thresholds.
 func (r *runState) judge(ctx context.Context) {
@@ -738,9 +790,10 @@ func (r *runState) judge(ctx context.Context) {
 	steadyAfter := r.out.Code == 0 && r.checkSteadyState(ctx, "steady_state_after", r.samples[last.Name])
 	ttr := r.timeToRecover()
 	failed := !steadyAfter && r.out.Code == 0
+	phases := r.phaseSamples()
 	for _, p := range r.plan.Phases {
 		for _, c := range p.Hypotheses {
-			j := judge(c, &scope{current: r.samples[p.Name], phases: r.samples, timeToRecover: ttr}, r.rng)
+			j := judge(c, &scope{current: r.samples[p.Name], phases: phases, timeToRecover: ttr}, r.rng)
 			r.addCheck(report.JournalCheck{Kind: "hypothesis", Phase: p.Name, Expression: c.Source, Verdict: string(j.Verdict),
 				Measured: j.Measured, Detail: j.Detail, CILow: j.CILow, CIHigh: j.CIHigh})
 			if j.Verdict == Deviated || (j.Verdict == Inconclusive && !r.opts.InconclusiveOK) {
@@ -755,7 +808,14 @@ func (r *runState) judge(ctx context.Context) {
 			if !t.Held {
 				v, failed = "failed", true
 			}
-			r.addCheck(report.JournalCheck{Kind: "threshold", Expression: t.Threshold.Source, Verdict: v, Measured: t.Threshold.Format(t.Value), Detail: t.String()})
+			detail := fmt.Sprintf("%s = %s", t.Threshold.Metric(), t.Threshold.Format(t.Value))
+			switch {
+			case t.NoData:
+				detail = "no requests completed"
+			case t.Threshold.Window > 0:
+				detail = fmt.Sprintf("worst %s window: %s", t.Threshold.Window, detail)
+			}
+			r.addCheck(report.JournalCheck{Kind: "threshold", Expression: t.Threshold.Source, Verdict: v, Measured: t.Threshold.Format(t.Value), Detail: detail})
 		}
 	}
 	if failed && r.out.Code == 0 {
@@ -792,6 +852,13 @@ func (r *runState) timeToRecover() float64 {
 	var all []*sample
 	for _, p := range r.plan.Phases {
 		all = append(all, r.samples[p.Name]...)
+	}
+	after := false
+	for _, s := range all {
+		after = after || s.end.Sub(r.loadStart) > r.lastRevert
+	}
+	if !after {
+		return math.NaN() // reverted as the load ended: nothing to judge
 	}
 	run := 0
 	for i, s := range all {
@@ -835,6 +902,12 @@ func (r *runState) teardown() {
 	if r.shop != nil {
 		r.shop.Close()
 		r.shop = nil
+	}
+	if r.docker != nil {
+		if err := r.docker.Close(context.WithoutCancel(context.Background())); err != nil {
+			r.logf("faultline: remove the shop's containers: %v", err)
+		}
+		r.docker = nil
 	}
 	if r.env != nil {
 		r.env.Close()

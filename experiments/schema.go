@@ -38,6 +38,15 @@ type TargetsSpec struct {
 	Shop bool `yaml:"shop"`
 	// Only starts a subset of the shop's services.
 	Only []string `yaml:"only"`
+	// Docker runs the shop's services as containers on a private Docker
+	// network (labelled faultline.run=${run.id} and
+	// faultline.service=NAME) instead of in-process, so container faults
+	// can act on them. Links between containers cannot be proxied.
+	Docker bool `yaml:"docker"`
+	// Image is the targets image Docker mode runs; empty builds one FROM
+	// scratch around the running faultline binary (which must be static:
+	// CGO_ENABLED=0).
+	Image string `yaml:"image"`
 	// External names base URLs of services faultline does not start, so
 	// that ${targets.NAME} works for them too.
 	External map[string]string `yaml:"external"`
@@ -163,8 +172,8 @@ type PhaseSpec struct {
 	// Rate or Concurrency change the load for this phase.
 	Rate        string `yaml:"rate"`
 	Concurrency int    `yaml:"concurrency"`
-	// Baseline marks the phase other phases compare with as "baseline.X"
-	// (default: the first phase).
+	// Baseline marks the phase that "baseline.X" names in expressions, and
+	// that time_to_recover compares with (default: the first phase).
 	Baseline bool        `yaml:"baseline"`
 	Faults   []FaultSpec `yaml:"faults"`
 }

@@ -1,17 +1,19 @@
 package targets
 
 import (
+	"context"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/faultline-dev/faultline/loadgen"
 )
 
 // TestEndToEndLoad runs every service in-process with the default
-// patterns, drives 10 s of mixed traffic through the gateway at a bounded
-// rate, and checks the services' /metrics against what the client saw.
+// patterns, drives 10 s of mixed traffic through the gateway with the load
+// engine (open model, 100 requests per second), and checks the services'
+// /metrics against what the engine saw.
 func TestEndToEndLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10 s of load; skipped with -short")
@@ -25,85 +27,82 @@ func TestEndToEndLoad(t *testing.T) {
 	const (
 		duration = 10 * time.Second
 		rate     = 100 // requests per second
-		workers  = 8
 	)
+	// The engine sends fixed requests, so the mix is spelled out: every
+	// product read by its own target (70% of the requests), the list (10%)
+	// and orders of ten different products (20%). Targets of one route
+	// share its name, so the engine counts per route as the gateway does.
+	// Orders carry no Idempotency-Key: one shared by every request of a
+	// target would replay the first order instead of creating new ones.
+	const (
+		routeProduct  = "/api/products/{id}"
+		routeProducts = "/api/products"
+		routeOrders   = "/api/orders"
+	)
+	var targets []loadgen.Target
+	add := func(name, method, url string, weight int, body string) {
+		t.Helper()
+		tg, err := loadgen.NewTarget(method, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg.Name, tg.Weight = name, weight
+		if body != "" {
+			tg.Body = []byte(body)
+			tg.Header.Set("Content-Type", "application/json")
+		}
+		targets = append(targets, tg)
+	}
+	for i := 1; i <= 100; i++ {
+		add(routeProduct, http.MethodGet, shop.URL(Gateway)+"/api/products/"+ProductID(i), 7, "")
+	}
+	add(routeProducts, http.MethodGet, shop.URL(Gateway)+"/api/products", 100, "")
+	for i := 0; i < 10; i++ {
+		add(routeOrders, http.MethodPost, shop.URL(Gateway)+"/api/orders", 20,
+			fmt.Sprintf(`{"items":[{"product_id":"%s","quantity":%d}]}`, ProductID(1+10*i), 1+i%3))
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := loadgen.Run(ctx, loadgen.Options{
+		Targets: targets, Model: loadgen.Open, Rate: rate, Duration: duration,
+		Connections: 16, Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if res.Interrupted {
+		t.Fatalf("the load was interrupted: %v", ctx.Err())
+	}
+	total := res.Total
+
 	type key struct {
 		route string
 		code  int
 	}
-	var mu sync.Mutex
 	seen := map[key]int{}
-	var latencies []time.Duration
-
-	tokens := make(chan int)
-	go func() {
-		defer close(tokens)
-		tick := time.NewTicker(time.Second / rate)
-		defer tick.Stop()
-		stop := time.After(duration)
-		for i := 0; i < int(duration.Seconds())*rate; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				tokens <- i
-			}
+	for _, route := range []string{routeProduct, routeProducts, routeOrders} {
+		if n := total.Completed(route) - total.Responses(route); n > 0 {
+			t.Errorf("%d requests to %s got no response: %v", n, route, total.ErrorsByClass(route))
 		}
-	}()
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			rnd := rand.New(rand.NewPCG(uint64(w), 1))
-			for i := range tokens {
-				var req *http.Request
-				var route string
-				switch p := rnd.IntN(10); {
-				case p < 7:
-					route = "/api/products/{id}"
-					req, _ = http.NewRequest(http.MethodGet, shop.URL(Gateway)+"/api/products/"+ProductID(1+rnd.IntN(100)), nil)
-				case p < 8:
-					route = "/api/products"
-					req, _ = http.NewRequest(http.MethodGet, shop.URL(Gateway)+"/api/products", nil)
-				default:
-					route = "/api/orders"
-					req, _ = http.NewRequest(http.MethodPost, shop.URL(Gateway)+"/api/orders",
-						stringsReader(fmt.Sprintf(`{"items":[{"product_id":"%s","quantity":%d}]}`, ProductID(1+rnd.IntN(100)), 1+rnd.IntN(3))))
-					req.Header.Set(IdempotencyKeyHeader, fmt.Sprintf("e2e-%d", i))
-				}
-				start := time.Now()
-				resp, err := c.Do(req)
-				code := 0
-				if err == nil {
-					drain(resp)
-					code = resp.StatusCode
-				}
-				mu.Lock()
-				seen[key{route, code}]++
-				latencies = append(latencies, time.Since(start))
-				mu.Unlock()
+		for code, n := range total.StatusCounts(route) {
+			seen[key{route, code}] = int(n)
+			if code < 200 || code > 299 {
+				t.Errorf("%d requests to %s got %d", n, route, code)
 			}
-		})
-	}
-	wg.Wait()
-
-	total := 0
-	for k, n := range seen {
-		total += n
-		if k.code < 200 || k.code > 299 {
-			t.Errorf("%d requests to %s got %d", n, k.route, k.code)
 		}
 	}
 	// A shared, noisy machine may not keep up with 100/s; it must do most.
-	if total < int(duration.Seconds())*rate/2 {
-		t.Fatalf("only %d requests sent in %s", total, duration)
+	if n := total.Completed(""); n < int64(duration.Seconds())*rate/2 {
+		t.Fatalf("only %d requests completed in %s (sent %d, dropped %d, unfinished %d)", n, duration, res.Sent, total.Dropped, total.Unfinished)
 	}
-	t.Logf("%d requests in %s", total, duration)
+	t.Logf("%d requests in %s, send lag p99 %s", total.Completed(""), duration, loadgen.Percentile(total.SendLag, 99))
 
 	gw := scrape(t, c, shop.URL(Gateway))
 	for k, n := range seen {
 		got := metricSum(gw, "faultline_http_requests_total", map[string]string{"route": k.route, "code": fmt.Sprint(k.code)})
 		if got != float64(n) {
-			t.Errorf("gateway counted %v requests to %s with %d, the client saw %d", got, k.route, k.code, n)
+			t.Errorf("gateway counted %v requests to %s with %d, the engine saw %d", got, k.route, k.code, n)
 		}
 		if h := metricSum(gw, "faultline_http_request_duration_seconds", map[string]string{"route": k.route, "code": fmt.Sprint(k.code)}); h != float64(n) {
 			t.Errorf("gateway latency histogram of %s has %v observations, want %d", k.route, h, n)
@@ -118,7 +117,7 @@ func TestEndToEndLoad(t *testing.T) {
 		t.Errorf("%v requests rate limited at 100/s (limit 1000/s)", n)
 	}
 
-	reads := seen[key{"/api/products/{id}", 200}] + seen[key{"/api/products", 200}]
+	reads := seen[key{routeProduct, 200}] + seen[key{routeProducts, 200}]
 	cat := scrape(t, c, shop.URL(Catalog))
 	hits := metricSum(cat, "faultline_catalog_cache_hits_total", nil)
 	misses := metricSum(cat, "faultline_catalog_cache_misses_total", nil)
@@ -133,10 +132,10 @@ func TestEndToEndLoad(t *testing.T) {
 		t.Errorf("cache entries %v, want about 101", e)
 	}
 
-	posts := seen[key{"/api/orders", 202}]
+	posts := seen[key{routeOrders, 202}]
 	ord := scrape(t, c, shop.URL(Orders))
 	if n := metricSum(ord, "faultline_orders_created_total", nil); n != float64(posts) {
-		t.Errorf("orders created %v, client got %d accepted", n, posts)
+		t.Errorf("orders created %v, the engine got %d accepted", n, posts)
 	}
 	eventually(t, 10*time.Second, "every order stored", func() bool {
 		return metricSum(scrape(t, c, shop.URL(Orders)), "faultline_orders_persisted_total", map[string]string{"outcome": "stored"}) == float64(posts)

@@ -1,0 +1,135 @@
+package experiments
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline-dev/faultline/chaos"
+	"github.com/faultline-dev/faultline/chaos/docker"
+	"github.com/faultline-dev/faultline/internal/exitcode"
+	"github.com/faultline-dev/faultline/internal/testenv"
+	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/targets"
+)
+
+// exampleScale shortens every example for the test; intervals shrink with
+// it, so the statistics see as many of them.
+const exampleScale = 0.4
+
+// TestExamplesRun runs every example experiment, shortened, and checks its
+// verdict, that nothing is left injected, and that the journal is whole.
+// The examples run one after another: they measure latency, and two at once
+// on a small machine would measure each other.
+func TestExamplesRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every example (a few minutes)")
+	}
+	cases := []struct {
+		file     string
+		want     exitcode.Code
+		docker   bool
+		deviated string // a hypothesis expected to deviate
+	}{
+		{file: "quickstart.yaml", want: exitcode.OK},
+		{file: "circuit-breaker.yaml", want: exitcode.OK},
+		{file: "rate-limiter.yaml", want: exitcode.OK},
+		{file: "bandwidth.yaml", want: exitcode.OK},
+		{file: "ci-gate.yaml", want: exitcode.OK},
+		{file: "retry-storm.yaml", want: exitcode.Failed, deviated: "p50 < 2 * baseline.p50"},
+		{file: "container-kill.yaml", want: exitcode.OK, docker: true},
+	}
+	listed := map[string]bool{}
+	for _, c := range cases {
+		listed[c.file] = true
+	}
+	files, _ := filepath.Glob("../examples/*.yaml")
+	for _, f := range files {
+		if !listed[filepath.Base(f)] {
+			t.Errorf("example %s has no expected verdict here", f)
+		}
+	}
+	for _, c := range cases {
+		t.Run(strings.TrimSuffix(c.file, ".yaml"), func(t *testing.T) {
+			opts := RunOptions{LedgerPath: filepath.Join(t.TempDir(), "ledger.jsonl"), Dir: t.TempDir(), Tool: "test"}
+			if c.docker {
+				testenv.Docker(t)
+				opts.DockerImage = buildTargetsImage(t)
+			}
+			var log bytes.Buffer
+			opts.Log = &log
+			plan, err := Load(filepath.Join("..", "examples", c.file), Options{TimeScale: exampleScale})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := Run(context.Background(), plan, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var summary bytes.Buffer
+			_ = WriteSummary(&summary, out)
+			if out.Code != c.want {
+				t.Fatalf("exit %d, want %d\n%s\nlog:\n%s", out.Code, c.want, summary.String(), log.String())
+			}
+			if c.deviated != "" {
+				found := false
+				for _, ch := range out.Checks {
+					found = found || (ch.Expression == c.deviated && ch.Verdict == string(Deviated))
+				}
+				if !found {
+					t.Errorf("%q did not deviate:\n%s", c.deviated, summary.String())
+				}
+			}
+			ledger, err := chaos.OpenLedger(opts.LedgerPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if active, err := ledger.Active(); err != nil || len(active) != 0 {
+				t.Errorf("ledger lists %d active faults after the run (err %v)", len(active), err)
+			}
+			f, err := os.Open(out.Journal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			j, err := report.ReadJournal(f, out.Journal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.End == nil || j.End.ExitCode != int(c.want) || len(j.Intervals) == 0 {
+				t.Errorf("journal: end %+v, %d intervals", j.End, len(j.Intervals))
+			}
+		})
+	}
+}
+
+// buildTargetsImage builds the targets image around the static faultline
+// binary and removes it when the test ends.
+func buildTargetsImage(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tag := fmt.Sprintf("faultline/targets-test:%d", time.Now().UnixNano())
+	if _, err := targets.BuildImageWithEngine(ctx, targets.ImageOptions{
+		Binary: testenv.BuildFaultline(t), Tag: tag, Labels: map[string]string{"faultline.test": "1"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		eng, err := docker.Connect(context.Background())
+		if err != nil {
+			t.Errorf("remove image %s: %v", tag, err)
+			return
+		}
+		defer eng.Close()
+		if err := eng.RemoveImage(context.Background(), tag); err != nil {
+			t.Errorf("remove image %s: %v", tag, err)
+		}
+	})
+	return tag
+}

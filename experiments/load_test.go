@@ -1,0 +1,186 @@
+package experiments
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/faultline-dev/faultline/internal/exitcode"
+)
+
+// TestEveryProblemAtOnce loads a file with one mistake of each kind and
+// checks that every one is reported, in file order, at its line and column.
+func TestEveryProblemAtOnce(t *testing.T) {
+	t.Parallel()
+	_, err := Load("testdata/bad.yaml", Options{})
+	if exitcode.Of(err) != exitcode.Usage {
+		t.Fatalf("exit code %d, want 2 (err %v)", exitcode.Of(err), err)
+	}
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("error %T is not Problems", err)
+	}
+	want := []string{
+		`testdata/bad.yaml:4:3: targets: unknown field "catalgo" (did you mean "catalog"?)`,
+		`testdata/bad.yaml:13:12: load.requests[0].url: ${targets.gatway}: unknown target "gatway" (did you mean "gateway"?)`,
+		`testdata/bad.yaml:16:19: steady_state.probes[0].expect: cannot compare p99 (a duration) with 250 (a number): give the number a unit, like 250ms`,
+		`testdata/bad.yaml:19:15: phases[0].duration: want a duration like 30s, got "ten seconds"`,
+		`testdata/bad.yaml:24:16: phases[1].faults[0].proxy: unknown proxy "db" (known: store)`,
+		`testdata/bad.yaml:27:3: hypothesis.recovery: unknown phase "recovery" (known: baseline, fault)`,
+		`testdata/bad.yaml:30:17: hypothesis.fault[0]: unknown phase "basline" in basline.p99 (phases: baseline, fault)`,
+	}
+	got := strings.Split(err.Error(), "\n")
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || g == w
+		}
+		if !found {
+			t.Errorf("missing problem:\n  %s\ngot:\n  %s", w, strings.Join(got, "\n  "))
+		}
+	}
+	for i := 1; i < len(ps); i++ {
+		if ps[i].Pos.Line < ps[i-1].Pos.Line {
+			t.Errorf("problems not in file order: %v before %v", ps[i-1], ps[i])
+		}
+	}
+}
+
+func TestProblems(t *testing.T) {
+	t.Parallel()
+	base := `name: x
+load:
+  rate: 10/s
+  requests:
+    - url: http://127.0.0.1:1/
+phases:
+  - name: a
+    duration: 5s
+`
+	cases := []struct {
+		name, src, want string
+	}{
+		{"syntax", "name: [x\n", "YAML syntax"},
+		{"empty", "", "the file is empty"},
+		{"no name", strings.Replace(base, "name: x", "name: ''", 1), "name: an experiment needs a name"},
+		{"no load", "name: x\nphases:\n  - name: a\n    duration: 1s\n", "load: the load needs a rate"},
+		{"both models", strings.Replace(base, "rate: 10/s", "rate: 10/s\n  concurrency: 3", 1), "not both"},
+		{"bad rate", strings.Replace(base, "10/s", "10", 1), `load.rate: rate "10" has no unit`},
+		{"dup phase", base + "  - name: a\n    duration: 1s\n", `phase "a" is declared twice`},
+		{"reserved phase", strings.Replace(base, "name: a", "name: service", 1), "reserved"},
+		{"no phases", "name: x\nload:\n  rate: 1/s\n  requests:\n    - url: http://127.0.0.1:1/\n", "at least one phase"},
+		{"unknown kind", base + "    faults:\n      - kind: latncy\n", "did you mean latency"},
+		{"wrong type list", strings.Replace(base, "phases:", "tags: nope\nphases:", 1), "tags: want a list"},
+		{"unknown top", base + "hypotesis: {}\n", `did you mean "hypothesis"`},
+		{"bad ref", strings.Replace(base, "http://127.0.0.1:1/", "${nope}/", 1), "unresolvable"},
+		{"bad threshold", strings.Replace(base, "rate: 10/s", "rate: 10/s\n  thresholds: ['p99<']", 1), "no value"},
+		{"window in hypothesis", base + "hypothesis:\n  a: ['p99 < 1s over 5s']\n", "over applies to abort"},
+		{"abort expr", base + "abort: ['p99 <']\n", "want a number or a metric"},
+		{"rollback empty", base + "rollbacks:\n  - name: r\n", "needs http or command"},
+		{"unknown format", base + "report:\n  formats: [pdf]\n", `unknown format "pdf"`},
+		{"crash without shop", base + "    faults:\n      - kind: crash\n        service: store\n", "crash acts on the bundled shop"},
+		{"prometheus expect", base + "steady_state:\n  probes:\n    - prometheus: {url: 'http://127.0.0.1:1/metrics', metric: m}\n      expect: p99 < 1s\n", "write it with value"},
+		{"link without shop", base + "proxies:\n  - name: p\n    link: catalog->store\n", "add targets.shop: true"},
+	}
+	for _, c := range cases {
+		if c.want == "" {
+			continue
+		}
+		_, err := Parse([]byte(c.src), "x.yaml", Options{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+		if err != nil && exitcode.Of(err) != exitcode.Usage {
+			t.Errorf("%s: exit code %d, want 2", c.name, exitcode.Of(err))
+		}
+	}
+}
+
+func TestFaultPlacement(t *testing.T) {
+	t.Parallel()
+	src := `name: x
+proxies:
+  - name: p
+    upstream: 127.0.0.1:1
+load:
+  rate: 10/s
+  requests:
+    - url: http://127.0.0.1:1/
+phases:
+  - name: a
+    duration: 10s
+  - name: b
+    duration: 20s
+    faults:
+      - kind: latency
+        proxy: p
+        latency: 100ms
+        at: 5s
+        for: 10s
+      - kind: down
+        proxy: p
+        at: 15s
+        for: 10s
+`
+	_, err := Parse([]byte(src), "x.yaml", Options{})
+	if err == nil || !strings.Contains(err.Error(), "x.yaml:23:14: phases[1].faults[1].for: the fault would end 25s into a 20s phase") {
+		t.Fatalf("error %v", err)
+	}
+	// Without for, the second fault lasts until the end of its phase.
+	fixed := strings.TrimSuffix(src, "        for: 10s\n")
+	plan, err := Parse([]byte(fixed), "x.yaml", Options{TimeScale: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Faults) != 2 || plan.Faults[0].Start.Seconds() != 7.5 || plan.Faults[0].End.Seconds() != 12.5 || plan.Faults[1].End.Seconds() != 15 {
+		t.Errorf("faults at %v-%v and %v-%v, want 7.5s-12.5s and 12.5s-15s (time scale 0.5)",
+			plan.Faults[0].Start, plan.Faults[0].End, plan.Faults[1].Start, plan.Faults[1].End)
+	}
+	if plan.Total.Seconds() != 15 || plan.Baseline != "a" {
+		t.Errorf("total %v baseline %q", plan.Total, plan.Baseline)
+	}
+}
+
+// TestExamplesValidate loads every example experiment.
+func TestExamplesValidate(t *testing.T) {
+	t.Parallel()
+	files, _ := filepath.Glob("../examples/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no examples found")
+	}
+	for _, f := range files {
+		if _, err := Load(f, Options{}); err != nil {
+			t.Errorf("%s:\n%v", f, err)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	seeds, _ := filepath.Glob("../examples/*.yaml")
+	seeds = append(seeds, "testdata/bad.yaml")
+	for _, s := range seeds {
+		b, err := os.ReadFile(s)
+		if err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("name: x\nphases: [{name: a, duration: 1s}]\nload: {rate: 1/s, requests: [{url: 'http://127.0.0.1:1/'}]}\nhypothesis: {a: ['p99 < 2 * a.p99']}\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		plan, err := Parse(src, "fuzz.yaml", Options{})
+		if err != nil {
+			if exitcode.Of(err) != exitcode.Usage {
+				t.Errorf("error with exit code %d: %v", exitcode.Of(err), err)
+			}
+			var ps Problems
+			if !errors.As(err, &ps) || len(ps) == 0 {
+				t.Errorf("error is not a list of problems: %v", err)
+			}
+			return
+		}
+		if plan.Total <= 0 || len(plan.Phases) == 0 {
+			t.Errorf("a valid plan with total %v and %d phases", plan.Total, len(plan.Phases))
+		}
+	})
+}

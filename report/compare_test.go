@@ -1,0 +1,297 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline-dev/faultline/loadgen"
+)
+
+// loadShaped wraps intervals in a Run with one "load" phase.
+func loadShaped(ivs []*loadgen.Stats) *Run {
+	start, end := ivs[0].Start, ivs[len(ivs)-1].End
+	return &Run{Title: "synthetic", Model: loadgen.Open, Start: start, End: end, Intervals: ivs,
+		Phases: []Phase{{LoadPhase, start, end}}}
+}
+
+func steadyRun(seed uint64, n int, medianNs float64, failEach int) *Run {
+	return loadShaped(syntheticStats(seed, fixtureStart, n, func(int) sampleSpec {
+		return sampleSpec{names: []string{"GET /a", "GET /b"}, perName: 300, medianNs: medianNs, sigma: 0.5, failEach: failEach}
+	}))
+}
+
+func compareRow(t *testing.T, c *Comparison, request, metric string) ComparisonRow {
+	t.Helper()
+	for _, r := range c.Rows {
+		if r.Request == request && r.Metric == metric {
+			return r
+		}
+	}
+	t.Fatalf("no row for %q %s", request, metric)
+	return ComparisonRow{}
+}
+
+// TestCompareSameDistributionIsNoise compares two runs drawn from one
+// distribution with different seeds: no change of a percentile, the mean or
+// the rates may be called beyond noise.
+func TestCompareSameDistributionIsNoise(t *testing.T) {
+	t.Parallel()
+	for _, seeds := range [][2]uint64{{1, 2}, {3, 4}, {5, 6}} {
+		base, next := steadyRun(seeds[0], 20, 5e6, 50), steadyRun(seeds[1], 20, 5e6, 50)
+		c, err := Compare(base, next, nil, CompareOptions{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range c.Rows {
+			// 6000 (or 12000) samples: too few above p99.99 to judge it,
+			// and a maximum is never judged.
+			wantJudged := r.Metric != "max" && r.Metric != "p99.99"
+			if r.Judged != wantJudged {
+				t.Errorf("seeds %v: %q %s judged %v (%s), want %v", seeds, r.Request, r.Metric, r.Judged, r.Note, wantJudged)
+			}
+			if r.Beyond {
+				t.Errorf("seeds %v: %q %s: %s -> %s, interval %v..%v called beyond noise", seeds, r.Request, r.Metric,
+					formatMetric(r.Metric, r.Base), formatMetric(r.Metric, r.New), r.Low, r.High)
+			}
+			if r.Judged && (r.Low > r.Change || r.High < r.Change) {
+				t.Errorf("seeds %v: %q %s: the change %v lies outside its interval %v..%v", seeds, r.Request, r.Metric, r.Change, r.Low, r.High)
+			}
+		}
+	}
+}
+
+// TestCompareShiftIsBeyondNoise slows every request by 30%: every
+// percentile of every request must rise beyond noise, by about 30%.
+func TestCompareShiftIsBeyondNoise(t *testing.T) {
+	t.Parallel()
+	base, next := steadyRun(1, 20, 5e6, 0), steadyRun(2, 20, 6.5e6, 0)
+	c, err := Compare(base, next, nil, CompareOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []string{"", "GET /a", "GET /b"} {
+		for _, m := range []string{"p50", "p90", "p99", "mean"} {
+			r := compareRow(t, c, req, m)
+			if !r.Beyond || r.Low <= 0 {
+				t.Errorf("%q %s: %v -> %v, interval %v..%v: want beyond noise", req, m, r.Base, r.New, r.Low, r.High)
+			}
+			if math.Abs(r.Relative-0.3) > 0.12 {
+				t.Errorf("%q %s: relative change %.3f, want about +0.30", req, m, r.Relative)
+			}
+		}
+		if r := compareRow(t, c, req, "rate"); r.Beyond || r.Change != 0 {
+			t.Errorf("%q rate: %+v, want no change", req, r)
+		}
+	}
+}
+
+func TestCompareErrorRate(t *testing.T) {
+	t.Parallel()
+	base, next := steadyRun(1, 20, 5e6, 0), steadyRun(2, 20, 5e6, 10)
+	c, err := Compare(base, next, nil, CompareOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := compareRow(t, c, "", "error_rate")
+	if r.Base != 0 || r.New != 0.1 || !r.Beyond || !math.IsInf(r.Relative, 1) {
+		t.Errorf("error_rate row %+v", r)
+	}
+	if got := r.changeString(); got != "+10pp" {
+		t.Errorf("change %q", got)
+	}
+}
+
+func TestCompareTooFewIntervals(t *testing.T) {
+	t.Parallel()
+	base, next := steadyRun(1, 3, 5e6, 0), steadyRun(2, 3, 50e6, 0)
+	c, err := Compare(base, next, nil, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := compareRow(t, c, "", "p50")
+	if r.Judged || !strings.Contains(r.Note, "fewer than 5") {
+		t.Errorf("row %+v", r)
+	}
+	// Where the noise cannot be judged, crossing the limit decides alone.
+	g, _ := ParseGate("p50:+10%")
+	res, err := JudgeGates(c, []*Gate{g})
+	if err != nil || len(res) != 1 || !res[0].Failed {
+		t.Errorf("gate %+v, %v", res, err)
+	}
+}
+
+// TestCompareMatchesHistograms checks that the comparison's own percentile
+// walk gives exactly what HdrHistogram gives for the merged histograms.
+func TestCompareMatchesHistograms(t *testing.T) {
+	t.Parallel()
+	base, next := steadyRun(1, 8, 5e6, 20), steadyRun(2, 8, 7e6, 0)
+	c, err := Compare(base, next, []string{"p95", "p12.5"}, CompareOptions{Resamples: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []string{"", "GET /b"} {
+		h := base.Total().Latency(req)
+		for m, want := range map[string]float64{
+			"p50": float64(h.ValueAtPercentile(50)), "p95": float64(h.ValueAtPercentile(95)), "p12.5": float64(h.ValueAtPercentile(12.5)),
+			"p99.99": float64(h.ValueAtPercentile(99.99)), "max": float64(h.Max()), "mean": h.Mean(),
+		} {
+			if got := compareRow(t, c, req, m).Base; math.Abs(got-want) > 1e-6*want {
+				t.Errorf("%q %s: %v, HdrHistogram says %v", req, m, got, want)
+			}
+		}
+	}
+	if r := compareRow(t, c, "", "rate"); r.Base != 600 {
+		t.Errorf("rate %v, want 600/s", r.Base)
+	}
+	if r := compareRow(t, c, "", "error_rate"); r.Base != 0.05 {
+		t.Errorf("error rate %v, want 0.05", r.Base)
+	}
+}
+
+func TestCompareLongRunsAreBlocked(t *testing.T) {
+	t.Parallel()
+	ivs := syntheticStats(9, fixtureStart, 250, func(int) sampleSpec {
+		return sampleSpec{names: []string{"x"}, perName: 20, medianNs: 1e6, sigma: 0.3}
+	})
+	samples := buildSamples(ivs, "", 100)
+	if len(samples) != 84 { // blocks of 3 intervals
+		t.Errorf("%d samples, want 84", len(samples))
+	}
+	var n int64
+	for _, s := range samples {
+		n += s.completed
+	}
+	if n != 250*20 {
+		t.Errorf("blocks hold %d requests, want %d", n, 250*20)
+	}
+	start := time.Now()
+	if _, err := Compare(loadShaped(ivs), loadShaped(ivs), nil, CompareOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("comparing two 250-interval runs took %s", d)
+	}
+}
+
+func TestCompareOutputs(t *testing.T) {
+	t.Parallel()
+	base, next := steadyRun(1, 10, 5e6, 0), steadyRun(2, 10, 6.5e6, 20)
+	c, err := Compare(base, next, nil, CompareOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gates []*Gate
+	for _, src := range []string{"p99:+10%", "GET /a:p50:+50ms", "rate:-5%", "error_rate:+1pp"} {
+		g, err := ParseGate(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gates = append(gates, g)
+	}
+	res, err := JudgeGates(c, gates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFailed := []bool{true, false, false, true}
+	for i, r := range res {
+		if r.Failed != wantFailed[i] {
+			t.Errorf("gate %s: failed %v, want %v (%s)", r.Gate.Source, r.Failed, wantFailed[i], gateLine(r))
+		}
+	}
+	b, n := ComparedRun{"base.json", base.Title, 10}, ComparedRun{"new.json", next.Title, 10}
+	for _, f := range []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"compare.txt", func(w *bytes.Buffer) error { return WriteComparison(w, b, n, c, res) }},
+		{"compare.md", func(w *bytes.Buffer) error { return WriteComparisonMarkdown(w, b, n, c, res) }},
+		{"compare.json", func(w *bytes.Buffer) error { return WriteComparisonJSON(w, b, n, c, res) }},
+	} {
+		var buf bytes.Buffer
+		if err := f.write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, f.name, buf.Bytes())
+	}
+	var buf bytes.Buffer
+	_ = WriteComparisonJSON(&buf, b, n, c, res)
+	var doc map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil || doc["schema"] != CompareSchema {
+		t.Errorf("json: %v %v", err, doc["schema"])
+	}
+}
+
+func TestJudgeGatesUnknownRequest(t *testing.T) {
+	t.Parallel()
+	c, _ := Compare(steadyRun(1, 5, 5e6, 0), steadyRun(2, 5, 5e6, 0), nil, CompareOptions{Resamples: 10})
+	g, _ := ParseGate("GET /nope:p99:+10%")
+	if _, err := JudgeGates(c, []*Gate{g}); err == nil || !strings.Contains(err.Error(), `no request named "GET /nope"`) {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestParseGate(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		src     string
+		want    Gate
+		wantErr string
+	}{
+		{src: "p99:+10%", want: Gate{Metric: "p99", Increase: true, Limit: 0.1, Relative: true}},
+		{src: "checkout:p99.9:+20ms", want: Gate{Request: "checkout", Metric: "p99.9", Increase: true, Limit: 20e6}},
+		{src: "GET /a:b:mean:-5%", want: Gate{Request: "GET /a:b", Metric: "mean", Limit: 0.05, Relative: true}},
+		{src: "rate:-50/s", want: Gate{Metric: "rate", Limit: 50}},
+		{src: "error_rate:+0.5pp", want: Gate{Metric: "error_rate", Increase: true, Limit: 0.005}},
+		{src: "p99", wantErr: "want [REQUEST:]METRIC:+LIMIT"},
+		{src: "p99:10%", wantErr: "needs a sign"},
+		{src: "latency:+10%", wantErr: "unknown metric"},
+		{src: "p101:+10%", wantErr: "unknown metric"},
+		{src: "error_rate:+1%", wantErr: "percentage points"},
+		{src: "p99:+ten%", wantErr: "a percentage like 10%"},
+		{src: "p99:+fast", wantErr: "a duration like 20ms"},
+		{src: "rate:+5", wantErr: "a rate like 50/s"},
+		{src: ":p99:+1%", wantErr: "empty request name"},
+	}
+	for _, c := range cases {
+		g, err := ParseGate(c.src)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%q: error %v, want %q", c.src, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.src, err)
+			continue
+		}
+		c.want.Source = c.src
+		if math.Abs(g.Limit-c.want.Limit) < 1e-12 {
+			g.Limit = c.want.Limit
+		}
+		if *g != c.want {
+			t.Errorf("%q: %+v, want %+v", c.src, *g, c.want)
+		}
+	}
+}
+
+func FuzzParseGate(f *testing.F) {
+	for _, s := range []string{"p99:+10%", "a:b:p50:-5ms", "error_rate:+1pp", "rate:-3/s", "::", "p:+%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		g, err := ParseGate(s)
+		if err != nil {
+			return
+		}
+		if g.Limit < 0 || math.IsNaN(g.Limit) {
+			t.Errorf("%q: limit %v", s, g.Limit)
+		}
+		if _, _, err := compareMetric(g.Metric); err != nil {
+			t.Errorf("%q: accepted metric %q: %v", s, g.Metric, err)
+		}
+	})
+}

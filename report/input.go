@@ -1,0 +1,102 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// ErrNotReportInput is returned for a file that is neither a results file
+// nor an experiment journal.
+var ErrNotReportInput = errors.New("not a faultline results file or experiment journal")
+
+// ReadRun reads a file that `faultline report` renders, recognising it by
+// its "schema" field; name is used in errors.
+func ReadRun(r io.Reader, name string) (*Run, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	schema, err := sniffSchema(data, name)
+	if err != nil {
+		return nil, err
+	}
+	// Each input kind is one case: the experiment journal of `faultline run`
+	// (schema "faultline/journal") maps into a Run the same way.
+	switch schema {
+	case ResultsSchema:
+		res, err := ReadResults(bytes.NewReader(data), name)
+		if err != nil {
+			return nil, err
+		}
+		return RunFromResults(res), nil
+	default:
+		return nil, fmt.Errorf("%s: %w (schema %q)", name, ErrNotReportInput, schema)
+	}
+}
+
+// OpenRun reads the file at path with ReadRun.
+func OpenRun(path string) (*Run, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadRun(f, path)
+}
+
+// OpenResults reads the results file at path.
+func OpenResults(path string) (*Results, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadResults(f, path)
+}
+
+// sniffSchema finds the top-level "schema" member of a JSON object without
+// decoding the rest, so that a truncated or damaged file of a known kind is
+// still recognised and its own reader says what is wrong with it.
+func sniffSchema(data []byte, name string) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("%s: the file is empty", name)
+		}
+		return "", fmt.Errorf("%s: %w: not JSON", name, ErrNotReportInput)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return "", fmt.Errorf("%s: %w: the JSON is not an object", name, ErrNotReportInput)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", truncatedOr(err, name)
+		}
+		key, _ := tok.(string)
+		if key == "schema" {
+			var schema string
+			if err := dec.Decode(&schema); err != nil {
+				return "", fmt.Errorf("%s: %w: \"schema\" is not a string", name, ErrNotReportInput)
+			}
+			return schema, nil
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", truncatedOr(err, name)
+		}
+	}
+	return "", fmt.Errorf("%s: %w: no \"schema\" field", name, ErrNotReportInput)
+}
+
+func truncatedOr(err error, name string) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: truncated: the JSON ends before a \"schema\" field", name)
+	}
+	return fmt.Errorf("%s: %w: malformed JSON: %v", name, ErrNotReportInput, err)
+}

@@ -1,0 +1,148 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+
+	"github.com/faultline-dev/faultline/loadgen"
+)
+
+func init() {
+	RegisterFormat(Format{Name: "json", Extension: ".json", Render: WriteJSON,
+		Description: "per-interval and per-phase statistics as JSON (schema faultline/report, docs/reports.md)"})
+}
+
+// ReportSchema and ReportVersion identify the JSON statistics written by
+// WriteJSON. The version changes when a field changes meaning or goes away;
+// new fields may be added within a version.
+const (
+	ReportSchema  = "faultline/report"
+	ReportVersion = 1
+)
+
+// StatJSON is the statistics of one request name (or "*" for every
+// request) over a span. Latency figures are in milliseconds.
+type StatJSON struct {
+	Request   string      `json:"request"`
+	Count     int64       `json:"count"`
+	Failed    int64       `json:"failed"`
+	ErrorRate float64     `json:"error_rate"`
+	Rate      float64     `json:"rate"`
+	Latency   Percentiles `json:"latency"`
+}
+
+// SpanJSON is an interval or a phase: when it was, and its statistics for
+// every request together ("all") and per request name.
+type SpanJSON struct {
+	Name       string     `json:"name,omitempty"`
+	Phase      string     `json:"phase,omitempty"`
+	Start      time.Time  `json:"start"`
+	End        time.Time  `json:"end"`
+	StartS     float64    `json:"start_s"`
+	EndS       float64    `json:"end_s"`
+	Scheduled  int64      `json:"scheduled"`
+	Dropped    int64      `json:"dropped"`
+	Unfinished int64      `json:"unfinished"`
+	All        StatJSON   `json:"all"`
+	Requests   []StatJSON `json:"requests"`
+}
+
+// FaultJSON is a fault window; Reverted is absent for a fault that was
+// never reverted.
+type FaultJSON struct {
+	Name     string     `json:"name"`
+	Kind     string     `json:"kind"`
+	Target   string     `json:"target"`
+	Injected time.Time  `json:"injected"`
+	Reverted *time.Time `json:"reverted,omitempty"`
+}
+
+// CheckJSON is a check and its verdict.
+type CheckJSON struct {
+	Phase      string `json:"phase,omitempty"`
+	Expression string `json:"expression"`
+	Verdict    string `json:"verdict"`
+	Measured   string `json:"measured,omitempty"`
+	Detail     string `json:"detail,omitempty"`
+}
+
+// ReportJSON is the document WriteJSON writes.
+type ReportJSON struct {
+	Schema      string        `json:"schema"`
+	Version     int           `json:"version"`
+	Title       string        `json:"title"`
+	Model       loadgen.Model `json:"model"`
+	LatencyFrom string        `json:"latency_measured_from"`
+	Start       time.Time     `json:"start"`
+	End         time.Time     `json:"end"`
+	Total       SpanJSON      `json:"total"`
+	Phases      []SpanJSON    `json:"phases"`
+	Faults      []FaultJSON   `json:"faults"`
+	Checks      []CheckJSON   `json:"checks"`
+	Intervals   []SpanJSON    `json:"intervals"`
+}
+
+func statJSON(s *loadgen.Stats, name string) StatJSON {
+	label := name
+	if name == "" {
+		label = "*"
+	}
+	return StatJSON{Request: label, Count: s.Completed(name), Failed: s.Failed(name), ErrorRate: s.ErrorRate(name),
+		Rate: s.Rate(name), Latency: SummarizeHistogram(s.Latency(name))}
+}
+
+func (r *Run) spanJSON(s *loadgen.Stats) SpanJSON {
+	sp := SpanJSON{
+		Start: s.Start.UTC(), End: s.End.UTC(), StartS: roundMs(r.offset(s.Start)), EndS: roundMs(r.offset(s.End)),
+		Scheduled: s.Scheduled, Dropped: s.Dropped, Unfinished: s.Unfinished,
+		All: statJSON(s, ""), Requests: []StatJSON{},
+	}
+	for _, n := range s.Names() {
+		sp.Requests = append(sp.Requests, statJSON(s, n))
+	}
+	return sp
+}
+
+func roundMs(secs float64) float64 { return float64(int64(secs*1000+0.5)) / 1000 }
+
+// BuildReportJSON computes the document WriteJSON writes.
+func BuildReportJSON(r *Run) *ReportJSON {
+	doc := &ReportJSON{
+		Schema: ReportSchema, Version: ReportVersion, Title: r.Title, Model: r.Model, LatencyFrom: r.LatencyFrom(),
+		Start: r.Start.UTC(), End: r.End.UTC(), Total: r.spanJSON(r.Total()),
+		Phases: []SpanJSON{}, Faults: []FaultJSON{}, Checks: []CheckJSON{}, Intervals: []SpanJSON{},
+	}
+	for i, p := range r.Phases {
+		sp := r.spanJSON(r.PhaseStats(i))
+		sp.Name = p.Name
+		doc.Phases = append(doc.Phases, sp)
+	}
+	for _, f := range r.Faults {
+		fj := FaultJSON{Name: f.Name, Kind: f.Kind, Target: f.Target, Injected: f.Injected.UTC()}
+		if !f.Reverted.IsZero() {
+			t := f.Reverted.UTC()
+			fj.Reverted = &t
+		}
+		doc.Faults = append(doc.Faults, fj)
+	}
+	for _, c := range r.Checks {
+		doc.Checks = append(doc.Checks, CheckJSON(c))
+	}
+	for _, iv := range r.Intervals {
+		sp := r.spanJSON(iv)
+		if i := r.PhaseOf(iv); i >= 0 {
+			sp.Phase = r.Phases[i].Name
+		}
+		doc.Intervals = append(doc.Intervals, sp)
+	}
+	return doc
+}
+
+// WriteJSON writes the run's statistics, per interval and per phase, as an
+// indented JSON document (schema faultline/report).
+func WriteJSON(w io.Writer, r *Run, _ Options) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(BuildReportJSON(r))
+}

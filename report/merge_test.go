@@ -1,0 +1,172 @@
+package report
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline-dev/faultline/loadgen"
+)
+
+// splitRun records the same seeded samples three ways: every sample into
+// all, and each sample into one of two generators chosen at random. The
+// second generator started offset later, as a real one would.
+func splitRun(t *testing.T, n int, offset time.Duration) (a, b, all []*loadgen.Stats) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(11, 12))
+	names := []string{"GET /a", "POST /b"}
+	series := func(name string, o loadgen.Outcome) *loadgen.Series {
+		return &loadgen.Series{Name: name, Outcome: o, Latency: loadgen.NewHistogram(), Service: loadgen.NewHistogram(),
+			Status: map[int]int64{}, Errors: map[loadgen.ErrorClass]int64{}}
+	}
+	for i := range n {
+		start := fixtureStart.Add(time.Duration(i) * time.Second)
+		var parts [3]*loadgen.Stats
+		for k := range parts {
+			s := start
+			if k == 1 {
+				s = start.Add(offset)
+			}
+			parts[k] = loadgen.NewStats(s, s.Add(time.Second))
+		}
+		type key struct {
+			name string
+			o    loadgen.Outcome
+		}
+		recorded := [3]map[key]*loadgen.Series{{}, {}, {}}
+		for _, name := range names {
+			for range 500 {
+				v := int64(3e6 * math.Exp(0.6*rng.NormFloat64()))
+				o := loadgen.OK
+				if rng.IntN(40) == 0 {
+					o = loadgen.Error
+				}
+				for _, k := range []int{rng.IntN(2), 2} {
+					s := recorded[k][key{name, o}]
+					if s == nil {
+						s = series(name, o)
+						recorded[k][key{name, o}] = s
+					}
+					_ = s.Latency.RecordValue(v)
+					_ = s.Service.RecordValue(v / 2)
+					if o == loadgen.Error {
+						s.Errors[loadgen.ErrTimeout]++
+					} else {
+						s.Status[200]++
+					}
+					s.BytesIn += 300
+					s.BytesOut += 120
+					parts[k].Scheduled++
+					_ = parts[k].SendLag.RecordValue(v / 100)
+				}
+			}
+		}
+		for k, m := range recorded {
+			one := loadgen.NewStats(parts[k].Start, parts[k].End)
+			for _, s := range m {
+				one.Series = append(one.Series, s)
+			}
+			sort.Slice(one.Series, func(i, j int) bool {
+				x, y := one.Series[i], one.Series[j]
+				return x.Name < y.Name || (x.Name == y.Name && x.Outcome < y.Outcome)
+			})
+			parts[k].Merge(one)
+		}
+		a, b, all = append(a, parts[0]), append(b, parts[1]), append(all, parts[2])
+	}
+	return a, b, all
+}
+
+// TestMergeEqualsOneRun merges two generators' files and checks the result
+// holds exactly what one run recording every sample holds, interval by
+// interval, and that the summary and thresholds are computed afresh.
+func TestMergeEqualsOneRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a, b, all := splitRun(t, 6, 300*time.Millisecond)
+	pathA := loadResultsFile(t, dir, "a.json", a, []ThresholdSummary{{Expression: "p99<1s", Held: true}})
+	pathB := loadResultsFile(t, dir, "b.json", b, []ThresholdSummary{{Expression: "error_rate<1%", Held: true}, {Expression: "p99<1s", Held: true}})
+	var inputs []*Results
+	for _, p := range []string{pathA, pathB} {
+		r, err := OpenResults(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, r)
+	}
+	m, err := MergeResults(inputs, []string{pathA, pathB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "all.json")
+	if err := WriteMerged(out, m); err != nil {
+		t.Fatal(err)
+	}
+	back, err := OpenResults(out)
+	if err != nil {
+		t.Fatalf("the merged file does not read back: %v", err)
+	}
+	if len(back.Intervals) != len(all) {
+		t.Fatalf("%d merged intervals, want %d", len(back.Intervals), len(all))
+	}
+	for i, iv := range back.Intervals {
+		want := all[i]
+		if !iv.Start.Equal(want.Start) {
+			t.Errorf("interval %d starts %v, want %v", i, iv.Start, want.Start)
+		}
+		for _, name := range []string{"", "GET /a", "POST /b"} {
+			if !iv.Latency(name).Equals(want.Latency(name)) || !iv.Service(name).Equals(want.Service(name)) {
+				t.Errorf("interval %d %q: merged histograms differ from the one run's", i, name)
+			}
+			if iv.Failed(name) != want.Failed(name) || iv.ErrorsByClass(name)[loadgen.ErrTimeout] != want.ErrorsByClass(name)[loadgen.ErrTimeout] {
+				t.Errorf("interval %d %q: failures %d, want %d", i, name, iv.Failed(name), want.Failed(name))
+			}
+		}
+		if !iv.SendLag.Equals(want.SendLag) || iv.Scheduled != want.Scheduled {
+			t.Errorf("interval %d: send lag or scheduled differ", i)
+		}
+	}
+	total, wantTotal := back.Total(), loadgen.NewStats(fixtureStart, fixtureStart)
+	for _, iv := range all {
+		wantTotal.Merge(iv)
+	}
+	if !total.Latency("").Equals(wantTotal.Latency("")) || total.Completed("") != 6000 {
+		t.Errorf("merged total: %d requests, histograms equal %v", total.Completed(""), total.Latency("").Equals(wantTotal.Latency("")))
+	}
+	in, outB := total.Bytes("")
+	if wi, wo := wantTotal.Bytes(""); in != wi || outB != wo {
+		t.Errorf("bytes %d/%d, want %d/%d", in, outB, wi, wo)
+	}
+
+	var s Summary
+	if err := json.Unmarshal(back.Summary, &s); err != nil {
+		t.Fatal(err)
+	}
+	want := SummarizeHistogram(wantTotal.Latency(""))
+	if s.Requests != 6000 || s.Latency != want || s.Failed != wantTotal.Failed("") || s.Generator.Cores != 4 {
+		t.Errorf("summary: requests %d failed %d cores %d latency %+v, want %+v", s.Requests, s.Failed, s.Generator.Cores, s.Latency, want)
+	}
+	if back.TargetRate != 800 || back.Tool != "faultline report merge" || !strings.Contains(string(back.Options), "b.json") {
+		t.Errorf("header: rate %v tool %q options %s", back.TargetRate, back.Tool, back.Options)
+	}
+	// Each threshold once, judged on the merged data: about 2.5% of
+	// requests fail, so error_rate<1% now fails.
+	if len(s.Thresholds) != 2 || !s.Thresholds[0].Held || s.Thresholds[1].Held || s.Thresholds[1].Expression != "error_rate<1%" {
+		t.Errorf("thresholds %+v", s.Thresholds)
+	}
+}
+
+func TestMergeRejectsMixedModels(t *testing.T) {
+	t.Parallel()
+	a := &Results{RunInfo: RunInfo{Model: loadgen.Open}, Summary: json.RawMessage(`{}`)}
+	b := &Results{RunInfo: RunInfo{Model: loadgen.Closed}, Summary: json.RawMessage(`{}`)}
+	_, err := MergeResults([]*Results{a, b}, []string{"a.json", "b.json"})
+	if err == nil || !strings.Contains(err.Error(), "b.json a closed-model") {
+		t.Errorf("error %v", err)
+	}
+}

@@ -36,6 +36,8 @@ type h1Conn struct {
 	mu sync.Mutex // guards c against abort from another goroutine
 	c  net.Conn
 	br *bufio.Reader
+	// deadline is the connection's deadline as last set.
+	deadline time.Time
 }
 
 func newH1Conn(ep *endpoint, connectTimeout time.Duration) *h1Conn {
@@ -62,6 +64,7 @@ func (h *h1Conn) dial(deadline time.Time) error {
 	} else {
 		h.br.Reset(c)
 	}
+	h.deadline = time.Time{}
 	h.mu.Lock()
 	h.c = c
 	h.mu.Unlock()
@@ -90,7 +93,7 @@ func (h *h1Conn) abort() {
 // number of response bytes read. A request on a reused connection that the
 // server had already closed is retried once on a new connection, as browsers
 // and net/http do, since nothing of it reached the server.
-func (h *h1Conn) roundTrip(raw []byte, head bool, deadline time.Time) (status int, in int64, err error) {
+func (h *h1Conn) roundTrip(raw []byte, head bool, deadline time.Time, timeout time.Duration) (status int, in int64, err error) {
 	for attempt := 0; ; attempt++ {
 		fresh := false
 		if h.c == nil {
@@ -99,7 +102,13 @@ func (h *h1Conn) roundTrip(raw []byte, head bool, deadline time.Time) (status in
 			}
 			fresh = true
 		}
-		_ = h.c.SetDeadline(deadline)
+		// Moving a deadline costs a runtime timer update, so it is moved
+		// only once it has drifted by a tenth of the timeout: a request
+		// times out after between 90% and 100% of the timeout.
+		if h.deadline.Sub(deadline) < -timeout/10 || h.deadline.After(deadline) {
+			_ = h.c.SetDeadline(deadline)
+			h.deadline = deadline
+		}
 		var keep bool
 		if _, err = h.c.Write(raw); err == nil {
 			status, in, keep, err = h.readResponse(head)

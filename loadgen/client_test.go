@@ -131,7 +131,7 @@ func TestH1RetriesAStaleConnectionOnce(t *testing.T) {
 	defer h.close()
 	raw := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	for i := 0; i < 2; i++ {
-		status, _, err := h.roundTrip(raw, false, time.Now().Add(5*time.Second))
+		status, _, err := h.roundTrip(raw, false, time.Now().Add(5*time.Second), 5*time.Second)
 		if err != nil || status != 200 {
 			t.Fatalf("request %d: status %d, err %v", i, status, err)
 		}

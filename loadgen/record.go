@@ -31,6 +31,9 @@ type recorder struct {
 type shard struct {
 	mu     sync.Mutex
 	series []*Series // index: 2*name + outcome (0 ok, 1 error); nil until used
+	// status counts responses by code for each series slot in an array,
+	// cheaper than a map on the hot path; drain folds it into the map.
+	status []*[1000]int64
 	lag    *hdrhistogram.Histogram
 }
 
@@ -47,7 +50,7 @@ func newRecorder(targets []Target, shards int) *recorder {
 		r.targetName[i] = n
 	}
 	for i := 0; i < shards; i++ {
-		r.shards = append(r.shards, &shard{series: make([]*Series, 2*len(r.names)), lag: NewHistogram()})
+		r.shards = append(r.shards, &shard{series: make([]*Series, 2*len(r.names)), status: make([]*[1000]int64, 2*len(r.names)), lag: NewHistogram()})
 	}
 	return r
 }
@@ -66,9 +69,15 @@ func (r *recorder) record(shardIndex, target int, s *sample) {
 	}
 	recordDuration(se.Latency, s.latency)
 	recordDuration(se.Service, s.service)
-	if s.status != 0 {
+	switch {
+	case s.status > 0 && s.status < 1000:
+		if sh.status[slot] == nil {
+			sh.status[slot] = new([1000]int64)
+		}
+		sh.status[slot][s.status]++
+	case s.status != 0:
 		se.Status[s.status]++
-	} else {
+	default:
 		se.Errors[s.errClass]++
 	}
 	se.BytesIn += s.in
@@ -83,9 +92,17 @@ func (r *recorder) record(shardIndex, target int, s *sample) {
 func (r *recorder) drain(st *Stats) {
 	for _, sh := range r.shards {
 		sh.mu.Lock()
-		for _, se := range sh.series {
+		for slot, se := range sh.series {
 			if se == nil || se.Count() == 0 {
 				continue
+			}
+			if codes := sh.status[slot]; codes != nil {
+				for code, n := range codes {
+					if n != 0 {
+						se.Status[code] += n
+						codes[code] = 0
+					}
+				}
 			}
 			st.series(se.Name, se.Outcome).merge(se)
 			se.Latency.Reset()

@@ -603,7 +603,7 @@ func (e *engine) send(w *worker, target int, now time.Time, s *sample) bool {
 		}
 		raw := e.raw[target]
 		s.out = int64(len(raw))
-		s.status, s.in, err = c.roundTrip(raw, e.opts.Targets[target].Method == http.MethodHead, deadline)
+		s.status, s.in, err = c.roundTrip(raw, e.opts.Targets[target].Method == http.MethodHead, deadline, e.opts.Timeout)
 	}
 	if err != nil {
 		if e.stopping.Load() {

@@ -70,6 +70,10 @@ func main() {
 		c.closedFor, c.openFor, c.rssShort, c.rssLong, c.stallFor = 3*time.Second, 5*time.Second, 5*time.Second, 10*time.Second, 10*time.Second
 	}
 	var err error
+	// Tools run in a scratch folder, so the binaries need absolute paths.
+	if c.bin, err = filepath.Abs(c.bin); err != nil {
+		fail(err)
+	}
 	if c.work, err = os.MkdirTemp("", "faultline-bench-"); err != nil {
 		fail(err)
 	}

@@ -104,6 +104,18 @@ func TestExamplesRun(t *testing.T) {
 			if j.End == nil || j.End.ExitCode != int(c.want) || len(j.Intervals) == 0 {
 				t.Errorf("journal: end %+v, %d intervals", j.End, len(j.Intervals))
 			}
+			want := len(plan.Exp.Report.Formats)
+			if want == 0 {
+				want = len(defaultFormats)
+			}
+			if len(out.Reports) != want {
+				t.Errorf("wrote reports %v, want %d", out.Reports, want)
+			}
+			for _, path := range out.Reports {
+				if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+					t.Errorf("report %s: %v", path, err)
+				}
+			}
 		})
 	}
 }

@@ -143,6 +143,7 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (out *Outcome, err er
 	r.execute(ctx)
 	r.teardown()
 	r.finish()
+	r.writeReports()
 	return r.out, nil
 }
 

@@ -24,8 +24,7 @@ func ReadRun(r io.Reader, name string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Each input kind is one case: the experiment journal of `faultline run`
-	// (schema "faultline/journal") maps into a Run the same way.
+	// Each input kind is one case.
 	switch schema {
 	case ResultsSchema:
 		res, err := ReadResults(bytes.NewReader(data), name)
@@ -33,6 +32,12 @@ func ReadRun(r io.Reader, name string) (*Run, error) {
 			return nil, err
 		}
 		return RunFromResults(res), nil
+	case JournalSchema:
+		j, err := ReadJournal(bytes.NewReader(data), name)
+		if err != nil {
+			return nil, err
+		}
+		return RunFromJournal(j), nil
 	default:
 		return nil, fmt.Errorf("%s: %w (schema %q)", name, ErrNotReportInput, schema)
 	}

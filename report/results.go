@@ -211,6 +211,10 @@ func (w *ResultsWriter) Close(endedAt time.Time, summary any) error {
 	if err == nil {
 		err = w.tmp.Sync()
 	}
+	if err == nil {
+		// CreateTemp makes the file private; a results file is for sharing.
+		err = w.tmp.Chmod(0o644)
+	}
 	if cerr := w.tmp.Close(); err == nil {
 		err = cerr
 	}

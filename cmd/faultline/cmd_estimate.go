@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +15,7 @@ import (
 	"github.com/faultline-dev/faultline/estimate"
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report"
 )
 
 func init() { register("estimate", newEstimateCmd) }
@@ -97,7 +101,7 @@ func (q *quantityFlag) Type() string       { return q.kind }
 
 func newEstimateFitCmd(e *env) *cobra.Command {
 	var asJSON bool
-	var at string
+	var at, htmlOut string
 	cmd := &cobra.Command{
 		Use:   "fit points.csv",
 		Short: "Fit the Universal Scalability Law to measured (concurrency, throughput) points",
@@ -129,14 +133,18 @@ given throughputs with the exact inverse of the law.
 			if err != nil {
 				return usageErrorf("%s: %v", args[0], err)
 			}
-			report := estimate.NewFitReport(fit, throughputs)
-			if asJSON {
-				return estimate.WriteJSON(e.stdout, report)
+			rep := estimate.NewFitReport(fit, throughputs)
+			if err := writeUSLPage(htmlOut, "USL fit of "+args[0], rep.WriteText, fit, nil); err != nil {
+				return err
 			}
-			return report.WriteText(e.stdout)
+			if asJSON {
+				return estimate.WriteJSON(e.stdout, rep)
+			}
+			return rep.WriteText(e.stdout)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of the table")
+	cmd.Flags().StringVar(&htmlOut, "html", "", "also write a self-contained HTML page with the plot of the points, the fitted curve and N*")
 	cmd.Flags().StringVar(&at, "at", "", "throughputs to predict latency and concurrency at, comma-separated (300,350)")
 	return cmd
 }
@@ -169,6 +177,7 @@ func newSweepRunner(target string, timeout time.Duration) (stepRunner, error) {
 func newEstimateSweepCmd(e *env) *cobra.Command {
 	var (
 		asJSON                                             bool
+		htmlOut                                            string
 		concurrency, rates                                 string
 		step, timeout                                      time.Duration
 		slo, targetPeak, utilisation, headroom, redundancy string
@@ -205,12 +214,16 @@ instances needed, with --target-utilisation or --headroom and --redundancy.
 			}
 			res, err := estimate.Sweep(cmd.Context(), steps, run)
 			if res != nil {
-				report := res.Report(opts)
-				var werr error
-				if asJSON {
-					werr = estimate.WriteJSON(e.stdout, report)
-				} else {
-					werr = report.WriteText(e.stdout)
+				rep := res.Report(opts)
+				var points [][2]float64
+				for _, s := range rep.Steps {
+					points = append(points, [2]float64{float64(s.Result.Concurrency), s.Result.Achieved})
+				}
+				werr := writeUSLPage(htmlOut, "Capacity sweep of "+target, rep.WriteText, rep.Fit, points)
+				if werr == nil && asJSON {
+					werr = estimate.WriteJSON(e.stdout, rep)
+				} else if werr == nil {
+					werr = rep.WriteText(e.stdout)
 				}
 				if err == nil {
 					err = werr
@@ -221,6 +234,7 @@ instances needed, with --target-utilisation or --headroom and --redundancy.
 	}
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of the table")
+	f.StringVar(&htmlOut, "html", "", "also write a self-contained HTML page with the plot of the steps, the fitted curve and N*")
 	f.StringVar(&concurrency, "concurrency", "", "rising concurrency levels, comma-separated (1,2,4,8,16,32,64)")
 	f.StringVar(&rates, "rates", "", "rising request rates, comma-separated (100/s,200/s,400/s)")
 	f.DurationVar(&step, "step", 10*time.Second, "how long to hold each level")
@@ -231,4 +245,25 @@ instances needed, with --target-utilisation or --headroom and --redundancy.
 	f.StringVar(&headroom, "headroom", "", "share of capacity kept free (30%); instead of --target-utilisation")
 	f.StringVar(&redundancy, "redundancy", "", "N+k spare instances (N+1)")
 	return cmd
+}
+
+// writeUSLPage writes the HTML page of a fit to path (nothing when path is
+// empty): the plot and the text report. points default to the fit's own.
+func writeUSLPage(path, title string, text func(io.Writer) error, fit *estimate.USLFit, points [][2]float64) error {
+	if path == "" {
+		return nil
+	}
+	if points == nil && fit != nil {
+		points = report.PointsOf(fit)
+	}
+	var table strings.Builder
+	if err := text(&table); err != nil {
+		return err
+	}
+	if err := report.WriteFileAtomic(path, func(w io.Writer) error {
+		return report.WriteUSLHTML(w, title, table.String(), points, fit)
+	}); err != nil {
+		return fmt.Errorf("--html: %w", err)
+	}
+	return nil
 }

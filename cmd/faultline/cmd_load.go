@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -297,7 +297,7 @@ func runLoad(cmd *cobra.Command, e *env, f loadFlags, args []string) error {
 		}
 	}
 	if f.hgrm != "" {
-		if err := writeFileAtomic(f.hgrm, func(w *os.File) error {
+		if err := report.WriteFileAtomic(f.hgrm, func(w io.Writer) error {
 			return report.WriteHgrm(w, res.Total.Latency(""), scale, report.DefaultTicksPerHalfDistance)
 		}); err != nil {
 			return fmt.Errorf("--hgrm: %w", err)
@@ -343,27 +343,4 @@ func describeLoad(o loadgen.Options) map[string]any {
 		"concurrency": o.Concurrency, "think_time": o.ThinkTime.String(), "timeout": o.Timeout.String(),
 		"http2": o.HTTP2, "targets": targets,
 	}
-}
-
-// writeFileAtomic writes path through a temporary file renamed into place,
-// so the file is complete or absent.
-func writeFileAtomic(path string, write func(*os.File) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".faultline-*")
-	if err != nil {
-		return err
-	}
-	err = write(tmp)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -124,14 +123,7 @@ func writeOutput(e *env, path string, render func(io.Writer) error) error {
 	if path == "" {
 		return render(e.stdout)
 	}
-	err := writeFileAtomic(path, func(f *os.File) error {
-		// A report is for reading by others (a CI artifact, a web page):
-		// not the private mode of a temporary file.
-		if err := f.Chmod(0o644); err != nil {
-			return err
-		}
-		return render(f)
-	})
+	err := report.WriteFileAtomic(path, render)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,5 +53,71 @@ func TestLoadFirstSignalStopsGracefully(t *testing.T) {
 	out := stdout.String()
 	if !strings.Contains(out, "interrupted") || !strings.Contains(out, "latency") {
 		t.Errorf("no summary after SIGINT:\n%s", out)
+	}
+}
+
+// TestRunFirstSignalRevertsAndExits130 interrupts a real experiment while its
+// fault is injected: the fault must be reverted (the ledger lists nothing
+// active), the summary printed, and the exit code 130.
+func TestRunFirstSignalRevertsAndExits130(t *testing.T) {
+	t.Parallel()
+	bin := testenv.BuildFaultline(t)
+	dir := t.TempDir()
+	ledger := filepath.Join(dir, "ledger.jsonl")
+	cmd := exec.Command(bin, "run", "../../examples/quickstart.yaml", "--time-scale", "0.3", "--out", dir, "--ledger", ledger)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	injected := make(chan struct{})
+	var log bytes.Buffer
+	var mu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := sync.Once{}
+		for sc.Scan() {
+			mu.Lock()
+			log.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if strings.Contains(sc.Text(), "injected latency") {
+				once.Do(func() { close(injected) })
+			}
+		}
+	}()
+	select {
+	case <-injected:
+	case <-time.After(90 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("the fault was never injected; log:\n%s", log.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("exit: %v, want 130\nstdout:\n%s\nlog:\n%s", err, stdout.String(), log.String())
+	}
+	if !strings.Contains(stdout.String(), "interrupted") || !strings.Contains(stdout.String(), "reverted") {
+		t.Errorf("summary after SIGINT:\n%s", stdout.String())
+	}
+	raw, err := os.ReadFile(ledger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every fault and proxy the run recorded was reverted.
+	injects, reverts := strings.Count(string(raw), `"op":"inject"`), strings.Count(string(raw), `"op":"revert"`)
+	if injects == 0 || injects != reverts {
+		t.Errorf("ledger: %d injected, %d reverted:\n%s", injects, reverts, raw)
 	}
 }

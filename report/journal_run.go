@@ -1,0 +1,49 @@
+package report
+
+import (
+	"time"
+)
+
+// RunFromJournal maps the journal of `faultline run` into a Run: its
+// phases, the fault windows (each injection paired with its revert), and
+// every probe, hypothesis, threshold and abort verdict as checks.
+func RunFromJournal(j *Journal) *Run {
+	start := j.Plan.LoadStart
+	at := func(ms float64) time.Time { return start.Add(time.Duration(ms * float64(time.Millisecond))) }
+	run := &Run{Title: j.Plan.Name, Model: j.Plan.Model, Start: start, End: start, Intervals: j.Intervals}
+	if n := len(j.Intervals); n > 0 {
+		run.End = j.Intervals[n-1].End
+	}
+	for _, p := range j.Plan.Phases {
+		run.Phases = append(run.Phases, Phase{Name: p.Name, Start: at(p.StartMs), End: at(p.EndMs)})
+	}
+	open := map[string]int{} // fault label -> index of its window awaiting a revert
+	for _, f := range j.Faults {
+		switch f.Event {
+		case "injected":
+			open[f.Label] = len(run.Faults)
+			run.Faults = append(run.Faults, FaultWindow{Name: f.Label, Kind: f.Kind, Target: f.Describe, Injected: at(f.AtMs)})
+		case "reverted", "revert_failed":
+			if i, ok := open[f.Label]; ok && f.Event == "reverted" {
+				run.Faults[i].Reverted = at(f.AtMs)
+				delete(open, f.Label)
+			}
+		}
+	}
+	for _, c := range j.Checks {
+		expr := c.Expression
+		if expr == "" {
+			expr = c.Name
+		}
+		switch c.Kind {
+		case "steady_state_before":
+			expr = "steady state before the first fault: " + c.Name
+		case "steady_state_after":
+			expr = "steady state after the last phase: " + c.Name
+		case "abort":
+			expr = "abort: " + expr
+		}
+		run.Checks = append(run.Checks, Check{Phase: c.Phase, Expression: expr, Verdict: c.Verdict, Measured: c.Measured, Detail: c.Detail})
+	}
+	return run
+}

@@ -16,24 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/faultline-dev/faultline/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	stopExternalToxiproxy()
-	removeTestImages()
-	testenv.RemoveBuilds()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, stopExternalToxiproxy, removeTestImages) }
 
 // backend is a TCP server on loopback for faults to act on. Each line it
 // reads is answered: "bytes N" with N bytes of 'x', anything else echoed.

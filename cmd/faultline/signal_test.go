@@ -18,11 +18,7 @@ import (
 	"github.com/faultline-dev/faultline/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.RemoveBuilds()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // TestLoadFirstSignalStopsGracefully runs the real binary: the first SIGINT
 // stops the load, prints the summary and exits 130.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // TargetAt is what the load shape asks for after elapsed: the arrival rate
@@ -89,12 +90,15 @@ func (p *Progress) Update(iv *Stats) {
 	line := fmt.Sprintf("[%s] %s/%s  %.0f/s%s  p50 %s  p99 %s  errors %d  dropped %d",
 		bar, elapsed.Round(time.Second), total.Round(time.Second), iv.Rate(""), target,
 		FormatDuration(Percentile(lat, 50)), FormatDuration(Percentile(lat, 99)), p.failed, p.dropped)
+	// Widths are counted in runes, not bytes: "µs" is two bytes but one
+	// column, and a byte count would leave the tail of a longer line behind.
+	cols := utf8.RuneCountInString(line)
 	pad := ""
-	if n := p.lastLine - len(line); n > 0 {
+	if n := p.lastLine - cols; n > 0 {
 		pad = strings.Repeat(" ", n)
 	}
 	fmt.Fprintf(p.w, "\r%s%s", line, pad)
-	p.lastLine = len(line)
+	p.lastLine = cols
 }
 
 // Done clears the line so that the summary starts on a clean one.

@@ -201,7 +201,9 @@ type ReportSpec struct {
 	// Dir is where the journal and reports go (default
 	// faultline-out/NAME-TIMESTAMP).
 	Dir string `yaml:"dir"`
-	// Formats adds reports to the journal, which is always written: text,
-	// junit, markdown, hlog, hgrm, html.
+	// Formats lists the reports written besides the journal, which is
+	// always written: text, json, junit, markdown, hlog, hgrm, html
+	// (default: junit, markdown and hlog). Markdown is also appended to
+	// $GITHUB_STEP_SUMMARY when it is set.
 	Formats []string `yaml:"formats"`
 }

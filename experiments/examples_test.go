@@ -63,6 +63,13 @@ func TestExamplesRun(t *testing.T) {
 			}
 			var log bytes.Buffer
 			opts.Log = &log
+			stepSummary := filepath.Join(t.TempDir(), "step-summary.md")
+			opts.Getenv = func(name string) string {
+				if name == "GITHUB_STEP_SUMMARY" {
+					return stepSummary
+				}
+				return os.Getenv(name)
+			}
 			plan, err := Load(filepath.Join("..", "examples", c.file), Options{TimeScale: exampleScale})
 			if err != nil {
 				t.Fatal(err)
@@ -111,6 +118,9 @@ func TestExamplesRun(t *testing.T) {
 			if len(out.Reports) != want {
 				t.Errorf("wrote reports %v, want %d", out.Reports, want)
 			}
+			if b, err := os.ReadFile(stepSummary); (err != nil || len(b) == 0) == containsFormat(plan, "markdown") {
+				t.Errorf("$GITHUB_STEP_SUMMARY: %d bytes (err %v), markdown asked for: %v", len(b), err, containsFormat(plan, "markdown"))
+			}
 			for _, path := range out.Reports {
 				if st, err := os.Stat(path); err != nil || st.Size() == 0 {
 					t.Errorf("report %s: %v", path, err)
@@ -144,4 +154,17 @@ func buildTargetsImage(t *testing.T) string {
 		}
 	})
 	return tag
+}
+
+func containsFormat(p *Plan, name string) bool {
+	formats := p.Exp.Report.Formats
+	if len(formats) == 0 {
+		formats = defaultFormats
+	}
+	for _, f := range formats {
+		if f == name {
+			return true
+		}
+	}
+	return false
 }

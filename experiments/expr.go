@@ -99,23 +99,31 @@ type Condition struct {
 	pos    Pos
 }
 
+// walk calls fn for every node of both sides of the condition.
+func (c *Condition) walk(fn func(node)) {
+	var visit func(node)
+	visit = func(n node) {
+		fn(n)
+		switch x := n.(type) {
+		case *binNode:
+			visit(x.l)
+			visit(x.r)
+		case *negNode:
+			visit(x.x)
+		}
+	}
+	visit(c.Left)
+	visit(c.Right)
+}
+
 // Refs lists the metric references of the condition.
 func (c *Condition) Refs() []*refNode {
 	var out []*refNode
-	var walk func(node)
-	walk = func(n node) {
-		switch x := n.(type) {
-		case *refNode:
-			out = append(out, x)
-		case *binNode:
-			walk(x.l)
-			walk(x.r)
-		case *negNode:
-			walk(x.x)
+	c.walk(func(n node) {
+		if r, ok := n.(*refNode); ok {
+			out = append(out, r)
 		}
-	}
-	walk(c.Left)
-	walk(c.Right)
+	})
 	return out
 }
 

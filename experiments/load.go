@@ -650,22 +650,11 @@ func (v *validator) validateHypotheses(phases []string) {
 // time_to_recover, so a time-scaled run keeps its recovery limit in
 // proportion.
 func scaleRecovery(c *Condition, scale float64) {
-	var walk func(node)
-	walk = func(n node) {
-		switch x := n.(type) {
-		case *numberNode:
-			if x.d == dimDuration {
-				x.v *= scale
-			}
-		case *binNode:
-			walk(x.l)
-			walk(x.r)
-		case *negNode:
-			walk(x.x)
+	c.walk(func(n node) {
+		if x, ok := n.(*numberNode); ok && x.d == dimDuration {
+			x.v *= scale
 		}
-	}
-	walk(c.Left)
-	walk(c.Right)
+	})
 }
 
 // refsNot returns the first of the given metrics that c names, or "".

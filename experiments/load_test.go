@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline-dev/faultline/internal/exitcode"
 )
@@ -183,4 +184,36 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("a valid plan with total %v and %d phases", plan.Total, len(plan.Phases))
 		}
 	})
+}
+
+// TestTimeScaleScalesRecoveryLimits checks that every duration of a
+// condition on time_to_recover scales, nested ones included, and that a
+// latency limit does not.
+func TestTimeScaleScalesRecoveryLimits(t *testing.T) {
+	t.Parallel()
+	src := `name: x
+load:
+  rate: 10/s
+  requests:
+    - url: http://127.0.0.1:1/
+phases:
+  - name: a
+    duration: 10s
+hypothesis:
+  a:
+    - time_to_recover < 2 * 5s + 1s
+    - p99 < 250ms
+`
+	plan, err := Parse([]byte(src), "x.yaml", Options{TimeScale: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := plan.Phases[0].Hypotheses
+	sc := &scope{timeToRecover: 0}
+	if got := time.Duration(eval(hs[0].Right, sc, sc.samplesOf)); got != 5500*time.Millisecond {
+		t.Errorf("scaled recovery limit %v, want 5.5s (half of 11s)", got)
+	}
+	if got := time.Duration(eval(hs[1].Right, sc, sc.samplesOf)); got != 250*time.Millisecond {
+		t.Errorf("latency limit %v: it must not scale", got)
+	}
 }

@@ -302,6 +302,14 @@ func decodeHist(s string) (*hdrhistogram.Histogram, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A histogram already in the engine's geometry (every file faultline
+	// writes) is used as it is: a copy would double the allocations, and a
+	// freed dense histogram's memory must be zeroed again when it is reused,
+	// which makes all of it resident, where fresh memory is resident only
+	// where values were recorded.
+	if h.LowestTrackableValue() == loadgen.HistLowest && h.HighestTrackableValue() == loadgen.HistHighest && h.SignificantFigures() == loadgen.HistSigFigs {
+		return h, nil
+	}
 	// Re-home the samples in the engine's geometry so histograms from any
 	// file merge exactly with each other.
 	out := loadgen.NewHistogram()

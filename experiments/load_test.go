@@ -169,7 +169,23 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("name: x\nphases: [{name: a, duration: 1s}]\nload: {rate: 1/s, requests: [{url: 'http://127.0.0.1:1/'}]}\nhypothesis: {a: ['p99 < 2 * a.p99']}\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		plan, err := Parse(src, "fuzz.yaml", Options{})
+		// Parse must finish promptly on any input: a hang is a bug.
+		type parsed struct {
+			plan *Plan
+			err  error
+		}
+		done := make(chan parsed, 1)
+		go func() {
+			p, err := Parse(src, "fuzz.yaml", Options{})
+			done <- parsed{p, err}
+		}()
+		var res parsed
+		select {
+		case res = <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Parse did not return within 5s on %q", src)
+		}
+		plan, err := res.plan, res.err
 		if err != nil {
 			if exitcode.Of(err) != exitcode.Usage {
 				t.Errorf("error with exit code %d: %v", exitcode.Of(err), err)

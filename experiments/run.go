@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -429,10 +430,9 @@ func (r *runState) phaseAt(offset time.Duration) *Phase {
 
 // event is one point of the fault timeline.
 type event struct {
-	at     time.Duration
-	kind   int // evSteady, evInject, evRevert
-	fault  *PlannedFault
-	weight int // orders events at the same instant
+	at    time.Duration
+	kind  int // evRevert, evSteady, evInject: their order at one instant
+	fault *PlannedFault
 }
 
 const (
@@ -453,12 +453,15 @@ func (r *runState) timeline() []event {
 	return evs
 }
 
+// sortEvents orders the timeline by time, and at one instant reverts
+// before the steady-state check before injections.
 func sortEvents(evs []event) {
-	for i := 1; i < len(evs); i++ {
-		for j := i; j > 0 && (evs[j].at < evs[j-1].at || evs[j].at == evs[j-1].at && evs[j].kind < evs[j-1].kind); j-- {
-			evs[j], evs[j-1] = evs[j-1], evs[j]
+	slices.SortStableFunc(evs, func(a, b event) int {
+		if c := cmp.Compare(a.at, b.at); c != 0 {
+			return c
 		}
-	}
+		return cmp.Compare(a.kind, b.kind)
+	})
 }
 
 // execute runs the experiment up to the end of the load.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
 	"io"
 	"net"
 	"net/http"
@@ -262,3 +263,19 @@ func uniqueName(t *testing.T) string {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func exitOf(err error) int { return int(exitcodeOf(err)) }
+
+// proxyToBackend starts a backend and a proxy in front of it on the
+// Toxiproxy server at url, deleted when the test ends. It returns the
+// proxy's name, the client and the proxy.
+func proxyToBackend(t *testing.T, url string) (string, *toxiproxy.Client, *toxiproxy.Proxy) {
+	t.Helper()
+	be := startBackend(t)
+	name := uniqueName(t)
+	client := toxiproxy.NewClient(url)
+	p, err := client.CreateProxy(name, "127.0.0.1:0", be.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Delete() })
+	return name, client, p
+}

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
 )
 
 // recordingService is an in-memory Crashable that records when it crashed
@@ -152,14 +150,7 @@ func TestRevertLedgerAfterACrash(t *testing.T) {
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			be := startBackend(t)
-			name := uniqueName(t)
-			client := toxiproxy.NewClient(srv.url)
-			p, err := client.CreateProxy(name, "127.0.0.1:0", be.addr())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { p.Delete() })
+			name, client, _ := proxyToBackend(t, srv.url)
 			ledger := testLedger(t)
 			s := NewSession(ledger, &Env{ToxiproxyURL: srv.url, ToxiproxyEmbedded: srv.embedded})
 			for _, spec := range []Spec{

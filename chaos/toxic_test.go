@@ -155,14 +155,7 @@ func TestToxicsAgainstEmbeddedAndExternalServers(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
 					ctx := context.Background()
-					be := startBackend(t)
-					name := uniqueName(t)
-					client := toxiproxy.NewClient(srv.url)
-					p, err := client.CreateProxy(name, "127.0.0.1:0", be.addr())
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { p.Delete() })
+					name, client, p := proxyToBackend(t, srv.url)
 					baseline := minRoundTrip(t, p.Listen, 5)
 
 					before, err := net.Dial("tcp", p.Listen)

@@ -29,15 +29,8 @@ func rawServer(t *testing.T, replies ...string) string {
 		defer c.Close()
 		br := bufio.NewReader(c)
 		for _, reply := range replies {
-			// Read one request head (our requests in these tests carry no body).
-			for {
-				line, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if line == "\r\n" {
-					break
-				}
+			if readRequestHead(br) != nil {
+				return
 			}
 			if _, err := io.WriteString(c, reply); err != nil {
 				return
@@ -46,6 +39,20 @@ func rawServer(t *testing.T, replies ...string) string {
 	}()
 	t.Cleanup(func() { l.Close(); wg.Wait() })
 	return l.Addr().String()
+}
+
+// readRequestHead reads one request's head, up to its blank line (the
+// requests in these tests carry no body).
+func readRequestHead(br *bufio.Reader) error {
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if line == "\r\n" {
+			return nil
+		}
+	}
 }
 
 func TestH1ResponseFraming(t *testing.T) {
@@ -115,13 +122,7 @@ func TestH1RetriesAStaleConnectionOnce(t *testing.T) {
 			if err != nil {
 				return
 			}
-			br := bufio.NewReader(c)
-			for {
-				line, err := br.ReadString('\n')
-				if err != nil || line == "\r\n" {
-					break
-				}
-			}
+			readRequestHead(bufio.NewReader(c))
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 			c.Close()
 		}

@@ -38,6 +38,26 @@ type h1Conn struct {
 	br *bufio.Reader
 	// deadline is the connection's deadline as last set.
 	deadline time.Time
+	// failBody holds the first bytes of the last response's body when its
+	// status was 4xx or 5xx (failLen of them; failMore when the body went
+	// on), for the failure samples. A fixed array, so that keeping it
+	// costs a copy and no allocation, and nothing at all for a success.
+	failBody [FailureBodyBytes]byte
+	failLen  int
+	failMore bool
+}
+
+// failureBody is the start of the last response's body if it failed, valid
+// until the next round trip, and whether the body went on.
+func (h *h1Conn) failureBody() ([]byte, bool) { return h.failBody[:h.failLen], h.failMore }
+
+// keepBody copies up to limit bytes (FailureBodyBytes at most) of the body
+// about to be discarded. A body cut short shows as a short sample; the
+// discard that follows reports the error.
+func (h *h1Conn) keepBody(limit int64) {
+	n := int(min(limit, FailureBodyBytes))
+	b, _ := h.br.Peek(n)
+	h.failLen = copy(h.failBody[:], b)
 }
 
 func newH1Conn(ep *endpoint, connectTimeout time.Duration) *h1Conn {
@@ -169,6 +189,7 @@ var (
 // readResponse parses one response and discards its body. It returns the
 // status, bytes read, and whether the connection can carry another request.
 func (h *h1Conn) readResponse(head bool) (status int, in int64, keep bool, err error) {
+	h.failLen, h.failMore = 0, false
 	for {
 		line, n, err := h.readLine()
 		in += n
@@ -223,10 +244,14 @@ func (h *h1Conn) readResponse(head bool) (status int, in int64, keep bool, err e
 		case head || status == 204 || status == 304 || status == 101:
 			return status, in, keep && status != 101, nil
 		case chunked:
-			n, err := h.discardChunked()
+			n, err := h.discardChunked(status >= 400)
 			in += n
 			return status, in, keep && err == nil, err
 		case contentLength >= 0:
+			if status >= 400 {
+				h.keepBody(contentLength)
+				h.failMore = contentLength > int64(h.failLen)
+			}
 			n, err := h.br.Discard(int(contentLength))
 			in += int64(n)
 			if err == io.EOF {
@@ -235,16 +260,22 @@ func (h *h1Conn) readResponse(head bool) (status int, in int64, keep bool, err e
 			return status, in, keep && err == nil, err
 		default:
 			// No length: the body runs to the end of the connection.
+			if status >= 400 {
+				h.keepBody(FailureBodyBytes)
+			}
 			n, err := io.Copy(io.Discard, h.br)
+			h.failMore = n > int64(h.failLen)
 			in += n
 			return status, in, false, err
 		}
 	}
 }
 
-func (h *h1Conn) discardChunked() (int64, error) {
+// discardChunked discards a chunked body; with keep, it keeps the start of
+// the first chunk for the failure samples.
+func (h *h1Conn) discardChunked(keep bool) (int64, error) {
 	var in int64
-	for {
+	for first := true; ; first = false {
 		line, n, err := h.readLine()
 		in += n
 		if err != nil {
@@ -256,6 +287,12 @@ func (h *h1Conn) discardChunked() (int64, error) {
 		size, err := strconv.ParseInt(string(bytes.TrimSpace(line)), 16, 64)
 		if err != nil || size < 0 {
 			return in, fmt.Errorf("%w: chunk size %q", errProtocol, truncate(line))
+		}
+		if keep && first {
+			h.keepBody(size)
+			h.failMore = size > int64(h.failLen)
+		} else if keep && size > 0 {
+			h.failMore = true
 		}
 		if size == 0 {
 			for { // trailers, up to the blank line

@@ -84,8 +84,10 @@ func newH2Client(tlsCfg *tls.Config, connectTimeout time.Duration) *h2Client {
 
 // roundTrip sends t and discards the response body. Byte counts are body
 // bytes only: HTTP/2 compresses headers per connection, so they cannot be
-// attributed to a single request.
-func (c *h2Client) roundTrip(ctx context.Context, t *Target, deadline time.Time) (status int, in, out int64, err error) {
+// attributed to a single request. The start of a 4xx or 5xx response's body
+// is first read into *keep (allocated on the first failure, FailureBodyBytes
+// long, reused after), and kept says how many bytes it holds.
+func (c *h2Client) roundTrip(ctx context.Context, t *Target, deadline time.Time, keep *[]byte) (status int, in, out int64, kept int, err error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var body io.Reader
@@ -94,7 +96,7 @@ func (c *h2Client) roundTrip(ctx context.Context, t *Target, deadline time.Time)
 	}
 	req, err := http.NewRequestWithContext(ctx, t.Method, t.URL.String(), body)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	for k, v := range t.Header {
 		req.Header[k] = v
@@ -104,11 +106,18 @@ func (c *h2Client) roundTrip(ctx context.Context, t *Target, deadline time.Time)
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return 0, 0, int64(len(t.Body)), err
+		return 0, 0, int64(len(t.Body)), 0, err
+	}
+	if resp.StatusCode >= 400 {
+		if *keep == nil {
+			*keep = make([]byte, FailureBodyBytes)
+		}
+		// A short body is no error here; a broken one fails the copy below.
+		kept, _ = io.ReadFull(resp.Body, *keep)
 	}
 	n, err := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, n, int64(len(t.Body)), err
+	return resp.StatusCode, n + int64(kept), int64(len(t.Body)), kept, err
 }
 
 func (c *h2Client) close() { c.client.CloseIdleConnections() }

@@ -8,6 +8,14 @@ import (
 )
 
 // sample is what one completed request contributes to the statistics.
+//
+// Every engine fills one per completed request and hands it to
+// recorder.record. For a failing request (status 0 or >= 400) it also sets
+// what the failure samples need: body, the first bytes of the response body
+// that the client kept (at most FailureBodyBytes, in a buffer the client
+// reuses: record copies it only when it keeps the sample) with bodyMore
+// when the body went on; or err, the transport error. A successful request
+// sets neither and costs record no allocation.
 type sample struct {
 	latency, service time.Duration
 	lag              time.Duration
@@ -15,6 +23,9 @@ type sample struct {
 	status           int        // 0 when no response arrived
 	errClass         ErrorClass // set when no response arrived
 	in, out          int64
+	body             []byte
+	bodyMore         bool
+	err              error
 }
 
 // recorder collects samples from many workers with little contention: each
@@ -35,6 +46,12 @@ type shard struct {
 	// cheaper than a map on the hot path; drain folds it into the map.
 	status []*[1000]int64
 	lag    *hdrhistogram.Histogram
+	// failures are the failure samples taken since the last drain, and
+	// sampled counts them per request name: each shard keeps at most
+	// FailureSamplesPerName per name and interval, and drain keeps at most
+	// that many of all shards' (Stats.AddFailure).
+	failures []FailureSample
+	sampled  []int
 }
 
 func newRecorder(targets []Target, shards int) *recorder {
@@ -50,21 +67,33 @@ func newRecorder(targets []Target, shards int) *recorder {
 		r.targetName[i] = n
 	}
 	for i := 0; i < shards; i++ {
-		r.shards = append(r.shards, &shard{series: make([]*Series, 2*len(r.names)), status: make([]*[1000]int64, 2*len(r.names)), lag: NewHistogram()})
+		r.shards = append(r.shards, &shard{series: make([]*Series, 2*len(r.names)), status: make([]*[1000]int64, 2*len(r.names)), lag: NewHistogram(), sampled: make([]int, len(r.names))})
 	}
 	return r
 }
 
+// record adds one completed request of target to the shard of shardIndex
+// (a worker's id). It is the one entry point of every engine's measurements,
+// failure samples included (see sample).
 func (r *recorder) record(shardIndex, target int, s *sample) {
 	sh := r.shards[shardIndex%len(r.shards)]
-	outcome, slot := OK, 2*r.targetName[target]
+	name := r.targetName[target]
+	outcome, slot := OK, 2*name
 	if s.status == 0 || s.status >= 400 {
 		outcome, slot = Error, slot+1
 	}
 	sh.mu.Lock()
+	if outcome == Error && sh.sampled[name] < FailureSamplesPerName {
+		sh.sampled[name]++
+		var errText string
+		if s.status == 0 && s.err != nil {
+			errText = s.err.Error()
+		}
+		sh.failures = append(sh.failures, newFailureSample(r.names[name], s.status, s.errClass, s.body, errText, s.bodyMore))
+	}
 	se := sh.series[slot]
 	if se == nil {
-		se = newSeries(r.names[r.targetName[target]], outcome)
+		se = newSeries(r.names[name], outcome)
 		sh.series[slot] = se
 	}
 	recordDuration(se.Latency, s.latency)
@@ -113,6 +142,11 @@ func (r *recorder) drain(st *Stats) {
 		}
 		st.SendLag.Merge(sh.lag)
 		sh.lag.Reset()
+		for _, f := range sh.failures {
+			st.AddFailure(f)
+		}
+		sh.failures = sh.failures[:0]
+		clear(sh.sampled)
 		sh.mu.Unlock()
 	}
 }

@@ -503,6 +503,9 @@ type worker struct {
 	id    int
 	conns []*h1Conn
 	h2    *h2Client
+	// h2Body holds the start of the last failing HTTP/2 response's body
+	// (h1Conn keeps its own); allocated on the first failure.
+	h2Body []byte
 }
 
 func (e *engine) newWorker(id int) *worker {
@@ -590,7 +593,11 @@ func (e *engine) send(w *worker, target int, now time.Time, s *sample) bool {
 	var err error
 	*s = sample{}
 	if w.h2 != nil {
-		s.status, s.in, s.out, err = w.h2.roundTrip(e.runCtx, &e.opts.Targets[target], deadline)
+		var kept int
+		s.status, s.in, s.out, kept, err = w.h2.roundTrip(e.runCtx, &e.opts.Targets[target], deadline, &w.h2Body)
+		if s.status >= 400 {
+			s.body, s.bodyMore = w.h2Body[:kept], s.in > int64(kept)
+		}
 	} else {
 		ep := e.targetEP[target]
 		c := w.conns[ep]
@@ -604,6 +611,9 @@ func (e *engine) send(w *worker, target int, now time.Time, s *sample) bool {
 		raw := e.raw[target]
 		s.out = int64(len(raw))
 		s.status, s.in, err = c.roundTrip(raw, e.opts.Targets[target].Method == http.MethodHead, deadline, e.opts.Timeout)
+		if s.status >= 400 {
+			s.body, s.bodyMore = c.failureBody()
+		}
 	}
 	if err != nil {
 		if e.stopping.Load() {
@@ -611,6 +621,7 @@ func (e *engine) send(w *worker, target int, now time.Time, s *sample) bool {
 		}
 		s.status = 0
 		s.errClass = classify(err)
+		s.err = err
 	}
 	return true
 }

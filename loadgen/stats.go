@@ -98,6 +98,9 @@ type Stats struct {
 	// nor dropped because the run was stopped (Ctrl-C, or the grace period
 	// after the end ran out).
 	Unfinished int64
+	// Failures holds a few failing requests as they were answered, at most
+	// FailureSamplesPerName per request name (see AddFailure).
+	Failures []FailureSample
 }
 
 // NewStats returns empty stats for the span [start, end).
@@ -123,6 +126,9 @@ func (s *Stats) Merge(o *Stats) {
 	s.Scheduled += o.Scheduled
 	s.Dropped += o.Dropped
 	s.Unfinished += o.Unfinished
+	for _, f := range o.Failures {
+		s.AddFailure(f)
+	}
 }
 
 // series returns the series for name and outcome, creating it in order.

@@ -2,16 +2,13 @@ package loadgen
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -38,27 +35,12 @@ type h1Conn struct {
 	br *bufio.Reader
 	// deadline is the connection's deadline as last set.
 	deadline time.Time
-	// failBody holds the first bytes of the last response's body when its
-	// status was 4xx or 5xx (failLen of them; failMore when the body went
-	// on), for the failure samples. A fixed array, so that keeping it
-	// costs a copy and no allocation, and nothing at all for a success.
-	failBody [FailureBodyBytes]byte
-	failLen  int
-	failMore bool
+	parser   h1Parser
 }
 
 // failureBody is the start of the last response's body if it failed, valid
 // until the next round trip, and whether the body went on.
-func (h *h1Conn) failureBody() ([]byte, bool) { return h.failBody[:h.failLen], h.failMore }
-
-// keepBody copies up to limit bytes (FailureBodyBytes at most) of the body
-// about to be discarded. A body cut short shows as a short sample; the
-// discard that follows reports the error.
-func (h *h1Conn) keepBody(limit int64) {
-	n := int(min(limit, FailureBodyBytes))
-	b, _ := h.br.Peek(n)
-	h.failLen = copy(h.failBody[:], b)
-}
+func (h *h1Conn) failureBody() ([]byte, bool) { return h.parser.failureBody() }
 
 func newH1Conn(ep *endpoint, connectTimeout time.Duration) *h1Conn {
 	return &h1Conn{ep: ep, connectTimeout: connectTimeout}
@@ -153,168 +135,37 @@ func isStaleConn(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// readLine returns the next line without its CRLF and the bytes consumed.
-// The slice is only valid until the next read.
-func (h *h1Conn) readLine() ([]byte, int64, error) {
-	line, err := h.br.ReadSlice('\n')
-	n := int64(len(line))
-	if err == bufio.ErrBufferFull {
-		// A line longer than the buffer: keep its tail only; callers never
-		// need more than the start of a header line.
-		for err == bufio.ErrBufferFull {
-			var more []byte
-			more, err = h.br.ReadSlice('\n')
-			n += int64(len(more))
-		}
-		if err != nil {
-			return nil, n, err
-		}
-		return []byte("X-Long: line"), n, nil
-	}
-	if err != nil {
-		if err == io.EOF && n > 0 {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, n, err
-	}
-	return bytes.TrimRight(line, "\r\n"), n, nil
-}
-
-var (
-	hdrContentLength    = []byte("content-length")
-	hdrTransferEncoding = []byte("transfer-encoding")
-	hdrConnection       = []byte("connection")
-)
-
 // readResponse parses one response and discards its body. It returns the
 // status, bytes read, and whether the connection can carry another request.
 func (h *h1Conn) readResponse(head bool) (status int, in int64, keep bool, err error) {
-	h.failLen, h.failMore = 0, false
+	p := &h.parser
+	p.reset(head)
+	// Bytes already buffered are parsed before reading more; after that,
+	// whatever the parser left is an incomplete line, so each round reads.
+	more := h.br.Buffered() == 0
 	for {
-		line, n, err := h.readLine()
-		in += n
-		if err != nil {
-			return 0, in, false, err
-		}
-		// "HTTP/1.1 200 OK"
-		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-			return 0, in, false, fmt.Errorf("%w: status line %q", errProtocol, truncate(line))
-		}
-		status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
-		if status < 100 || status > 999 {
-			return 0, in, false, fmt.Errorf("%w: status line %q", errProtocol, truncate(line))
-		}
-		keep = line[7] == '1'
-		contentLength, chunked := int64(-1), false
-		for {
-			line, n, err := h.readLine()
-			in += n
-			if err != nil {
-				return status, in, false, err
+		if more {
+			// Peek returns exactly what it was asked for: asking for one
+			// byte more than is buffered makes it read, and the second
+			// Peek takes everything the read brought.
+			buf, perr := h.br.Peek(h.br.Buffered() + 1)
+			if perr == io.EOF {
+				perr = p.eof(len(buf))
+				in += int64(len(buf))
+				h.br.Discard(len(buf))
+				return p.status, in, p.keep && perr == nil, perr
 			}
-			if len(line) == 0 {
-				break
-			}
-			colon := bytes.IndexByte(line, ':')
-			if colon <= 0 {
-				continue
-			}
-			name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
-			switch {
-			case bytes.EqualFold(name, hdrContentLength):
-				v, perr := strconv.ParseInt(string(value), 10, 64)
-				if perr != nil || v < 0 {
-					return status, in, false, fmt.Errorf("%w: content-length %q", errProtocol, truncate(value))
-				}
-				contentLength = v
-			case bytes.EqualFold(name, hdrTransferEncoding):
-				chunked = bytes.Contains(bytes.ToLower(value), []byte("chunked"))
-			case bytes.EqualFold(name, hdrConnection):
-				if bytes.EqualFold(value, []byte("close")) {
-					keep = false
-				} else if bytes.EqualFold(value, []byte("keep-alive")) {
-					keep = true
-				}
+			if perr != nil {
+				return p.status, in, false, perr
 			}
 		}
-		if status >= 100 && status < 200 && status != 101 {
-			continue // an informational response precedes the real one
-		}
-		switch {
-		case head || status == 204 || status == 304 || status == 101:
-			return status, in, keep && status != 101, nil
-		case chunked:
-			n, err := h.discardChunked(status >= 400)
-			in += n
-			return status, in, keep && err == nil, err
-		case contentLength >= 0:
-			if status >= 400 {
-				h.keepBody(contentLength)
-				h.failMore = contentLength > int64(h.failLen)
-			}
-			n, err := h.br.Discard(int(contentLength))
-			in += int64(n)
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return status, in, keep && err == nil, err
-		default:
-			// No length: the body runs to the end of the connection.
-			if status >= 400 {
-				h.keepBody(FailureBodyBytes)
-			}
-			n, err := io.Copy(io.Discard, h.br)
-			h.failMore = n > int64(h.failLen)
-			in += n
-			return status, in, false, err
-		}
-	}
-}
-
-// discardChunked discards a chunked body; with keep, it keeps the start of
-// the first chunk for the failure samples.
-func (h *h1Conn) discardChunked(keep bool) (int64, error) {
-	var in int64
-	for first := true; ; first = false {
-		line, n, err := h.readLine()
-		in += n
-		if err != nil {
-			return in, err
-		}
-		if i := bytes.IndexByte(line, ';'); i >= 0 {
-			line = line[:i]
-		}
-		size, err := strconv.ParseInt(string(bytes.TrimSpace(line)), 16, 64)
-		if err != nil || size < 0 {
-			return in, fmt.Errorf("%w: chunk size %q", errProtocol, truncate(line))
-		}
-		if keep && first {
-			h.keepBody(size)
-			h.failMore = size > int64(h.failLen)
-		} else if keep && size > 0 {
-			h.failMore = true
-		}
-		if size == 0 {
-			for { // trailers, up to the blank line
-				line, n, err := h.readLine()
-				in += n
-				if err != nil || len(line) == 0 {
-					return in, err
-				}
-			}
-		}
-		d, err := h.br.Discard(int(size))
-		in += int64(d)
-		if err != nil {
-			return in, err
-		}
-		crlf, n, err := h.readLine()
-		in += n
-		if err != nil {
-			return in, err
-		}
-		if len(crlf) != 0 {
-			return in, fmt.Errorf("%w: chunk not followed by CRLF", errProtocol)
+		buf, _ := h.br.Peek(h.br.Buffered())
+		more = true
+		n, done, ferr := p.feed(buf)
+		h.br.Discard(n)
+		in += int64(n)
+		if ferr != nil || done {
+			return p.status, in, p.keep && ferr == nil, ferr
 		}
 	}
 }

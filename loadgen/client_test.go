@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -55,31 +56,34 @@ func readRequestHead(br *bufio.Reader) error {
 	}
 }
 
+// framingCases are responses with every framing the parser knows, and
+// malformed ones.
+var framingCases = []struct {
+	name       string
+	reply      string
+	head       bool
+	wantStatus int
+	wantKeep   bool
+	wantErr    bool
+}{
+	{"content-length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, 200, true, false},
+	{"chunked", "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n", false, 201, true, false},
+	{"no content", "HTTP/1.1 204 No Content\r\n\r\n", false, 204, true, false},
+	{"head with length", "HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n", true, 200, true, false},
+	{"connection close", "HTTP/1.1 503 Busy\r\nConnection: close\r\nContent-Length: 2\r\n\r\nno", false, 503, false, false},
+	{"http/1.0", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 200, false, false},
+	{"http/1.0 keep-alive", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", false, 200, true, false},
+	{"100 continue first", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false, 200, true, false},
+	{"until close", "HTTP/1.1 200 OK\r\n\r\nbody until the end", false, 200, false, false},
+	{"garbage", "SSH-2.0-OpenSSH\r\n\r\n", false, 0, false, true},
+	{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false, 200, false, true},
+	{"bad length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false, 200, false, true},
+	{"bad chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false, 200, false, true},
+}
+
 func TestH1ResponseFraming(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name       string
-		reply      string
-		head       bool
-		wantStatus int
-		wantKeep   bool
-		wantErr    bool
-	}{
-		{"content-length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, 200, true, false},
-		{"chunked", "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n", false, 201, true, false},
-		{"no content", "HTTP/1.1 204 No Content\r\n\r\n", false, 204, true, false},
-		{"head with length", "HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n", true, 200, true, false},
-		{"connection close", "HTTP/1.1 503 Busy\r\nConnection: close\r\nContent-Length: 2\r\n\r\nno", false, 503, false, false},
-		{"http/1.0", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 200, false, false},
-		{"http/1.0 keep-alive", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", false, 200, true, false},
-		{"100 continue first", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false, 200, true, false},
-		{"until close", "HTTP/1.1 200 OK\r\n\r\nbody until the end", false, 200, false, false},
-		{"garbage", "SSH-2.0-OpenSSH\r\n\r\n", false, 0, false, true},
-		{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false, 200, false, true},
-		{"bad length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false, 200, false, true},
-		{"bad chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false, 200, false, true},
-	}
-	for _, c := range cases {
+	for _, c := range framingCases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			addr := rawServer(t, c.reply)
@@ -103,6 +107,67 @@ func TestH1ResponseFraming(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestH1ParserSplitAnywhere feeds each framing case to the parser in pieces
+// of every size from one byte, as the event-loop engine's reads may cut a
+// response anywhere, and checks it reaches the same verdict as whole.
+func TestH1ParserSplitAnywhere(t *testing.T) {
+	t.Parallel()
+	for _, c := range framingCases {
+		for size := 1; size <= len(c.reply); size++ {
+			var p h1Parser
+			p.reset(c.head)
+			var pending []byte
+			done, eof := false, false
+			var err error
+			for off := 0; off < len(c.reply) && !done && err == nil; off += size {
+				pending = append(pending, c.reply[off:min(off+size, len(c.reply))]...)
+				var n int
+				n, done, err = p.feed(pending)
+				pending = pending[n:]
+			}
+			if !done && err == nil {
+				err, eof = p.eof(len(pending)), true
+			}
+			if (err != nil) != c.wantErr {
+				t.Fatalf("%s in pieces of %d: err = %v, want error %v", c.name, size, err, c.wantErr)
+			}
+			if !c.wantErr && (p.status != c.wantStatus || p.keep != c.wantKeep) {
+				t.Fatalf("%s in pieces of %d: status %d keep %v, want %d %v", c.name, size, p.status, p.keep, c.wantStatus, c.wantKeep)
+			}
+			if !c.wantErr && !eof && int(p.consumed) != len(c.reply) {
+				t.Fatalf("%s in pieces of %d: consumed %d of %d bytes", c.name, size, p.consumed, len(c.reply))
+			}
+		}
+	}
+}
+
+func TestH1ParserLongLine(t *testing.T) {
+	t.Parallel()
+	long := "X-Big: " + strings.Repeat("a", 3*maxLine) + "\r\n"
+	reply := "HTTP/1.1 200 OK\r\n" + long + "Content-Length: 2\r\n\r\nok"
+	var p h1Parser
+	p.reset(false)
+	var pending []byte
+	for off := 0; off < len(reply); off += 1000 {
+		pending = append(pending, reply[off:min(off+1000, len(reply))]...)
+		n, done, err := p.feed(pending)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending = pending[n:]
+		if len(pending) >= maxLine {
+			t.Fatalf("parser left %d bytes unconsumed", len(pending))
+		}
+		if done {
+			if p.status != 200 || int(p.consumed) != len(reply) {
+				t.Fatalf("status %d consumed %d of %d", p.status, p.consumed, len(reply))
+			}
+			return
+		}
+	}
+	t.Fatal("the response never completed")
 }
 
 func TestH1RetriesAStaleConnectionOnce(t *testing.T) {

@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"context"
 	"encoding"
 	"errors"
 	"fmt"
@@ -60,20 +61,70 @@ func (ps Problems) sorted() Problems {
 // from, keyed by its path ("phases[1].faults[0].proxy"), so that later
 // checks can point at the right line and column.
 type decoder struct {
+	ctx      context.Context
 	file     string
 	problems Problems
+	// unlisted counts the problems found past maxProblems, which are
+	// counted rather than kept.
+	unlisted int
 	pos      map[string]Pos
 	// failed holds the paths whose value could not be decoded, so that
 	// later checks do not report them a second time.
 	failed map[string]bool
+	// aliasDepth is how many aliases the value being decoded is reached
+	// through, and aliasValues how many values were decoded through one so
+	// far: each alias is decoded again wherever it is used, so without a
+	// bound a few kilobytes of nested aliases expand into billions of
+	// values (the "billion laughs").
+	aliasDepth, aliasValues int
+	aliasOver               bool
+	// steps counts calls of interrupted, which looks at ctx every so
+	// often; done records that ctx was found done.
+	steps int
+	done  bool
 }
 
-func newDecoder(file string) *decoder {
-	return &decoder{file: file, pos: map[string]Pos{}, failed: map[string]bool{}}
+// maxAliasValues bounds the values decoded through aliases in one file. An
+// experiment that shares a few request or fault definitions through
+// anchors stays far below it.
+const maxAliasValues = 10000
+
+// maxProblems is how many problems a file reports; the rest are counted.
+// Each problem is one line for a person to read: past this many, the file
+// is not an experiment with mistakes but something else.
+const maxProblems = 100
+
+func newDecoder(ctx context.Context, file string) *decoder {
+	return &decoder{ctx: ctx, file: file, pos: map[string]Pos{}, failed: map[string]bool{}}
 }
 
 func (d *decoder) addf(p Pos, format string, args ...any) {
+	if len(d.problems) >= maxProblems {
+		d.unlisted++
+		return
+	}
 	d.problems = append(d.problems, Problem{File: d.file, Pos: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+// interrupted reports whether the caller gave up (Ctrl-C). It looks at
+// the context once every 256 calls, so that checking costs nothing
+// measurable, and remembers what it saw.
+func (d *decoder) interrupted() bool {
+	if !d.done {
+		d.steps++
+		d.done = d.steps%256 == 0 && d.ctx.Err() != nil
+	}
+	return d.done
+}
+
+// result returns the problems in file order, the unlisted ones summed up
+// in a last line.
+func (d *decoder) result() Problems {
+	ps := d.problems.sorted()
+	if d.unlisted > 0 {
+		ps = append(ps, Problem{File: d.file, Msg: fmt.Sprintf("%d more problems not listed (only the first %d are)", d.unlisted, maxProblems)})
+	}
+	return ps
 }
 
 func nodePos(n *yaml.Node) Pos { return Pos{n.Line, n.Column} }
@@ -97,8 +148,19 @@ func isLeaf(t reflect.Type) bool {
 
 // decode fills v (addressable) from n, recording problems under path.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if d.interrupted() {
+		return
+	}
 	if n.Kind == yaml.AliasNode {
+		if !d.expandAlias(n, path) {
+			return
+		}
+		d.aliasDepth++
+		defer func() { d.aliasDepth-- }()
 		n = n.Alias
+	}
+	if d.aliasDepth > 0 {
+		d.aliasValues++
 	}
 	d.pos[path] = nodePos(n)
 	t := v.Type()
@@ -184,6 +246,21 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			v.SetMapIndex(kv, ev)
 		}
 	}
+}
+
+// expandAlias reports whether the alias n may be decoded: not once the
+// values decoded through aliases reach maxAliasValues, which is reported
+// once, at the alias where it happened.
+func (d *decoder) expandAlias(n *yaml.Node, path string) bool {
+	if d.aliasValues < maxAliasValues {
+		return true
+	}
+	if !d.aliasOver {
+		d.addf(nodePos(n), "%s: alias *%s: the aliases of this file expand to over %d values; write the values out, or use fewer aliases inside aliased values", displayPath(path), n.Value, maxAliasValues)
+		d.aliasOver = true
+	}
+	d.failed[path] = true
+	return false
 }
 
 func join(path, name string) string {

@@ -78,7 +78,7 @@ func TestExamplesRun(t *testing.T) {
 			if scale == 0 {
 				scale = exampleScale
 			}
-			plan, err := Load(filepath.Join("..", "examples", c.file), Options{TimeScale: scale})
+			plan, err := Load(t.Context(), filepath.Join("..", "examples", c.file), Options{TimeScale: scale})
 			if err != nil {
 				t.Fatal(err)
 			}

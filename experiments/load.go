@@ -1,8 +1,10 @@
 package experiments
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -10,8 +12,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/faultline-dev/faultline/chaos"
 	"github.com/faultline-dev/faultline/internal/exitcode"
@@ -93,44 +93,71 @@ type Options struct {
 // reservedPhaseNames cannot name a phase: they prefix metrics.
 var reservedPhaseNames = []string{"service", "lag"}
 
+// MaxFileSize bounds an experiment file. The largest example is a few
+// kilobytes; the bound keeps a mistaken argument (a log, a device) from
+// being read and parsed for minutes.
+const MaxFileSize = 4 << 20
+
 // Load reads, decodes and validates an experiment file. Every problem is
 // reported at once as file:line:col: message (a Problems error), with exit
-// code 2.
-func Load(path string, opts Options) (*Plan, error) {
-	raw, err := os.ReadFile(path)
+// code 2. It stops early, returning ctx's error, when ctx is done.
+func Load(ctx context.Context, path string, opts Options) (*Plan, error) {
+	raw, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(ctx, raw, path, opts)
+}
+
+// readFile reads at most MaxFileSize bytes of path.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, exitcode.Wrap(fmt.Errorf("read experiment: %w", err), exitcode.Usage)
 	}
-	return Parse(raw, path, opts)
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, exitcode.Wrap(fmt.Errorf("read experiment: %w", err), exitcode.Usage)
+	}
+	if len(raw) > MaxFileSize {
+		return nil, exitcode.Wrap(Problems{{File: path, Msg: fmt.Sprintf("the file is over %d MiB: not an experiment", MaxFileSize>>20)}}, exitcode.Usage)
+	}
+	return raw, nil
 }
-
-var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // Parse is Load for an experiment already in memory; file names it in
 // problems and anchors relative paths.
 func Parse(raw []byte, file string, opts Options) (*Plan, error) {
+	return parse(context.Background(), raw, file, opts)
+}
+
+func parse(ctx context.Context, raw []byte, file string, opts Options) (*Plan, error) {
 	if opts.TimeScale == 0 {
 		opts.TimeScale = 1
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(raw, &root); err != nil {
-		p := Problem{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-		if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
-			fmt.Sscanf(m[1], "%d", &p.Pos.Line)
-			p.Pos.Column, p.Msg = 1, "YAML syntax: "+m[2]
-		}
-		return nil, exitcode.Wrap(Problems{p}, exitcode.Usage)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	if len(root.Content) == 0 {
-		return nil, exitcode.Wrap(Problems{{File: file, Msg: "the file is empty"}}, exitcode.Usage)
+	root, p := parseYAML(raw, file)
+	if p != nil {
+		return nil, exitcode.Wrap(Problems{*p}, exitcode.Usage)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	exp := &Experiment{Targets: TargetsSpec{Config: targets.Defaults()}}
-	d := newDecoder(file)
+	d := newDecoder(ctx, file)
 	d.decode(root.Content[0], reflectValue(exp), "")
 	v := &validator{decoder: d, exp: exp, plan: &Plan{File: file, Exp: exp, TimeScale: opts.TimeScale, dir: filepath.Dir(file)}}
-	v.validate()
+	if !d.interrupted() {
+		v.validate()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if len(d.problems) > 0 {
-		return nil, exitcode.Wrap(d.problems.sorted(), exitcode.Usage)
+		return nil, exitcode.Wrap(d.result(), exitcode.Usage)
 	}
 	return v.plan, nil
 }
@@ -140,6 +167,9 @@ type validator struct {
 	*decoder
 	exp  *Experiment
 	plan *Plan
+	// targets and proxies cache targetNames and proxyNames, asked for
+	// once per reference.
+	targets, proxies []string
 }
 
 // at returns the position of path, or of its nearest recorded parent.
@@ -197,6 +227,9 @@ func (v *validator) validate() {
 	v.validateLoad()
 	v.validateHypotheses(refPhases)
 	for i, src := range e.Abort {
+		if v.interrupted() {
+			return
+		}
 		path := fmt.Sprintf("abort[%d]", i)
 		c, err := parseCondition(src, refPhases)
 		if err != nil {
@@ -287,7 +320,10 @@ func (v *validator) validateTargets() {
 
 // targetNames lists what ${targets.NAME} may name.
 func (v *validator) targetNames() []string {
-	var names []string
+	if v.targets != nil {
+		return v.targets
+	}
+	names := []string{}
 	if v.exp.Targets.Shop {
 		only, _ := targets.CheckServices(v.exp.Targets.Only)
 		names = append(names, only...)
@@ -296,14 +332,19 @@ func (v *validator) targetNames() []string {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	v.targets = names
 	return names
 }
 
 func (v *validator) proxyNames() []string {
-	var names []string
+	if v.proxies != nil {
+		return v.proxies
+	}
+	names := []string{}
 	for _, p := range v.exp.Proxies {
 		names = append(names, p.Name)
 	}
+	v.proxies = names
 	return names
 }
 
@@ -444,6 +485,9 @@ func (v *validator) validateLoad() {
 		v.problem("load.requests", "the load needs at least one request")
 	}
 	for i, r := range l.Requests {
+		if v.interrupted() {
+			return
+		}
 		path := fmt.Sprintf("load.requests[%d]", i)
 		if r.URL == "" {
 			v.problem(path+".url", "a request needs a url")
@@ -497,17 +541,21 @@ func orDefault(s, def string) string {
 
 func (v *validator) validatePhases() []string {
 	var names []string
+	declared := map[string]bool{}
 	if len(v.exp.Phases) == 0 {
 		v.problem("phases", "an experiment needs at least one phase")
 	}
 	var at time.Duration
 	baselines := 0
 	for i, ps := range v.exp.Phases {
+		if v.interrupted() {
+			return names
+		}
 		path := fmt.Sprintf("phases[%d]", i)
 		switch {
 		case ps.Name == "":
 			v.problem(path, "a phase needs a name")
-		case contains(names, ps.Name):
+		case declared[ps.Name]:
 			v.problem(path+".name", "phase %q is declared twice", ps.Name)
 		case contains(reservedPhaseNames, ps.Name):
 			v.problem(path+".name", "%q is reserved (it prefixes metrics); pick another name", ps.Name)
@@ -515,6 +563,7 @@ func (v *validator) validatePhases() []string {
 			v.problem(path+".name", "phase names cannot contain dots, spaces or brackets")
 		}
 		names = append(names, ps.Name)
+		declared[ps.Name] = true
 		if ps.Duration <= 0 {
 			v.problem(path+".duration", "must be positive")
 		}
@@ -547,7 +596,7 @@ func (v *validator) validatePhases() []string {
 	if baselines > 1 {
 		v.problem("phases", "only one phase can be the baseline")
 	}
-	if baselines == 1 && contains(names, "baseline") && v.plan.Baseline != "baseline" {
+	if baselines == 1 && declared["baseline"] && v.plan.Baseline != "baseline" {
 		v.problem("phases", "phase %q is marked baseline but another phase is named baseline: baseline.X would be ambiguous", v.plan.Baseline)
 	}
 	if v.plan.Baseline == "" && len(names) > 0 {
@@ -610,14 +659,16 @@ func (v *validator) validateHypotheses(phases []string) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	byName := map[string]*Phase{}
+	for _, p := range v.plan.Phases {
+		byName[p.Name] = p
+	}
 	for _, name := range keys {
-		path := "hypothesis." + name
-		var phase *Phase
-		for _, p := range v.plan.Phases {
-			if p.Name == name {
-				phase = p
-			}
+		if v.interrupted() {
+			return
 		}
+		path := "hypothesis." + name
+		phase := byName[name]
 		if phase == nil {
 			v.problem(path+"#key", "%v", unknownName("phase", name, phases))
 			continue
@@ -688,6 +739,9 @@ func (v *validator) checkRequestNames(path string, c *Condition) {
 
 func (v *validator) validateProbes(phases []string) {
 	for i, p := range v.exp.SteadyState.Probes {
+		if v.interrupted() {
+			return
+		}
 		path := fmt.Sprintf("steady_state.probes[%d]", i)
 		kinds := 0
 		for _, set := range []bool{p.HTTP != nil, p.Prometheus != nil, p.Command != nil} {

@@ -41,7 +41,7 @@ data cannot tell. The file format is in docs/experiments.md.`,
 			if timeScale <= 0 {
 				return usageErrorf("--time-scale %g: must be above zero", timeScale)
 			}
-			plan, err := experiments.Load(args[0], experiments.Options{TimeScale: timeScale})
+			plan, err := experiments.Load(cmd.Context(), args[0], experiments.Options{TimeScale: timeScale})
 			if err != nil {
 				return printProblems(e, err)
 			}
@@ -85,7 +85,7 @@ is 2 if any file has one.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := 0
 			for _, path := range args {
-				if _, err := experiments.Load(path, experiments.Options{}); err != nil {
+				if _, err := experiments.Load(cmd.Context(), path, experiments.Options{}); err != nil {
 					bad++
 					if perr := printProblems(e, err); exitcode.Of(perr) != exitcode.Usage {
 						return perr

@@ -111,6 +111,13 @@ func locateSyntaxError(raw []byte, err error) Pos {
 		budget -= c
 		if fails(raw[:c]) {
 			col = utf8.RuneCount(raw[start:c])
+			if open := unclosedFlow.FindStringSubmatch(msg); open != nil {
+				// The list or mapping was never closed: point at where
+				// it opens.
+				if off := openingBracket(raw[:c], open[1][0]); off >= 0 {
+					return posAt(raw, off)
+				}
+			}
 			break
 		}
 	}
@@ -121,6 +128,30 @@ func locateSyntaxError(raw []byte, err error) Pos {
 		}
 	}
 	return Pos{Line: line, Column: col}
+}
+
+var unclosedFlow = regexp.MustCompile(`^did not find expected ',' or '([\]}])'`)
+
+// openingBracket is the offset of the [ or { that the closing bracket
+// would match at the end of raw, or -1.
+func openingBracket(raw []byte, closing byte) int {
+	opening := byte('[')
+	if closing == '}' {
+		opening = '{'
+	}
+	depth := 0
+	for i := len(raw) - 1; i >= 0; i-- {
+		switch raw[i] {
+		case ']', '}':
+			depth++
+		case '[', '{':
+			if depth == 0 && raw[i] == opening {
+				return i
+			}
+			depth--
+		}
+	}
+	return -1
 }
 
 var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced`)

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"strconv"
 	"time"
 
+	"github.com/faultline-dev/faultline/internal/statistics"
 	"github.com/faultline-dev/faultline/loadgen"
 )
 
@@ -257,30 +257,31 @@ func judge(c *Condition, sc *scope, rng *rand.Rand) Judgement {
 			return j
 		}
 	}
-	diffs := make([]float64, 0, bootstrapRounds)
-	for b := 0; b < bootstrapRounds; b++ {
-		resampled := map[string][]*sample{}
-		for _, phase := range phases {
+	boot := statistics.Bootstrap{Rounds: bootstrapRounds, Rand: rng}
+	sizes := make([]int, len(phases))
+	for i, phase := range phases {
+		sizes[i] = len(pick(phase))
+	}
+	resampled := map[string][]*sample{}
+	rpick := func(phase string) []*sample { return resampled[phase] }
+	diffs := boot.Run(sizes, 1, func(picks [][]int, out []float64) {
+		for i, phase := range phases {
 			src := pick(phase)
-			re := make([]*sample, len(src))
-			for i := range re {
-				re[i] = src[rng.IntN(len(src))]
+			re := make([]*sample, len(picks[i]))
+			for k, idx := range picks[i] {
+				re[k] = src[idx]
 			}
 			resampled[phase] = re
 		}
-		rpick := func(phase string) []*sample { return resampled[phase] }
-		d := eval(c.Left, sc, rpick) - eval(c.Right, sc, rpick)
-		if !math.IsNaN(d) {
-			diffs = append(diffs, d)
-		}
-	}
-	if len(diffs) < bootstrapRounds/2 {
+		out[0] = eval(c.Left, sc, rpick) - eval(c.Right, sc, rpick)
+	})[0]
+	if !diffs.Enough() {
 		j.Verdict = Inconclusive
 		j.Detail = "too many resamples without data to bound the difference"
 		return j
 	}
-	sort.Float64s(diffs)
-	lo, hi := quantile(diffs, 0.025), quantile(diffs, 0.975)
+	ci := diffs.Interval(0.95)
+	lo, hi := ci.Low, ci.High
 	j.CILow, j.CIHigh = &lo, &hi
 	switch c.Op {
 	case "<":
@@ -359,17 +360,6 @@ func completedIn(ss []*sample, request string) int64 {
 		}
 	}
 	return n
-}
-
-// quantile of sorted xs by linear interpolation.
-func quantile(xs []float64, q float64) float64 {
-	pos := q * float64(len(xs)-1)
-	i := int(pos)
-	if i >= len(xs)-1 {
-		return xs[len(xs)-1]
-	}
-	frac := pos - float64(i)
-	return xs[i]*(1-frac) + xs[i+1]*frac
 }
 
 func formatDim(v float64, d dim) string {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/faultline-dev/faultline/internal/statistics"
 	"github.com/faultline-dev/faultline/loadgen"
 )
 
@@ -204,10 +205,8 @@ func buildSamples(ivs []*loadgen.Stats, req string, maxBlocks int) []sample {
 	if len(ivs) == 0 {
 		return nil
 	}
-	per := (len(ivs) + maxBlocks - 1) / maxBlocks
 	var out []sample
-	for i := 0; i < len(ivs); i += per {
-		block := ivs[i:min(i+per, len(ivs))]
+	for _, block := range statistics.Blocks(ivs, maxBlocks) {
 		var s sample
 		counts := map[int]int64{}
 		for _, iv := range block {
@@ -414,30 +413,26 @@ func compareGroup(rng *rand.Rand, baseIvs, newIvs []*loadgen.Stats, req string, 
 		}
 		return rows
 	}
-	diffs := make([][]float64, len(specs))
-	for n := 0; n < opts.Resamples; n++ {
+	boot := statistics.Bootstrap{Rounds: opts.Resamples, Rand: rng}
+	diffs := boot.Run([]int{len(baseS), len(newS)}, len(specs), func(picks [][]int, out []float64) {
 		a.reset()
 		b.reset()
-		for range baseS {
-			a.add(&baseS[rng.IntN(len(baseS))])
+		for _, k := range picks[0] {
+			a.add(&baseS[k])
 		}
-		for range newS {
-			b.add(&newS[rng.IntN(len(newS))])
+		for _, k := range picks[1] {
+			b.add(&newS[k])
 		}
 		a.values(specs, baseV)
 		b.values(specs, newV)
 		for i := range specs {
-			if d := newV[i] - baseV[i]; !math.IsNaN(d) {
-				diffs[i] = append(diffs[i], d)
-			}
+			out[i] = newV[i] - baseV[i]
 		}
-	}
-	alpha := 1 - opts.Confidence
+	})
 	fewest := min(baseTotal, newTotal)
 	for i, m := range specs {
-		d := diffs[i]
 		switch {
-		case math.IsNaN(rows[i].Change) || len(d) < opts.Resamples/2:
+		case math.IsNaN(rows[i].Change) || !diffs[i].Enough():
 			rows[i].Note = "not judged: no data"
 			continue
 		case m.name == "max":
@@ -449,11 +444,10 @@ func compareGroup(rng *rand.Rand, baseIvs, newIvs []*loadgen.Stats, req string, 
 			rows[i].Note = fmt.Sprintf("not judged: under %d samples above %s", minTailSamples, m.name)
 			continue
 		}
-		sort.Float64s(d)
+		ci := diffs[i].Interval(opts.Confidence)
 		rows[i].Judged = true
-		rows[i].Low = sortedQuantile(d, alpha/2)
-		rows[i].High = sortedQuantile(d, 1-alpha/2)
-		rows[i].Beyond = rows[i].Low > 0 || rows[i].High < 0
+		rows[i].Low, rows[i].High = ci.Low, ci.High
+		rows[i].Beyond = ci.Excludes(0)
 	}
 	return rows
 }
@@ -462,14 +456,3 @@ func compareGroup(rng *rand.Rand, baseIvs, newIvs []*loadgen.Stats, req string, 
 // for the noise of that percentile to be judged: the bootstrap cannot
 // estimate a tail it has barely seen.
 const minTailSamples = 5
-
-// sortedQuantile of sorted values, interpolating between neighbours.
-func sortedQuantile(sorted []float64, q float64) float64 {
-	pos := q * float64(len(sorted)-1)
-	lo := int(math.Floor(pos))
-	if lo >= len(sorted)-1 {
-		return sorted[len(sorted)-1]
-	}
-	frac := pos - float64(lo)
-	return sorted[lo] + frac*(sorted[lo+1]-sorted[lo])
-}

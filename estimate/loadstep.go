@@ -1,14 +1,18 @@
 package estimate
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
 )
 
 // StepResultFrom turns what the load engine measured during one sweep step
-// into the step's figures. Achieved counts successful responses per second
-// of the step; a closed-model step holds its concurrency, and an open-model
+// into the step's figures. Achieved counts every response per second of the
+// step, errors included, and Successful only those that were not errors. A
+// closed-model step offers what its workers sent; an open-model step offers
+// its rate. A closed-model step holds its concurrency, and an open-model
 // step's concurrency is the mean number in flight by Little's law (achieved
 // rate times mean latency).
 func StepResultFrom(step Step, res *loadgen.Result) StepResult {
@@ -25,17 +29,42 @@ func StepResultFrom(step Step, res *loadgen.Result) StepResult {
 		P99:     loadgen.Percentile(lat, 99),
 		P999:    loadgen.Percentile(lat, 99.9),
 	}
+	r.ErrorKinds = errorKinds(t)
 	if elapsed > 0 {
-		r.Achieved = float64(r.Count-r.Errors) / elapsed
+		r.Achieved = float64(r.Count) / elapsed
+		r.Successful = float64(r.Count-r.Errors) / elapsed
 	}
 	if step.Concurrency > 0 {
 		r.Concurrency = step.Concurrency
 		r.Offered = r.Achieved
+		if elapsed > 0 && t.Scheduled > r.Count {
+			r.Offered = float64(t.Scheduled) / elapsed
+		}
 	} else {
 		r.Offered = step.Rate
 		r.Concurrency = int(r.Achieved*r.Mean.Seconds() + 0.5)
 	}
 	return r
+}
+
+// errorKinds counts the failed requests by HTTP status ("HTTP 429") and by
+// transport error class ("timeout").
+func errorKinds(t *loadgen.Stats) map[string]int64 {
+	kinds := map[string]int64{}
+	for code, n := range t.StatusCounts("") {
+		if code >= 400 && n > 0 {
+			kinds[fmt.Sprintf("HTTP %d", code)] += n
+		}
+	}
+	for class, n := range t.ErrorsByClass("") {
+		if n > 0 {
+			kinds[string(class)] += n
+		}
+	}
+	if len(kinds) == 0 {
+		return nil
+	}
+	return kinds
 }
 
 // LoadOptions is the load engine's configuration for one sweep step
@@ -48,4 +77,20 @@ func LoadOptions(step Step, target loadgen.Target, timeout time.Duration) loadge
 		o.Model, o.Rate = loadgen.Open, step.Rate
 	}
 	return o
+}
+
+// LoadStep returns the StepFunc that drives each step with the load engine
+// against target, each request bounded by timeout. An interrupted step
+// returns what it measured together with the context's error.
+func LoadStep(target loadgen.Target, timeout time.Duration) StepFunc {
+	return func(ctx context.Context, step Step) (StepResult, error) {
+		res, err := loadgen.Run(ctx, LoadOptions(step, target, timeout))
+		if err != nil {
+			return StepResult{}, err
+		}
+		if res.Interrupted {
+			return StepResultFrom(step, res), ctx.Err()
+		}
+		return StepResultFrom(step, res), nil
+	}
 }

@@ -58,27 +58,18 @@ func TestSweepFindsStorePoolLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The step runner of `faultline estimate sweep` (cmd_estimate.go).
-	run := func(ctx context.Context, s estimate.Step) (estimate.StepResult, error) {
-		res, err := loadgen.Run(ctx, estimate.LoadOptions(s, target, 10*time.Second))
-		if err != nil {
-			return estimate.StepResult{}, err
-		}
-		if res.Interrupted {
-			return estimate.StepResultFrom(s, res), ctx.Err()
-		}
-		return estimate.StepResultFrom(s, res), nil
-	}
+	// The step runner of `faultline estimate sweep`.
+	run := estimate.LoadStep(target, 10*time.Second)
 	var steps []estimate.Step
 	for _, n := range []int{1, 2, 4, 8, 12, 16, 24, 32} {
 		steps = append(steps, estimate.Step{Concurrency: n, Duration: step})
 	}
-	res, err := estimate.Sweep(ctx, steps, run)
+	res, err := estimate.Sweep(ctx, steps, []estimate.SLO{estimate.DefaultErrorSLO}, run)
 	if err != nil {
 		t.Fatalf("sweep: %v", err)
 	}
 	for i, s := range res.Steps {
-		t.Logf("N=%2d  X=%6.1f/s  mean %s  p99 %s  errors %d", s.Step.Concurrency, s.Result.Achieved, s.Result.Mean, s.Result.P99, s.Result.Errors)
+		t.Logf("N=%2d  X=%6.1f/s  mean %s  p99 %s  errors %d", s.Step.Concurrency, s.Result.Successful, s.Result.Mean, s.Result.P99, s.Result.Errors)
 		if s.Result.Errors > 0 || s.Result.Count == 0 {
 			t.Errorf("step %d: %d errors of %d requests: the pool should queue, not refuse", i+1, s.Result.Errors, s.Result.Count)
 		}

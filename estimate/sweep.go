@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -27,12 +28,17 @@ func (s Step) String() string {
 	return fmt.Sprintf("rate %s/s for %s", Num(s.Rate), s.Duration)
 }
 
-// StepResult is what the load engine measured during one step. Offered and
-// Achieved are requests per second; Concurrency is the concurrency held (or
-// the mean number in flight, for an open-model step).
+// StepResult is what the load engine measured during one step. The three
+// rates are requests per second: Offered is what the step asked for (open
+// model) or sent (closed model), Achieved the responses that came back,
+// errors included, and Successful those that were not errors. Capacity is
+// read from Successful only: a target that refuses quickly answers fast.
+// Concurrency is the concurrency held (or the mean number in flight, for an
+// open-model step).
 type StepResult struct {
 	Offered     float64       `json:"offered"`
 	Achieved    float64       `json:"achieved"`
+	Successful  float64       `json:"successful"`
 	Concurrency int           `json:"concurrency"`
 	Mean        time.Duration `json:"mean_ns"`
 	P50         time.Duration `json:"p50_ns"`
@@ -42,6 +48,40 @@ type StepResult struct {
 	Errors      int64         `json:"errors"`
 	Dropped     int64         `json:"dropped"`
 	Count       int64         `json:"count"`
+	// ErrorKinds counts the errors by kind ("HTTP 429", "timeout"), so a
+	// step that breaks the error objective can say why.
+	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"`
+}
+
+// ErrorRate is the share of completed requests that were errors (0 when
+// nothing completed).
+func (r StepResult) ErrorRate() float64 {
+	if r.Count <= 0 {
+		return 0
+	}
+	return float64(r.Errors) / float64(r.Count)
+}
+
+// topErrors names the commonest error kinds, most frequent first, at most
+// three: "HTTP 429 ×900, timeout ×3".
+func (r StepResult) topErrors() string {
+	kinds := make([]string, 0, len(r.ErrorKinds))
+	for k := range r.ErrorKinds {
+		kinds = append(kinds, k)
+	}
+	sort.Slice(kinds, func(i, j int) bool {
+		a, b := r.ErrorKinds[kinds[i]], r.ErrorKinds[kinds[j]]
+		return a > b || (a == b && kinds[i] < kinds[j])
+	})
+	var parts []string
+	for i, k := range kinds {
+		if i == 3 {
+			parts = append(parts, "...")
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s ×%s", k, Num(float64(r.ErrorKinds[k]))))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // StepRecord is one step and its measurements.
@@ -65,29 +105,37 @@ func (r StepRecord) N() float64 {
 }
 
 // SweepResult is every step run, in order, and the USL fitted over the
-// (concurrency, achieved rate) points.
+// (concurrency, successful rate) points. Stopped says why the sweep ended
+// before its last step, when an error objective broke.
 type SweepResult struct {
 	Steps    []StepRecord `json:"steps"`
 	Fit      *USLFit      `json:"fit,omitempty"`
 	FitError string       `json:"fit_error,omitempty"`
+	Stopped  string       `json:"stopped,omitempty"`
 }
 
-// Points returns the (N, X) points of the steps that carried load.
+// Points returns the (N, X) points of the steps that carried load, X being
+// the successful rate.
 func (r *SweepResult) Points() []Point {
 	var pts []Point
 	for _, s := range r.Steps {
 		if n := s.N(); n > 0 {
-			pts = append(pts, Point{N: n, X: s.Result.Achieved})
+			pts = append(pts, Point{N: n, X: s.Result.Successful})
 		}
 	}
 	return pts
 }
 
-// Sweep runs the steps in order with run, which drives one step of load
-// and returns what it measured, then fits the USL to the results. On an
-// error or cancellation it returns the steps done so far (fitted if there
-// are enough) together with the error.
-func Sweep(ctx context.Context, steps []Step, run func(context.Context, Step) (StepResult, error)) (*SweepResult, error) {
+// StepFunc drives one step of load and returns what it measured.
+type StepFunc func(context.Context, Step) (StepResult, error)
+
+// Sweep runs the steps in order with run, then fits the USL to the
+// results. A step that breaks one of the error objectives in slos ends the
+// sweep there: more load on a target that already fails its requests
+// measures nothing more about its capacity. On an error or cancellation it
+// returns the steps done so far (fitted if there are enough) together with
+// the error.
+func Sweep(ctx context.Context, steps []Step, slos []SLO, run StepFunc) (*SweepResult, error) {
 	if len(steps) == 0 {
 		return nil, errors.New("sweep: no steps")
 	}
@@ -103,9 +151,24 @@ func Sweep(ctx context.Context, steps []Step, run func(context.Context, Step) (S
 			return res, fmt.Errorf("sweep: step %d (%s): %w", i+1, s, err)
 		}
 		res.Steps = append(res.Steps, StepRecord{Step: s, Result: r})
+		if broken := brokenErrorSLO(slos, r); broken != nil && i < len(steps)-1 {
+			res.Stopped = fmt.Sprintf("stopped after step %d of %d: %s; the higher steps were not run",
+				i+1, len(steps), broken.Why(r))
+			break
+		}
 	}
 	res.fit()
 	return res, nil
+}
+
+// brokenErrorSLO returns the first error objective r does not meet.
+func brokenErrorSLO(slos []SLO, r StepResult) *SLO {
+	for i := range slos {
+		if slos[i].Metric == ErrorRateMetric && !slos[i].Met(r) {
+			return &slos[i]
+		}
+	}
+	return nil
 }
 
 func (r *SweepResult) fit() {
@@ -117,11 +180,22 @@ func (r *SweepResult) fit() {
 	r.Fit = fit
 }
 
-// SLO is a latency objective on one statistic of a step: "p99<200ms".
+// ErrorRateMetric names the error objective: the share of completed
+// requests that failed (an HTTP status of 400 or above, or no response).
+const ErrorRateMetric = "error_rate"
+
+// DefaultErrorSLO is the error objective of a sweep whose user gave none:
+// a step where 1% or more of the requests fail is past the capacity,
+// however fast the failures come back.
+var DefaultErrorSLO = SLO{Metric: ErrorRateMetric, MaxShare: 0.01}
+
+// SLO is an objective on one statistic of a step: a latency ("p99<200ms")
+// or the error rate ("error_rate<1%").
 type SLO struct {
-	Metric    string        // p50, p90, p99, p99.9 or mean
+	Metric    string        // p50, p90, p99, p99.9, mean or error_rate
 	Inclusive bool          // <= rather than <
-	Threshold time.Duration // the limit
+	Threshold time.Duration // the latency limit
+	MaxShare  float64       // the error-rate limit, a share from 0 to 1
 }
 
 func (s SLO) String() string {
@@ -129,15 +203,38 @@ func (s SLO) String() string {
 	if s.Inclusive {
 		op = "<="
 	}
-	return s.Metric + op + s.Threshold.String()
+	return s.Metric + op + s.format(s.limit())
 }
 
-// ParseSLO parses "p99<200ms", "p99.9 <= 1s" or "mean<50ms".
+// ParseSLOs parses a comma-separated list of objectives, at most one per
+// metric, and adds DefaultErrorSLO when the list has no error objective.
+func ParseSLOs(list string) ([]SLO, error) {
+	var slos []SLO
+	seen := map[string]bool{}
+	for _, item := range splitList(list) {
+		s, err := ParseSLO(item)
+		if err != nil {
+			return nil, err
+		}
+		if seen[s.Metric] {
+			return nil, fmt.Errorf("%q: %s is given twice", item, s.Metric)
+		}
+		seen[s.Metric] = true
+		slos = append(slos, s)
+	}
+	if !seen[ErrorRateMetric] {
+		slos = append(slos, DefaultErrorSLO)
+	}
+	return slos, nil
+}
+
+// ParseSLO parses "p99<200ms", "p99.9 <= 1s", "mean<50ms" or
+// "error_rate<1%".
 func ParseSLO(s string) (SLO, error) {
 	t := strings.TrimSpace(s)
 	i := strings.IndexAny(t, "<>=")
 	if i < 0 {
-		return SLO{}, fmt.Errorf("%q: want metric<limit such as p99<200ms", s)
+		return SLO{}, fmt.Errorf("%q: want metric<limit such as p99<200ms or error_rate<1%%", s)
 	}
 	metric, rest := strings.ToLower(strings.TrimSpace(t[:i])), t[i:]
 	var slo SLO
@@ -149,6 +246,7 @@ func ParseSLO(s string) (SLO, error) {
 	default:
 		return SLO{}, fmt.Errorf("%q: want the operator < or <=", s)
 	}
+	rest = strings.TrimSpace(rest)
 	switch metric {
 	case "p50", "median":
 		slo.Metric = "p50"
@@ -156,10 +254,21 @@ func ParseSLO(s string) (SLO, error) {
 		slo.Metric = metric
 	case "p99.9", "p999":
 		slo.Metric = "p99.9"
+	case "error_rate", "errors":
+		slo.Metric = ErrorRateMetric
+		p, err := ParsePercent(rest)
+		if err != nil {
+			return SLO{}, fmt.Errorf("%q: limit: %w", s, err)
+		}
+		if p == 0 && !slo.Inclusive {
+			return SLO{}, fmt.Errorf("%q: no step can have an error rate below 0%%: write error_rate<=0%%", s)
+		}
+		slo.MaxShare = p
+		return slo, nil
 	default:
-		return SLO{}, fmt.Errorf("%q: unknown metric %q (want p50, p90, p99, p99.9 or mean)", s, metric)
+		return SLO{}, fmt.Errorf("%q: unknown metric %q (want p50, p90, p99, p99.9, mean or error_rate)", s, metric)
 	}
-	d, err := ParseDuration(strings.TrimSpace(rest))
+	d, err := ParseDuration(rest)
 	if err != nil {
 		return SLO{}, fmt.Errorf("%q: limit: %w", s, err)
 	}
@@ -170,90 +279,167 @@ func ParseSLO(s string) (SLO, error) {
 	return slo, nil
 }
 
-// Value returns the statistic the SLO is about.
-func (s SLO) Value(r StepResult) time.Duration {
+// value returns the statistic the SLO is about: nanoseconds for a
+// latency, a share for the error rate.
+func (s SLO) value(r StepResult) float64 {
 	switch s.Metric {
+	case ErrorRateMetric:
+		return r.ErrorRate()
 	case "p50":
-		return r.P50
+		return float64(r.P50)
 	case "p90":
-		return r.P90
+		return float64(r.P90)
 	case "p99.9":
-		return r.P999
+		return float64(r.P999)
 	case "mean":
-		return r.Mean
+		return float64(r.Mean)
 	}
-	return r.P99
+	return float64(r.P99)
+}
+
+func (s SLO) limit() float64 {
+	if s.Metric == ErrorRateMetric {
+		return s.MaxShare
+	}
+	return float64(s.Threshold)
+}
+
+// format prints a value of the SLO's statistic: a duration or a percentage.
+func (s SLO) format(v float64) string {
+	if s.Metric == ErrorRateMetric {
+		return Percent(v)
+	}
+	return HumanDuration(time.Duration(v))
 }
 
 // Met reports whether the step's statistic is within the SLO.
 func (s SLO) Met(r StepResult) bool {
-	v := s.Value(r)
+	v := s.value(r)
 	if s.Inclusive {
-		return v <= s.Threshold
+		return v <= s.limit()
 	}
-	return v < s.Threshold
+	return v < s.limit()
 }
 
-// SLOResult is the highest rate at which the SLO held.
+// Why says how step r breaks the SLO: "error rate 90% (HTTP 429 ×900)
+// breaks error_rate<1%".
+func (s SLO) Why(r StepResult) string {
+	if s.Metric == ErrorRateMetric {
+		why := fmt.Sprintf("error rate %s", Percent(r.ErrorRate()))
+		if top := r.topErrors(); top != "" {
+			why += " (" + top + ")"
+		}
+		return why + " breaks " + s.String()
+	}
+	return fmt.Sprintf("%s %s breaks %s", s.Metric, s.format(s.value(r)), s)
+}
+
+// describe prints the statistic at a step and its successful rate: "p99
+// 150ms at 800 req/s".
+func (s SLO) describe(r StepResult) string {
+	name := s.Metric
+	if s.Metric == ErrorRateMetric {
+		name = "error rate"
+	}
+	return fmt.Sprintf("%s %s at %s req/s", name, s.format(s.value(r)), Num(r.Successful))
+}
+
+// Percent prints a share as a percentage with up to two decimals ("90%",
+// "0.5%", "12.35%").
+func Percent(share float64) string {
+	return Num(math.Round(share*1e4)/100) + "%"
+}
+
+// SLOResult is the highest successful rate at which every objective held.
 type SLOResult struct {
 	SLO string `json:"slo"`
-	// MaxRate is in requests per second. It is zero when Found is false.
+	// MaxRate is in successful requests per second. It is zero when Found
+	// is false.
 	MaxRate float64 `json:"max_rate"`
 	Found   bool    `json:"found"`
-	// HeldThroughout means the SLO held at every step, so MaxRate is only
-	// a lower bound: the sweep did not go far enough.
-	HeldThroughout bool   `json:"held_throughout,omitempty"`
-	Basis          string `json:"basis"`
+	// HeldThroughout means every objective held at every step, so MaxRate
+	// is only a lower bound: the sweep did not go far enough.
+	HeldThroughout bool `json:"held_throughout,omitempty"`
+	// Broken names the objectives the first failing step broke, and how.
+	Broken string `json:"broken,omitempty"`
+	Basis  string `json:"basis"`
 }
 
 // MaxRateUnderSLO walks the steps in the order they ran (rising load) and
-// returns the highest achieved rate before the SLO first breaks. Between
-// the last step that met it and the first that did not, the rate is
-// interpolated linearly to where the statistic crosses the limit. Later
-// steps that meet the SLO again do not count: the SLO must stay met.
-func MaxRateUnderSLO(steps []StepRecord, slo SLO) SLOResult {
-	res := SLOResult{SLO: slo.String()}
+// returns the highest successful rate before any of the objectives first
+// breaks. Between the last step that met them all and the first that did
+// not, the rate is interpolated linearly to where the broken statistic
+// crosses its limit (the lowest such rate when several broke). Later steps
+// that meet the objectives again do not count: they must stay met.
+func MaxRateUnderSLO(steps []StepRecord, slos ...SLO) SLOResult {
+	names := make([]string, len(slos))
+	for i, s := range slos {
+		names[i] = s.String()
+	}
+	res := SLOResult{SLO: strings.Join(names, ", ")}
 	var last *StepRecord
 	lastIdx := 0
 	for i := range steps {
 		s := &steps[i]
-		if slo.Met(s.Result) {
-			if last == nil || s.Result.Achieved > last.Result.Achieved {
+		var broken []SLO
+		var whys []string
+		for _, slo := range slos {
+			if !slo.Met(s.Result) {
+				broken = append(broken, slo)
+				whys = append(whys, slo.Why(s.Result))
+			}
+		}
+		if len(broken) == 0 {
+			if last == nil || s.Result.Successful > last.Result.Successful {
 				last, lastIdx = s, i
 			}
 			continue
 		}
+		res.Broken = fmt.Sprintf("step %d: %s", i+1, strings.Join(whys, "; "))
 		if last == nil {
-			res.Basis = fmt.Sprintf("the SLO failed at the first step (%s %s at %s req/s): measure at lower load",
-				slo.Metric, HumanDuration(slo.Value(s.Result)), Num(s.Result.Achieved))
+			res.Basis = fmt.Sprintf("the SLO failed at the first step (%s): measure at lower load", strings.Join(whys, "; "))
 			return res
 		}
 		res.Found = true
-		r0, r1 := last.Result.Achieved, s.Result.Achieved
-		l0, l1 := float64(slo.Value(last.Result)), float64(slo.Value(s.Result))
-		res.MaxRate = r0
-		if r1 > r0 && l1 > l0 {
-			res.MaxRate = r0 + (float64(slo.Threshold)-l0)*(r1-r0)/(l1-l0)
-			res.Basis = fmt.Sprintf("interpolated between step %d (%s %s at %s req/s) and step %d (%s %s at %s req/s)",
-				lastIdx+1, slo.Metric, HumanDuration(time.Duration(l0)), Num(r0),
-				i+1, slo.Metric, HumanDuration(time.Duration(l1)), Num(r1))
-		} else {
-			res.Basis = fmt.Sprintf("step %d; the SLO failed at step %d, whose rate did not rise", lastIdx+1, i+1)
-		}
+		res.MaxRate, res.Basis = crossing(*last, lastIdx, *s, i, broken)
 		return res
 	}
 	if last == nil {
 		res.Basis = "no steps"
 		return res
 	}
-	res.Found, res.HeldThroughout, res.MaxRate = true, true, last.Result.Achieved
+	res.Found, res.HeldThroughout, res.MaxRate = true, true, last.Result.Successful
 	res.Basis = fmt.Sprintf("the SLO held at every step: a lower bound, at step %d; sweep further", lastIdx+1)
 	return res
 }
 
+// crossing interpolates the successful rate at which the first of the
+// broken objectives reaches its limit between the passing step a and the
+// failing step b.
+func crossing(a StepRecord, ai int, b StepRecord, bi int, broken []SLO) (float64, string) {
+	r0, r1 := a.Result.Successful, b.Result.Successful
+	if r1 <= r0 {
+		return r0, fmt.Sprintf("step %d; the SLO failed at step %d, whose successful rate did not rise", ai+1, bi+1)
+	}
+	best, basis := r1, ""
+	for _, slo := range broken {
+		l0, l1 := slo.value(a.Result), slo.value(b.Result)
+		rate := r0
+		if l1 > l0 {
+			rate = r0 + (slo.limit()-l0)*(r1-r0)/(l1-l0)
+		}
+		if rate < best {
+			best = rate
+			basis = fmt.Sprintf("interpolated between step %d (%s) and step %d (%s)",
+				ai+1, slo.describe(a.Result), bi+1, slo.describe(b.Result))
+		}
+	}
+	return best, basis
+}
+
 // CapacityOptions says how to turn a sweep into an instance count.
 type CapacityOptions struct {
-	SLO         *SLO    // nil: no latency objective
+	SLOs        []SLO   // objectives every counted step must meet; none: no search
 	TargetPeak  float64 // peak requests per second to serve; 0: no count
 	Utilisation float64 // target utilisation, 0 < u <= 1 (0 means 1)
 	Spare       int     // k in N+k
@@ -264,43 +450,23 @@ type SweepReport struct {
 	Steps     []StepRecord      `json:"steps"`
 	Fit       *USLFit           `json:"fit,omitempty"`
 	FitError  string            `json:"fit_error,omitempty"`
+	Stopped   string            `json:"stopped,omitempty"`
 	SLO       *SLOResult        `json:"slo,omitempty"`
 	Capacity  *CapacityEstimate `json:"capacity,omitempty"`
 	Instances *Line             `json:"instances,omitempty"`
 	Warnings  []string          `json:"warnings,omitempty"`
 }
 
-// Report derives the capacity of one instance from the sweep (the highest
-// rate under the SLO if one is given, else the fitted peak X(N*), else the
-// highest measured rate) and, given a target peak, the instances needed.
+// Report derives the capacity of one instance from the sweep's successful
+// throughput and, given a target peak, the instances needed.
 func (r *SweepResult) Report(opts CapacityOptions) *SweepReport {
-	rep := &SweepReport{Steps: r.Steps, Fit: r.Fit, FitError: r.FitError}
+	rep := &SweepReport{Steps: r.Steps, Fit: r.Fit, FitError: r.FitError, Stopped: r.Stopped}
 	if r.Fit != nil {
 		rep.Warnings = append(rep.Warnings, r.Fit.Warnings...)
 	} else if r.FitError != "" {
 		rep.Warnings = append(rep.Warnings, "no USL fit: "+r.FitError)
 	}
-	switch {
-	case opts.SLO != nil:
-		s := MaxRateUnderSLO(r.Steps, *opts.SLO)
-		rep.SLO = &s
-		if s.Found {
-			rep.Capacity = &CapacityEstimate{PerInstance: s.MaxRate, Unit: "req/s", Basis: "highest rate under " + s.SLO}
-		}
-		if s.HeldThroughout {
-			rep.Warnings = append(rep.Warnings, "the SLO held at every step: the capacity is a lower bound")
-		}
-	case r.Fit != nil:
-		rep.Capacity = r.Fit.Capacity()
-	default:
-		best := 0.0
-		for _, s := range r.Steps {
-			best = math.Max(best, s.Result.Achieved)
-		}
-		if best > 0 {
-			rep.Capacity = &CapacityEstimate{PerInstance: best, Unit: "req/s", Basis: "highest measured rate"}
-		}
-	}
+	rep.Capacity = r.capacity(opts, rep)
 	for i, s := range r.Steps {
 		if s.Result.Dropped > 0 {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("step %d: %d requests could not be sent on time: the generator, not the target, may be the limit", i+1, s.Result.Dropped))
@@ -322,21 +488,62 @@ func (r *SweepResult) Report(opts CapacityOptions) *SweepReport {
 	return rep
 }
 
+// capacity is the highest successful rate under the objectives when a step
+// broke one; when they held throughout, a latency objective makes that
+// rate a lower bound, and an error objective alone leaves the answer to
+// the fitted peak X(N*), else the highest successful rate measured. No
+// capacity when the first step already broke an objective.
+func (r *SweepResult) capacity(opts CapacityOptions, rep *SweepReport) *CapacityEstimate {
+	latency := false
+	for _, s := range opts.SLOs {
+		latency = latency || s.Metric != ErrorRateMetric
+	}
+	if len(opts.SLOs) > 0 {
+		s := MaxRateUnderSLO(r.Steps, opts.SLOs...)
+		rep.SLO = &s
+		switch {
+		case !s.Found:
+			return nil
+		case !s.HeldThroughout:
+			return &CapacityEstimate{PerInstance: s.MaxRate, Unit: "req/s", Basis: "highest successful rate under " + s.SLO}
+		case latency:
+			rep.Warnings = append(rep.Warnings, "the SLO held at every step: the capacity is a lower bound")
+			return &CapacityEstimate{PerInstance: s.MaxRate, Unit: "req/s", Basis: "highest successful rate under " + s.SLO}
+		}
+	}
+	if r.Fit != nil {
+		return r.Fit.Capacity()
+	}
+	best := 0.0
+	for _, s := range r.Steps {
+		best = math.Max(best, s.Result.Successful)
+	}
+	if best > 0 {
+		return &CapacityEstimate{PerInstance: best, Unit: "req/s", Basis: "highest successful rate measured"}
+	}
+	return nil
+}
+
 // WriteText writes the sweep as a table of steps, then the fit, the SLO
 // result, the capacity and the instance count.
 func (r *SweepReport) WriteText(w io.Writer) error {
 	out := &errWriter{w: w}
 	out.printf("STEPS\n")
 	tw := tabwriter.NewWriter(out.w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	out.tab(tw, "  step\tconcurrency\toffered/s\tachieved/s\tmean\tp50\tp99\tp99.9\terrors\tdropped\t\n")
+	out.tab(tw, "  step\tconcurrency\toffered/s\tachieved/s\tsuccessful/s\terrors\tmean\tp50\tp99\tp99.9\tdropped\t\n")
 	for i, s := range r.Steps {
 		res := s.Result
-		out.tab(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n", i+1,
-			Num(s.N()), Num(res.Offered), Num(res.Achieved),
+		out.tab(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", i+1,
+			Num(s.N()), Num(res.Offered), Num(res.Achieved), Num(res.Successful),
+			fmt.Sprintf("%s (%s)", Num(float64(res.Errors)), Percent(res.ErrorRate())),
 			HumanDuration(res.Mean), HumanDuration(res.P50), HumanDuration(res.P99), HumanDuration(res.P999),
-			res.Errors, res.Dropped)
+			res.Dropped)
 	}
 	out.flush(tw)
+	out.printf("  achieved: responses per second, errors included; successful: without errors.\n")
+	if r.Stopped != "" {
+		out.printf("  %s\n", r.Stopped)
+	}
 	out.printf("\n")
 	if r.Fit != nil {
 		writeFit(out, r.Fit)
@@ -344,10 +551,14 @@ func (r *SweepReport) WriteText(w io.Writer) error {
 		out.printf("USL FIT  none: %s\n", r.FitError)
 	}
 	if r.SLO != nil {
-		if r.SLO.Found {
-			out.printf("  SLO        %s holds up to %s req/s (%s)\n", r.SLO.SLO, Num(r.SLO.MaxRate), r.SLO.Basis)
-		} else {
+		switch {
+		case r.SLO.Found:
+			out.printf("  SLO        %s holds up to %s successful req/s (%s)\n", r.SLO.SLO, Num(r.SLO.MaxRate), r.SLO.Basis)
+		default:
 			out.printf("  SLO        %s: %s\n", r.SLO.SLO, r.SLO.Basis)
+		}
+		if r.SLO.Broken != "" {
+			out.printf("  broken at  %s\n", r.SLO.Broken)
 		}
 	}
 	if r.Capacity != nil {
@@ -428,17 +639,16 @@ func ParseSweepSpec(concurrency, rates string, step time.Duration) ([]Step, erro
 }
 
 // ParseCapacityOptions turns the sweep's planning flags into options:
-// --slo, --target-peak (a rate), --target-utilisation or --headroom (a
+// --slo (comma-separated objectives; error_rate<1% unless one is given),
+// --target-peak (a rate), --target-utilisation or --headroom (a
 // percentage) and --redundancy (N+k). Empty strings leave a field unset.
 func ParseCapacityOptions(slo, targetPeak, utilisation, headroom, redundancy string) (CapacityOptions, error) {
 	var o CapacityOptions
-	if slo != "" {
-		s, err := ParseSLO(slo)
-		if err != nil {
-			return o, fmt.Errorf("--slo: %w", err)
-		}
-		o.SLO = &s
+	slos, err := ParseSLOs(slo)
+	if err != nil {
+		return o, fmt.Errorf("--slo: %w", err)
 	}
+	o.SLOs = slos
 	if targetPeak != "" {
 		r, err := ParseRate(targetPeak)
 		if err != nil {

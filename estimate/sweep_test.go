@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func (s uslSystem) closed(_ context.Context, st Step) (StepResult, error) {
 	x := USLThroughput(s.sigma, s.kappa, s.lambda, n)
 	r := time.Duration(n / x * float64(time.Second))
 	return StepResult{
-		Offered: x, Achieved: x, Concurrency: st.Concurrency,
+		Offered: x, Achieved: x, Successful: x, Concurrency: st.Concurrency,
 		Mean: r, P50: r, P90: r * 3 / 2, P99: 2 * r, P999: 3 * r,
 		Count: int64(x * st.Duration.Seconds()),
 	}, nil
@@ -44,7 +45,7 @@ func (s uslSystem) open(_ context.Context, st Step) (StepResult, error) {
 		return StepResult{}, err
 	}
 	d := time.Duration(r * float64(time.Second))
-	return StepResult{Offered: st.Rate, Achieved: x, Mean: d, P50: d, P99: 2 * d, P999: 3 * d, Dropped: dropped}, nil
+	return StepResult{Offered: st.Rate, Achieved: x, Successful: x, Mean: d, P50: d, P99: 2 * d, P999: 3 * d, Dropped: dropped}, nil
 }
 
 func TestSweepClosedModel(t *testing.T) {
@@ -54,7 +55,7 @@ func TestSweepClosedModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Sweep(context.Background(), steps, sys.closed)
+	res, err := Sweep(context.Background(), steps, nil, sys.closed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestSweepOpenModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Sweep(context.Background(), steps, sys.open)
+	res, err := Sweep(context.Background(), steps, nil, sys.open)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestSweepStopsOnErrorAndCancel(t *testing.T) {
 	sys := uslSystem{sigma: 0.05, kappa: 0.0005, lambda: 1000}
 	steps, _ := ParseSweepSpec("1,2,4,8,16", "", time.Second)
 	boom := errors.New("target unreachable")
-	res, err := Sweep(context.Background(), steps, func(ctx context.Context, s Step) (StepResult, error) {
+	res, err := Sweep(context.Background(), steps, nil, func(ctx context.Context, s Step) (StepResult, error) {
 		if s.Concurrency == 8 {
 			return StepResult{}, boom
 		}
@@ -113,7 +114,7 @@ func TestSweepStopsOnErrorAndCancel(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	res, err = Sweep(ctx, steps, func(ctx context.Context, s Step) (StepResult, error) {
+	res, err = Sweep(ctx, steps, nil, func(ctx context.Context, s Step) (StepResult, error) {
 		if s.Concurrency == 2 {
 			cancel()
 		}
@@ -122,7 +123,7 @@ func TestSweepStopsOnErrorAndCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || len(res.Steps) != 2 || res.FitError == "" {
 		t.Errorf("cancelled: err %v, %d steps, fit error %q", err, len(res.Steps), res.FitError)
 	}
-	if _, err := Sweep(context.Background(), nil, sys.closed); err == nil {
+	if _, err := Sweep(context.Background(), nil, nil, sys.closed); err == nil {
 		t.Error("no steps: no error")
 	}
 }
@@ -145,6 +146,11 @@ func TestParseSLO(t *testing.T) {
 		{in: "p99<200", wantErr: "missing unit"},
 		{in: "p99<0s", wantErr: "above zero"},
 		{in: "p99", wantErr: "want metric<limit"},
+		{in: "error_rate<1%", want: SLO{Metric: ErrorRateMetric, MaxShare: 0.01}},
+		{in: "errors <= 0.5%", want: SLO{Metric: ErrorRateMetric, Inclusive: true, MaxShare: 0.005}},
+		{in: "error_rate<=0%", want: SLO{Metric: ErrorRateMetric, Inclusive: true}},
+		{in: "error_rate<0%", wantErr: "write error_rate<=0%"},
+		{in: "error_rate<5", wantErr: "limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -168,7 +174,7 @@ func stepsWithP99(points ...[2]float64) []StepRecord {
 	for i, p := range points {
 		out = append(out, StepRecord{
 			Step:   Step{Concurrency: i + 1},
-			Result: StepResult{Achieved: p[0], P99: time.Duration(p[1] * float64(time.Millisecond))},
+			Result: StepResult{Achieved: p[0], Successful: p[0], P99: time.Duration(p[1] * float64(time.Millisecond))},
 		})
 	}
 	return out
@@ -194,7 +200,7 @@ func TestMaxRateUnderSLO(t *testing.T) {
 			name:  "rate fell at the failing step",
 			steps: stepsWithP99([2]float64{400, 50}, [2]float64{800, 150}, [2]float64{700, 400}),
 			want:  SLOResult{MaxRate: 800, Found: true},
-			basis: "step 2; the SLO failed at step 3, whose rate did not rise",
+			basis: "step 2; the SLO failed at step 3, whose successful rate did not rise",
 		},
 		{
 			name:  "a later recovery does not count",
@@ -242,10 +248,10 @@ func TestSweepReportHardLimit(t *testing.T) {
 	run := func(_ context.Context, s Step) (StepResult, error) {
 		x := float64(min(s.Concurrency, limit)) / service.Seconds()
 		r := time.Duration(float64(s.Concurrency) / x * float64(time.Second))
-		return StepResult{Offered: x, Achieved: x, Concurrency: s.Concurrency, Mean: r, P50: r, P99: r * 3 / 2, P999: 2 * r}, nil
+		return StepResult{Offered: x, Achieved: x, Successful: x, Concurrency: s.Concurrency, Mean: r, P50: r, P99: r * 3 / 2, P999: 2 * r}, nil
 	}
 	steps, _ := ParseSweepSpec("1,2,4,8,16,32,64", "", 10*time.Second)
-	res, err := Sweep(context.Background(), steps, run)
+	res, err := Sweep(context.Background(), steps, nil, run)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +283,7 @@ func TestReportCapacityBasis(t *testing.T) {
 	t.Parallel()
 	sys := uslSystem{sigma: 0.04, kappa: 0.0024, lambda: 100} // N* = 20
 	steps, _ := ParseSweepSpec("1,2,5,10,15,20,25,30", "", time.Second)
-	res, err := Sweep(context.Background(), steps, sys.closed)
+	res, err := Sweep(context.Background(), steps, nil, sys.closed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,12 +294,12 @@ func TestReportCapacityBasis(t *testing.T) {
 	if noSLO.Instances == nil || !strings.Contains(noSLO.Instances.Arithmetic, "× 1)) + 0") {
 		t.Errorf("instances without utilisation = %+v, want 100%% and N+0", noSLO.Instances)
 	}
-	tooStrict := res.Report(CapacityOptions{SLO: &SLO{Metric: "p99", Threshold: time.Nanosecond}, TargetPeak: 1000})
+	tooStrict := res.Report(CapacityOptions{SLOs: []SLO{{Metric: "p99", Threshold: time.Nanosecond}}, TargetPeak: 1000})
 	if tooStrict.Capacity != nil || tooStrict.Instances != nil || !strings.Contains(strings.Join(tooStrict.Warnings, "\n"), "cannot count instances") {
 		t.Errorf("impossible SLO: capacity %+v, instances %+v, warnings %q", tooStrict.Capacity, tooStrict.Instances, tooStrict.Warnings)
 	}
 	unfitted := (&SweepResult{Steps: res.Steps[:2], FitError: "fit: 2 points, need at least 3"}).Report(CapacityOptions{})
-	if unfitted.Capacity == nil || unfitted.Capacity.Basis != "highest measured rate" || !strings.Contains(unfitted.Warnings[0], "no USL fit") {
+	if unfitted.Capacity == nil || unfitted.Capacity.Basis != "highest successful rate measured" || !strings.Contains(unfitted.Warnings[0], "no USL fit") {
 		t.Errorf("unfitted: %+v %q", unfitted.Capacity, unfitted.Warnings)
 	}
 }
@@ -347,10 +353,12 @@ func TestParseSweepSpec(t *testing.T) {
 func TestParseCapacityOptions(t *testing.T) {
 	t.Parallel()
 	o, err := ParseCapacityOptions("p99<200ms", "7000/s", "70%", "", "N+2")
-	if err != nil || o.SLO == nil || o.TargetPeak != 7000 || o.Utilisation != 0.7 || o.Spare != 2 {
+	wantSLOs := []SLO{{Metric: "p99", Threshold: 200 * time.Millisecond}, DefaultErrorSLO}
+	if err != nil || !slices.Equal(o.SLOs, wantSLOs) || o.TargetPeak != 7000 || o.Utilisation != 0.7 || o.Spare != 2 {
 		t.Fatalf("got %+v, %v", o, err)
 	}
-	if o, err := ParseCapacityOptions("", "", "", "25%", ""); err != nil || o.Utilisation != 0.75 || o.SLO != nil {
+	// Without --slo the error objective still applies.
+	if o, err := ParseCapacityOptions("", "", "", "25%", ""); err != nil || o.Utilisation != 0.75 || !slices.Equal(o.SLOs, []SLO{DefaultErrorSLO}) {
 		t.Fatalf("headroom: got %+v, %v", o, err)
 	}
 	for _, bad := range []struct{ slo, peak, util, head, red, want string }{
@@ -361,9 +369,135 @@ func TestParseCapacityOptions(t *testing.T) {
 		{head: "100%", want: "--headroom"},
 		{util: "70%", head: "30%", want: "not both"},
 		{red: "N+x", want: "--redundancy"},
+		{slo: "p99<1s, p99<2s", want: "p99 is given twice"},
+		{slo: "error_rate<1", want: "--slo"},
 	} {
 		if _, err := ParseCapacityOptions(bad.slo, bad.peak, bad.util, bad.head, bad.red); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%+v: err = %v, want %q", bad, err, bad.want)
 		}
+	}
+}
+
+// stepsWithErrors builds steps of (offered rate, error share): the errors
+// come back as HTTP 429 and the successful rate is what is left.
+func stepsWithErrors(points ...[2]float64) []StepRecord {
+	var out []StepRecord
+	for i, p := range points {
+		count := int64(p[0] * 10)
+		errs := int64(p[1] * float64(count))
+		out = append(out, StepRecord{
+			Step: Step{Concurrency: i + 1},
+			Result: StepResult{
+				Offered: p[0], Achieved: p[0], Successful: p[0] * (1 - p[1]),
+				Count: count, Errors: errs, P99: time.Millisecond,
+				ErrorKinds: map[string]int64{"HTTP 429": errs},
+			},
+		})
+	}
+	return out
+}
+
+func TestMaxRateUnderErrorSLO(t *testing.T) {
+	t.Parallel()
+	slos := []SLO{{Metric: "p99", Threshold: 200 * time.Millisecond}, DefaultErrorSLO}
+	tests := []struct {
+		name   string
+		steps  []StepRecord
+		want   SLOResult
+		basis  string
+		broken string
+	}{
+		{
+			// The bug of issue 10: a limiter refusing 90% from the start
+			// answers fast, so the latency objective alone held throughout.
+			name:   "refused from the first step",
+			steps:  stepsWithErrors([2]float64{1000, 0.9}, [2]float64{2000, 0.9}),
+			want:   SLOResult{},
+			basis:  "the SLO failed at the first step (error rate 90% (HTTP 429 ×9,000) breaks error_rate<1%)",
+			broken: "step 1: error rate 90%",
+		},
+		{
+			// 0% at 400/s, 2% at 800/s: 1% is crossed halfway in the
+			// successful rate, between 400 and 784 req/s.
+			name:   "interpolated on the error rate",
+			steps:  stepsWithErrors([2]float64{400, 0}, [2]float64{800, 0.02}, [2]float64{1600, 0.5}),
+			want:   SLOResult{MaxRate: 592, Found: true},
+			basis:  "interpolated between step 1 (error rate 0% at 400 req/s) and step 2 (error rate 2% at 784 req/s)",
+			broken: "step 2: error rate 2% (HTTP 429 ×160) breaks error_rate<1%",
+		},
+		{
+			name:  "a few errors within the objective",
+			steps: stepsWithErrors([2]float64{400, 0.001}, [2]float64{800, 0.005}),
+			want:  SLOResult{MaxRate: 796, Found: true, HeldThroughout: true},
+			basis: "a lower bound",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := MaxRateUnderSLO(tt.steps, slos...)
+			if got.Found != tt.want.Found || got.HeldThroughout != tt.want.HeldThroughout || math.Abs(got.MaxRate-tt.want.MaxRate) > 1e-9 {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+			if !strings.Contains(got.Basis, tt.basis) || !strings.Contains(got.Broken, tt.broken) {
+				t.Errorf("basis %q, broken %q; want %q and %q", got.Basis, got.Broken, tt.basis, tt.broken)
+			}
+		})
+	}
+}
+
+// TestSweepStopsAtErrorSLO: the step that breaks the error objective ends
+// the sweep, the report says why, and the capacity is read from the
+// successful rate below it, never from the responses that were errors.
+func TestSweepStopsAtErrorSLO(t *testing.T) {
+	t.Parallel()
+	steps, _ := ParseSweepSpec("1,2,4,8,16", "", time.Second)
+	var ran []int
+	run := func(_ context.Context, s Step) (StepResult, error) {
+		ran = append(ran, s.Concurrency)
+		share := 0.0
+		if s.Concurrency >= 4 {
+			share = 0.5 // a limiter refusing half from 4 workers up
+		}
+		x := 100 * float64(s.Concurrency)
+		errs := int64(x * share)
+		return StepResult{
+			Offered: x, Achieved: x, Successful: x * (1 - share), Concurrency: s.Concurrency,
+			Count: int64(x), Errors: errs, P99: time.Millisecond,
+			ErrorKinds: map[string]int64{"HTTP 429": errs},
+		}, nil
+	}
+	slos, err := ParseSLOs("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Sweep(context.Background(), steps, slos, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ran, []int{1, 2, 4}) {
+		t.Errorf("ran concurrencies %v, want the sweep to stop after 4", ran)
+	}
+	wantStop := "stopped after step 3 of 5: error rate 50% (HTTP 429 ×200) breaks error_rate<1%; the higher steps were not run"
+	if res.Stopped != wantStop {
+		t.Errorf("stopped = %q, want %q", res.Stopped, wantStop)
+	}
+	rep := res.Report(CapacityOptions{SLOs: slos})
+	// 0% at 200 req/s (step 2), 50% at 200 successful req/s (step 3): the
+	// successful rate did not rise, so the capacity is step 2's.
+	if rep.Capacity == nil || rep.Capacity.PerInstance != 200 {
+		t.Fatalf("capacity %+v, want 200 req/s", rep.Capacity)
+	}
+	var b strings.Builder
+	if err := rep.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"successful/s", wantStop, "broken at  step 3: error rate 50%", "200 (50%)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "held at every step") {
+		t.Errorf("report says the SLO held:\n%s", b.String())
 	}
 }

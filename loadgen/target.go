@@ -35,6 +35,11 @@ func NewTarget(method, rawURL string) (Target, error) {
 	if !validMethod(method) {
 		return Target{}, fmt.Errorf("invalid method %q", method)
 	}
+	// A bare host:port ("127.0.0.1:8080", "localhost:8080") either fails to
+	// parse or parses with the host as its scheme: say what was meant.
+	if !strings.Contains(rawURL, "://") {
+		return Target{}, fmt.Errorf("invalid URL %q: no scheme: did you mean %q?", rawURL, "http://"+rawURL)
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return Target{}, fmt.Errorf("invalid URL %q: %w", rawURL, err)

@@ -53,6 +53,8 @@ func TestParseTargetsErrors(t *testing.T) {
 		{"GET", "t.txt:1: want a request line"},
 		{"get http://x/", "t.txt:1: invalid method"},
 		{"GET ftp://x/", "t.txt:1: invalid URL"},
+		{"GET 127.0.0.1:8080", `t.txt:1: invalid URL "127.0.0.1:8080": no scheme: did you mean "http://127.0.0.1:8080"?`},
+		{"GET localhost:8080/x", `did you mean "http://localhost:8080/x"?`},
 		{"GET http://x/\nnot a header", "t.txt:2: want a header line"},
 		{"GET http://x/\n@missing.json", "t.txt:2: body:"},
 		{"# name=a weight=0\nGET http://x/", "t.txt:1: weight"},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -39,7 +38,7 @@ carry their units: 10M, 20/day, 1KB (1000 B) or 1KiB (1024 B), 5y, 70%,
   faultline estimate examples/estimate/classic.yaml
   faultline estimate --daily-active-users 10M --requests-per-user 20/day --peak-factor 3x
   faultline estimate fit points.csv
-  faultline estimate sweep --concurrency 1,2,4,8,16,32,64 --step 10s --slo 'p99<200ms'`,
+  faultline estimate sweep http://127.0.0.1:8080/ --concurrency 1,2,4,8,16,32,64 --step 10s --slo 'p99<200ms'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			plan := &estimate.Plan{}
@@ -149,12 +148,9 @@ given throughputs with the exact inverse of the law.
 	return cmd
 }
 
-// stepRunner drives one step of a sweep and reports what it measured.
-type stepRunner func(context.Context, estimate.Step) (estimate.StepResult, error)
-
 // newSweepRunner returns the step runner that drives each step with the
 // load engine against target.
-func newSweepRunner(target string, timeout time.Duration) (stepRunner, error) {
+func newSweepRunner(target string, timeout time.Duration) (estimate.StepFunc, error) {
 	if target == "" {
 		return nil, usageErrorf("estimate sweep: give the URL to load")
 	}
@@ -162,16 +158,7 @@ func newSweepRunner(target string, timeout time.Duration) (stepRunner, error) {
 	if err != nil {
 		return nil, usageErrorf("estimate sweep: %v", err)
 	}
-	return func(ctx context.Context, step estimate.Step) (estimate.StepResult, error) {
-		res, err := loadgen.Run(ctx, estimate.LoadOptions(step, t, timeout))
-		if err != nil {
-			return estimate.StepResult{}, err
-		}
-		if res.Interrupted {
-			return estimate.StepResultFrom(step, res), ctx.Err()
-		}
-		return estimate.StepResultFrom(step, res), nil
-	}, nil
+	return estimate.LoadStep(t, timeout), nil
 }
 
 func newEstimateSweepCmd(e *env) *cobra.Command {
@@ -186,14 +173,23 @@ func newEstimateSweepCmd(e *env) *cobra.Command {
 		Use:   "sweep [target]",
 		Short: "Step the load up, measure each step and fit the Universal Scalability Law",
 		Long: `sweep runs a stepped load against a target (--concurrency levels, closed
-model, or --rates, open model), each held for --step, records the offered
-and achieved rate, latency percentiles, errors and dropped requests per
-step, and fits the Universal Scalability Law to (concurrency, achieved).
-With --slo it finds the highest rate at which the statistic stays under the
-limit, interpolated between steps; with --target-peak it counts the
-instances needed, with --target-utilisation or --headroom and --redundancy.
+model, or --rates, open model), each held for --step, and records per step
+the offered rate, the achieved rate (every response, errors included), the
+successful rate (responses that were not errors), the error rate and its
+causes, latency percentiles and dropped requests. It fits the Universal
+Scalability Law to (concurrency, successful rate): errors are never
+counted as capacity.
 
-  faultline estimate sweep http://localhost:8080/ --concurrency 1,2,4,8,16,32,64 --step 10s --slo 'p99<200ms' --target-peak 7000/s --headroom 30% --redundancy N+1`,
+--slo lists the objectives every step must meet: latency ('p99<200ms') and
+the error rate ('error_rate<5%'); error_rate<1% applies unless you give
+one. A step that breaks the error objective ends the sweep, and the report
+says which errors (HTTP 429, timeout, ...). The capacity is the highest
+successful rate at which every objective held, interpolated between steps;
+with --target-peak it counts the instances needed, with
+--target-utilisation or --headroom and --redundancy.
+
+  faultline estimate sweep http://127.0.0.1:8080/ --concurrency 1,2,4,8,16,32,64 --step 10s --slo 'p99<200ms' --target-peak 7000/s --headroom 30% --redundancy N+1
+  faultline estimate sweep http://127.0.0.1:8080/ --rates 100/s,200/s,400/s --slo 'p99<50ms,error_rate<0.1%'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			steps, err := estimate.ParseSweepSpec(concurrency, rates, step)
@@ -212,12 +208,12 @@ instances needed, with --target-utilisation or --headroom and --redundancy.
 			if err != nil {
 				return err
 			}
-			res, err := estimate.Sweep(cmd.Context(), steps, run)
+			res, err := estimate.Sweep(cmd.Context(), steps, opts.SLOs, run)
 			if res != nil {
 				rep := res.Report(opts)
 				var points [][2]float64
 				for _, s := range rep.Steps {
-					points = append(points, [2]float64{float64(s.Result.Concurrency), s.Result.Achieved})
+					points = append(points, [2]float64{s.N(), s.Result.Successful})
 				}
 				werr := writeUSLPage(htmlOut, "Capacity sweep of "+target, rep.WriteText, rep.Fit, points)
 				if werr == nil && asJSON {
@@ -239,7 +235,7 @@ instances needed, with --target-utilisation or --headroom and --redundancy.
 	f.StringVar(&rates, "rates", "", "rising request rates, comma-separated (100/s,200/s,400/s)")
 	f.DurationVar(&step, "step", 10*time.Second, "how long to hold each level")
 	f.DurationVar(&timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
-	f.StringVar(&slo, "slo", "", "latency objective: p50, p90, p99, p99.9 or mean, < or <=, a duration ('p99<200ms')")
+	f.StringVar(&slo, "slo", "", "objectives, comma-separated: p50, p90, p99, p99.9 or mean < (or <=) a duration, error_rate < a percentage ('p99<200ms,error_rate<1%'); error_rate<1% unless given")
 	f.StringVar(&targetPeak, "target-peak", "", "peak rate to plan instances for (7000/s)")
 	f.StringVar(&utilisation, "target-utilisation", "", "share of an instance's capacity to plan for (70%)")
 	f.StringVar(&headroom, "headroom", "", "share of capacity kept free (30%); instead of --target-utilisation")

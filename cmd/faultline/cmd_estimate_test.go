@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -153,6 +156,12 @@ func TestEstimateCommand(t *testing.T) {
 			wantErr:  []string{"--concurrency: 2 after 4: the levels must rise"},
 		},
 		{
+			name:     "sweep of a bare host and port",
+			args:     []string{"estimate", "sweep", "127.0.0.1:8080", "--concurrency", "1"},
+			wantCode: 2,
+			wantErr:  []string{`did you mean "http://127.0.0.1:8080"?`},
+		},
+		{
 			name:     "sweep with a bad SLO",
 			args:     []string{"estimate", "sweep", "--concurrency", "1,2,4", "--slo", "p99>1s"},
 			wantCode: 2,
@@ -242,5 +251,52 @@ func TestEstimateFitFeedsPlan(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no instances line:\n%s", out)
+	}
+}
+
+// TestEstimateSweepCountsOnlySuccesses sweeps a server that refuses 90% of
+// requests with 429, fast: before issue 10's fix the sweep reported the
+// refusals as capacity and "SLO held at every step". Now the first step
+// breaks the default error objective, the sweep stops there and says why,
+// and no capacity is reported.
+func TestEstimateSweepCountsOnlySuccesses(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if n.Add(1)%10 != 0 {
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	code, out, errOut := runEstimate(t, "estimate", "sweep", srv.URL+"/", "--concurrency", "1,2,4",
+		"--step", "300ms", "--slo", "p99<1s", "--target-peak", "1000/s", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var rep struct {
+		Steps []struct {
+			Result struct {
+				Achieved, Successful float64
+				ErrorKinds           map[string]int64 `json:"error_kinds"`
+			}
+		}
+		Stopped  string
+		Capacity *struct{ PerInstance float64 } `json:"capacity"`
+		SLO      struct{ Found bool }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(rep.Steps) != 1 || !strings.HasPrefix(rep.Stopped, "stopped after step 1 of 3: error rate 9") {
+		t.Fatalf("%d steps, stopped %q; want a stop after step 1", len(rep.Steps), rep.Stopped)
+	}
+	s := rep.Steps[0].Result
+	if s.Successful <= 0 || s.Successful > s.Achieved/5 || s.ErrorKinds["HTTP 429"] == 0 {
+		t.Errorf("step 1: achieved %.1f/s, successful %.1f/s, errors %v", s.Achieved, s.Successful, s.ErrorKinds)
+	}
+	if rep.Capacity != nil || rep.SLO.Found {
+		t.Errorf("capacity %+v, SLO found %v: want none", rep.Capacity, rep.SLO.Found)
 	}
 }

@@ -10,8 +10,7 @@ func TestProgressClearsLongerLines(t *testing.T) {
 	t.Parallel()
 	var buf strings.Builder
 	t0 := time.Unix(1000, 0)
-	opts := &Options{Model: Open, Rate: 100, Duration: 10 * time.Second}
-	p := NewProgress(&buf, opts, t0)
+	p := NewProgress(&buf, Constant{Rate: 100, For: 10 * time.Second}, t0)
 	p.Update(statsWith(t0, time.Second, "a", 1500*time.Millisecond, 10, 0)) // "1.50s"
 	first := buf.Len()
 	// One column narrower ("1/s" against "10/s") but two bytes longer ("µ"

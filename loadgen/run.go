@@ -44,14 +44,17 @@ const (
 // Options configures one run of the load engine.
 type Options struct {
 	Targets []Target
-	Model   Model
+	// Schedule is the load's shape: when requests are due (open model) or
+	// how many virtual users run (closed model). It sets Model.
+	Schedule Schedule
 
-	// Open model: a constant Rate (requests per second) over Duration, or a
-	// ramp through Stages that starts at Rate.
+	// Model, Rate, Stages, Poisson, Seed, Concurrency and Duration are a
+	// shorthand for a Schedule (see Shape), used when Schedule is nil.
+	Model   Model
 	Rate    float64
 	Stages  []Stage
-	Poisson bool   // exponential inter-arrival times instead of even spacing
-	Seed    uint64 // seeds Poisson arrivals
+	Poisson bool
+	Seed    uint64
 	// MaxInFlight bounds requests waiting for a connection plus requests in
 	// flight; a request scheduled beyond it is dropped and counted.
 	MaxInFlight int
@@ -59,13 +62,12 @@ type Options struct {
 	// wire at once over HTTP/1.1) in the open model.
 	Connections int
 
-	// Closed model: Concurrency virtual users for Duration, or a ramp
-	// through Stages that starts at Concurrency. ThinkTime is a pause after
-	// each response.
+	// Concurrency is the closed model's shorthand start users. ThinkTime is
+	// a pause after each response.
 	Concurrency int
 	ThinkTime   time.Duration
 
-	Duration       time.Duration
+	Duration       time.Duration // the shorthand's length without Stages
 	Grace          time.Duration // how long requests in flight at the end may still complete
 	Timeout        time.Duration // per request, connecting included
 	ConnectTimeout time.Duration
@@ -136,49 +138,19 @@ func (o *Options) Validate() error {
 			bad("target %q: weight must not be negative", t.Name)
 		}
 	}
-	if o.Duration < 0 {
-		bad("duration must not be negative")
+	if o.Connections < 0 {
+		bad("connections must not be negative")
 	}
-	for _, s := range o.Stages {
-		if s.Duration <= 0 {
-			bad("stage durations must be positive")
-		}
-		if s.Target < 0 {
-			bad("stage targets must not be negative")
-		}
+	if o.MaxInFlight < 0 {
+		bad("max-in-flight must not be negative")
 	}
-	if len(o.Stages) == 0 && o.Duration <= 0 {
-		bad("duration must be positive (or give stages)")
+	if o.ThinkTime < 0 {
+		bad("think time must not be negative")
 	}
-	switch o.Model {
-	case Open:
-		if o.Rate < 0 {
-			bad("rate must not be negative")
-		}
-		if len(o.Stages) == 0 && o.Rate <= 0 {
-			bad("the open model needs a rate above zero (or stages)")
-		}
-		if o.Connections < 0 {
-			bad("connections must not be negative")
-		}
-		if o.MaxInFlight < 0 {
-			bad("max-in-flight must not be negative")
-		}
-		if o.Concurrency != 0 || o.ThinkTime != 0 {
-			bad("concurrency and think time belong to the closed model")
-		}
-	case Closed:
-		if o.Concurrency < 0 {
-			bad("concurrency must not be negative")
-		}
-		if len(o.Stages) == 0 && o.Concurrency <= 0 {
-			bad("the closed model needs a concurrency above zero (or stages)")
-		}
-		if o.ThinkTime < 0 {
-			bad("think time must not be negative")
-		}
-	default:
-		bad("unknown model %q (want open or closed)", o.Model)
+	if sched, err := o.schedule(); err != nil {
+		errs = append(errs, err)
+	} else if ModelOf(sched) == Open && o.ThinkTime != 0 {
+		bad("concurrency and think time belong to the closed model")
 	}
 	for _, d := range []struct {
 		name string
@@ -189,6 +161,30 @@ func (o *Options) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// schedule is the run's Schedule: Schedule itself, or the one the shorthand
+// fields describe. It sets Model to the schedule's.
+func (o *Options) schedule() (Schedule, error) {
+	if o.Schedule == nil {
+		if o.Model == Open && o.Concurrency != 0 {
+			return nil, errors.New("concurrency and think time belong to the closed model")
+		}
+		return Shape{Model: o.Model, Rate: o.Rate, Concurrency: o.Concurrency, Stages: o.Stages,
+			Duration: o.Duration, Poisson: o.Poisson, Seed: o.Seed}.Schedule()
+	}
+	if o.Rate != 0 || len(o.Stages) > 0 || o.Concurrency != 0 || o.Duration != 0 || o.Poisson || o.Seed != 0 {
+		return nil, errors.New("give a Schedule or its shorthand (rate, stages, concurrency, duration, poisson, seed), not both")
+	}
+	if m := ModelOf(o.Schedule); o.Model != "" && o.Model != m {
+		return nil, fmt.Errorf("the schedule is %s-model but the options say %s", m, o.Model)
+	}
+	if v, ok := o.Schedule.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return o.Schedule, nil
 }
 
 // Result is the outcome of a run.
@@ -278,27 +274,17 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	e, err := newEngine(opts)
+	sched, err := opts.schedule()
+	if err != nil {
+		return nil, err
+	}
+	opts.Model = ModelOf(sched)
+	e, err := newEngine(opts, sched)
 	if err != nil {
 		return nil, err
 	}
 	defer e.closeClients()
-
-	var sched Schedule
-	planned := opts.Duration
-	if opts.Model == Open {
-		stages := opts.Stages
-		if len(stages) == 0 {
-			stages = []Stage{{Duration: opts.Duration, Target: opts.Rate}}
-		}
-		sched, err = NewRateSchedule(opts.Rate, stages, opts.Poisson, opts.Seed)
-		if err != nil {
-			return nil, err
-		}
-		planned = sched.Duration()
-	} else if len(opts.Stages) > 0 {
-		planned = ramp{start: float64(opts.Concurrency), stages: opts.Stages}.total()
-	}
+	planned := sched.Duration()
 
 	cpuBefore := processCPU()
 	e.start = time.Now()
@@ -308,10 +294,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	e.runCtx, e.abandon = context.WithCancel(context.Background())
 	defer e.abandon()
 
-	res := &Result{Model: opts.Model, Start: e.start, Planned: planned, Total: NewStats(e.start, e.start)}
-	if sched != nil {
-		res.TargetRate = ExpectedArrivals(sched) / planned.Seconds()
-	}
+	res := &Result{Model: opts.Model, Start: e.start, Planned: planned, Total: NewStats(e.start, e.start),
+		TargetRate: sched.ExpectedArrivals() / planned.Seconds()}
 
 	// The collector owns the interval ticks; it stops when done is closed
 	// and delivers the last, partial interval before it returns.
@@ -324,7 +308,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 	var workers sync.WaitGroup
 	scheduleDone := make(chan struct{})
-	if opts.Model == Open {
+	switch sched := sched.(type) {
+	case OpenSchedule:
 		ch := make(chan token, opts.MaxInFlight)
 		n := opts.Connections
 		if opts.HTTP2 {
@@ -342,18 +327,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			defer close(ch)
 			e.dispatch(ctx, sched, ch)
 		}()
-	} else {
-		r := ramp{start: float64(opts.Concurrency), stages: opts.Stages}
-		users := opts.Concurrency
-		for _, s := range opts.Stages {
-			users = max(users, int(s.Target))
-		}
+	case ClosedSchedule:
 		end := e.start.Add(planned)
-		for i := 0; i < users; i++ {
+		for i := 0; i < sched.Users(); i++ {
 			workers.Add(1)
 			go func() {
 				defer workers.Done()
-				e.virtualUser(ctx, i, r, end)
+				e.virtualUser(ctx, i, sched, end)
 			}()
 		}
 		go func() {
@@ -406,7 +386,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	return res, nil
 }
 
-func newEngine(opts Options) (*engine, error) {
+func newEngine(opts Options, sched Schedule) (*engine, error) {
 	e := &engine{opts: opts, targetEP: make([]int, len(opts.Targets)), raw: make([][]byte, len(opts.Targets))}
 	var h1TLS, h2TLS *tls.Config
 	for _, t := range opts.Targets {
@@ -448,11 +428,8 @@ func newEngine(opts Options) (*engine, error) {
 	}
 	if opts.HTTP2 {
 		clients := opts.Connections
-		if opts.Model == Closed {
-			clients = opts.Concurrency
-			for _, s := range opts.Stages {
-				clients = max(clients, int(s.Target))
-			}
+		if c, ok := sched.(ClosedSchedule); ok {
+			clients = c.Users()
 		}
 		for i := 0; i < clients; i++ {
 			// net/http edits a transport's TLS config on first use, so
@@ -468,23 +445,35 @@ func newEngine(opts Options) (*engine, error) {
 	return e, nil
 }
 
+// dispatchSlack is how long after the end of its schedule a dispatcher that
+// fell behind may still send.
+const dispatchSlack = time.Second
+
 // dispatch walks the schedule, handing each request to the workers at its
 // intended time, or counting it as dropped when MaxInFlight requests are
 // already waiting or in flight. A late dispatcher never shifts the schedule:
 // requests keep their intended times, so its lateness shows as send lag and
-// in the latency.
-func (e *engine) dispatch(ctx context.Context, sched Schedule, ch chan<- token) {
+// in the latency. Whatever the rate, it stops sending dispatchSlack after the
+// schedule's end and counts the requests still due as dropped, so that the
+// schedule's length bounds the run's.
+func (e *engine) dispatch(ctx context.Context, sched OpenSchedule, ch chan<- token) {
 	p := newPicker(e.opts.Targets)
 	sl := newSleeper()
 	defer sl.close()
+	sendCtx, stop := context.WithDeadline(ctx, e.start.Add(sched.Duration()+dispatchSlack))
+	defer stop()
 	limit := int64(e.opts.MaxInFlight)
+	arrivals := sched.Arrivals()
 	for {
-		off, ok := sched.Next()
+		off, ok := arrivals.Next()
 		if !ok {
 			return
 		}
 		intended := e.start.Add(off)
-		if !sl.until(ctx, intended) {
+		if !sl.until(sendCtx, intended) {
+			if ctx.Err() == nil {
+				e.dropRest(ctx, arrivals)
+			}
 			return
 		}
 		e.scheduled.Add(1)
@@ -496,6 +485,20 @@ func (e *engine) dispatch(ctx context.Context, sched Schedule, ch chan<- token) 
 		e.inflight.Add(1)
 		ch <- token{intended: intended, target: target}
 	}
+}
+
+// dropRest counts the request the dispatcher holds and every one after it
+// as scheduled and dropped: they were due, and could not be sent on time.
+func (e *engine) dropRest(ctx context.Context, arrivals Arrivals) {
+	n := int64(1)
+	for _, ok := arrivals.Next(); ok; _, ok = arrivals.Next() {
+		n++
+		if n%4096 == 0 && ctx.Err() != nil {
+			break
+		}
+	}
+	e.scheduled.Add(n)
+	e.dropped.Add(n)
 }
 
 // worker is one sender: over HTTP/1.1 it owns one connection per origin.
@@ -540,9 +543,9 @@ func (e *engine) openWorker(id int, ch <-chan token) {
 	}
 }
 
-// virtualUser is one closed-model user: while the ramp says it is active it
-// sends a request, waits for the response, thinks, and repeats.
-func (e *engine) virtualUser(ctx context.Context, id int, r ramp, end time.Time) {
+// virtualUser is one closed-model user: while the schedule says it is
+// active it sends a request, waits for the response, thinks, and repeats.
+func (e *engine) virtualUser(ctx context.Context, id int, sched ClosedSchedule, end time.Time) {
 	w := e.newWorker(id)
 	defer w.close()
 	p := newPicker(e.opts.Targets)
@@ -557,7 +560,7 @@ func (e *engine) virtualUser(ctx context.Context, id int, r ramp, end time.Time)
 		if !now.Before(end) || ctx.Err() != nil || e.stopping.Load() {
 			return
 		}
-		if float64(id) >= r.at(now.Sub(e.start)) {
+		if !sched.Active(id, now.Sub(e.start)) {
 			if !sleepCtx(ctx, min(10*time.Millisecond, end.Sub(now))) {
 				return
 			}

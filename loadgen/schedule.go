@@ -53,7 +53,28 @@ func ParseRate(s string) (float64, error) {
 	if n < 0 {
 		return 0, fmt.Errorf("rate %q: must not be negative", s)
 	}
-	return n / per.Seconds(), nil
+	r := n / per.Seconds()
+	if r > MaxRate {
+		return 0, fmt.Errorf("rate %q: above %s, the most one generator schedules", s, FormatRate(MaxRate))
+	}
+	return r, nil
+}
+
+// MaxRate is the highest arrival rate, per second, one generator schedules.
+// Its dispatcher walks the schedule at several times this rate on one core,
+// so a run that falls behind can still count what it could not send and end
+// on time; a higher rate needs several generators (--segment).
+const MaxRate = 1e6
+
+// FormatRate writes a rate per second as users write it: "1M/s", "2500/s".
+func FormatRate(r float64) string {
+	switch {
+	case r >= 1e6 && math.Mod(r, 1e6) == 0:
+		return strconv.FormatFloat(r/1e6, 'f', -1, 64) + "M/s"
+	case r >= 1e3 && math.Mod(r, 1e3) == 0:
+		return strconv.FormatFloat(r/1e3, 'f', -1, 64) + "k/s"
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64) + "/s"
 }
 
 // parseCount parses a non-negative number with an optional k or M suffix.
@@ -71,6 +92,40 @@ func parseCount(s string) (float64, error) {
 		return 0, fmt.Errorf("%q is not a number", s)
 	}
 	return n * mult, nil
+}
+
+// ParseStages parses stages whose targets carry their unit: rates ("500/s")
+// make an open-model ramp, plain whole numbers (users) a closed-model one.
+// Every stage is read by its own unit and they must all agree.
+func ParseStages(specs []string) (Model, []Stage, error) {
+	var model Model
+	var first string
+	stages := make([]Stage, 0, len(specs))
+	for _, s := range specs {
+		_, ts, _ := strings.Cut(s, ":")
+		m := Closed
+		if strings.Contains(ts, "/") {
+			m = Open
+		}
+		if model == "" {
+			model, first = m, s
+		} else if m != model {
+			return "", nil, fmt.Errorf("stage %q targets %s but stage %q targets %s: a load is open (rates) or closed (users)", s, targetKind(m), first, targetKind(model))
+		}
+		st, err := ParseStage(s, m == Open)
+		if err != nil {
+			return "", nil, err
+		}
+		stages = append(stages, st)
+	}
+	return model, stages, nil
+}
+
+func targetKind(m Model) string {
+	if m == Open {
+		return "a rate"
+	}
+	return "users"
 }
 
 // ParseStage parses "DURATION:TARGET". With rate set the target must be a
@@ -99,7 +154,7 @@ func ParseStage(s string, rate bool) (Stage, error) {
 		return Stage{Duration: d, Target: r}, nil
 	}
 	if strings.Contains(ts, "/") {
-		return Stage{}, fmt.Errorf("stage %q: a rate stage needs the open model (--rate or a first stage with a rate)", s)
+		return Stage{}, fmt.Errorf("stage %q: a rate belongs to the open model, this load is closed (users)", s)
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(ts))
 	if err != nil || n < 0 {
@@ -108,14 +163,310 @@ func ParseStage(s string, rate bool) (Stage, error) {
 	return Stage{Duration: d, Target: float64(n)}, nil
 }
 
-// ramp is a piecewise-linear function of elapsed time.
-type ramp struct {
+// Schedule is the shape of a load over time, as a value: it can be asked
+// its length and its target at any time, and walked (open model) or run
+// (closed model) any number of times, each time from the start. It plays the
+// part of vegeta's Pacer; the engine holds no shape arithmetic of its own.
+// Every schedule is an OpenSchedule or a ClosedSchedule.
+type Schedule interface {
+	// Duration is the schedule's length.
+	Duration() time.Duration
+	// TargetAt is what the schedule asks for after elapsed: arrivals per
+	// second in the open model, virtual users in the closed one.
+	TargetAt(elapsed time.Duration) float64
+	// ExpectedArrivals is the mean number of requests the schedule intends
+	// over its whole length (exact for evenly spaced arrivals). A closed
+	// schedule plans users, not arrivals: 0.
+	ExpectedArrivals() float64
+	// Planned is the exact number of requests an open schedule sends (for
+	// Poisson arrivals, the number its seed draws), or of virtual users a
+	// closed schedule runs at most.
+	Planned() int64
+}
+
+// OpenSchedule places each request at an intended send time.
+type OpenSchedule interface {
+	Schedule
+	// Arrivals starts a walk of the intended send times from the start.
+	Arrivals() Arrivals
+}
+
+// Arrivals walks the intended send times of an open schedule, in order.
+type Arrivals interface {
+	// Next returns the intended start of the next request as an offset from
+	// the start of the run, and false once the schedule has ended.
+	Next() (time.Duration, bool)
+}
+
+// ClosedSchedule runs virtual users, each sending its next request when its
+// previous one completed.
+type ClosedSchedule interface {
+	Schedule
+	// Users is how many virtual users the run needs: the most ever active.
+	Users() int
+	// Active reports whether user (0 <= user < Users()) sends at elapsed.
+	Active(user int, elapsed time.Duration) bool
+}
+
+// ModelOf is the load model a schedule belongs to.
+func ModelOf(s Schedule) Model {
+	if _, ok := s.(ClosedSchedule); ok {
+		return Closed
+	}
+	return Open
+}
+
+var (
+	_ OpenSchedule   = Constant{}
+	_ OpenSchedule   = Ramp{}
+	_ OpenSchedule   = Poisson{}
+	_ ClosedSchedule = Users{}
+)
+
+// Shape is a load's shape as users write it, in flags or in an experiment:
+// a model, a start value, then either a Duration at that value or Stages,
+// and the arrival process. Schedule is the one place a shape becomes a
+// Schedule.
+type Shape struct {
+	Model       Model
+	Rate        float64 // open model: the (start) arrival rate per second
+	Concurrency int     // closed model: the (start) number of virtual users
+	Stages      []Stage
+	Duration    time.Duration // without stages: how long the start value holds
+	Poisson     bool          // open model: exponential gaps instead of even ones
+	Seed        uint64        // seeds Poisson arrivals
+}
+
+// Schedule validates the shape, reporting every problem at once, and
+// returns its schedule.
+func (s Shape) Schedule() (Schedule, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if s.Duration < 0 {
+		bad("duration must not be negative")
+	}
+	if len(s.Stages) == 0 && s.Duration <= 0 {
+		bad("duration must be positive (or give stages)")
+	}
+	if len(s.Stages) > 0 && s.Duration > 0 {
+		bad("give a duration or stages, not both: the stages set the length")
+	}
+	for _, st := range s.Stages {
+		if st.Duration <= 0 {
+			bad("stage durations must be positive")
+		}
+		if st.Target < 0 {
+			bad("stage targets must not be negative")
+		}
+	}
+	switch s.Model {
+	case Open:
+		if s.Rate < 0 {
+			bad("rate must not be negative")
+		}
+		if len(s.Stages) == 0 && s.Rate <= 0 {
+			bad("the open model needs a rate above zero (or stages)")
+		}
+	case Closed:
+		if s.Concurrency < 0 {
+			bad("concurrency must not be negative")
+		}
+		if len(s.Stages) == 0 && s.Concurrency <= 0 {
+			bad("the closed model needs a concurrency above zero (or stages)")
+		}
+		if s.Poisson {
+			bad("Poisson arrivals belong to the open model")
+		}
+	default:
+		bad("unknown model %q (want open or closed)", s.Model)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	stages := s.Stages
+	if s.Model == Closed {
+		if len(stages) == 0 {
+			stages = []Stage{{Duration: s.Duration, Target: float64(s.Concurrency)}}
+		}
+		u := Users{Start: s.Concurrency, Stages: stages}
+		return u, u.Validate()
+	}
+	if len(stages) == 0 {
+		if s.Poisson {
+			return ConstantSchedule(s.Rate, s.Duration, true, s.Seed)
+		}
+		c := Constant{Rate: s.Rate, For: s.Duration}
+		return c, c.Validate()
+	}
+	return NewRateSchedule(s.Rate, stages, s.Poisson, s.Seed)
+}
+
+// NewRateSchedule returns the open-model schedule for a ramp that starts at
+// startRate and moves through stages. With poisson set, inter-arrival times
+// are exponential (seeded by seed) instead of evenly spaced.
+func NewRateSchedule(startRate float64, stages []Stage, poisson bool, seed uint64) (OpenSchedule, error) {
+	r := Ramp{Start: startRate, Stages: stages}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if poisson {
+		return Poisson{Rate: r, Seed: seed}, nil
+	}
+	return r, nil
+}
+
+// ConstantSchedule is NewRateSchedule for one constant rate over d.
+func ConstantSchedule(rate float64, d time.Duration, poisson bool, seed uint64) (OpenSchedule, error) {
+	return NewRateSchedule(rate, []Stage{{Duration: d, Target: rate}}, poisson, seed)
+}
+
+// Constant is Rate evenly spaced arrivals per second for For.
+type Constant struct {
+	Rate float64
+	For  time.Duration
+}
+
+func (c Constant) ramp() Ramp {
+	return Ramp{Start: c.Rate, Stages: []Stage{{Duration: c.For, Target: c.Rate}}}
+}
+
+// Validate says why the schedule cannot run.
+func (c Constant) Validate() error                        { return c.ramp().Validate() }
+func (c Constant) Duration() time.Duration                { return c.For }
+func (c Constant) TargetAt(elapsed time.Duration) float64 { return c.Rate }
+func (c Constant) ExpectedArrivals() float64              { return c.ramp().ExpectedArrivals() }
+func (c Constant) Planned() int64                         { return c.ramp().Planned() }
+func (c Constant) Arrivals() Arrivals                     { return c.ramp().Arrivals() }
+
+// Ramp is evenly spaced arrivals at a rate that starts at Start and moves
+// through Stages.
+type Ramp struct {
+	Start  float64
+	Stages []Stage
+}
+
+// Validate says why the schedule cannot run.
+func (r Ramp) Validate() error {
+	if r.Start < 0 {
+		return errors.New("rate must not be negative")
+	}
+	if r.Start > MaxRate {
+		return fmt.Errorf("rate %s is above %s, the most one generator schedules", FormatRate(r.Start), FormatRate(MaxRate))
+	}
+	if len(r.Stages) == 0 {
+		return errors.New("schedule needs a duration")
+	}
+	for _, st := range r.Stages {
+		if st.Duration <= 0 {
+			return errors.New("stage durations must be positive")
+		}
+		if st.Target < 0 {
+			return errors.New("stage rates must not be negative")
+		}
+		if st.Target > MaxRate {
+			return fmt.Errorf("stage rate %s is above %s, the most one generator schedules", FormatRate(st.Target), FormatRate(MaxRate))
+		}
+	}
+	return nil
+}
+
+func (r Ramp) Duration() time.Duration                { return curveOf(r.Start, r.Stages).total() }
+func (r Ramp) TargetAt(elapsed time.Duration) float64 { return curveOf(r.Start, r.Stages).at(elapsed) }
+func (r Ramp) ExpectedArrivals() float64              { return newIntegral(r).total }
+
+// Planned counts the arrivals x = 0, 1, 2, ... below the expected total:
+// exactly what a walk yields.
+func (r Ramp) Planned() int64 { return int64(math.Ceil(newIntegral(r).total)) }
+
+func (r Ramp) Arrivals() Arrivals { return &rampWalk{in: newIntegral(r)} }
+
+// Poisson is arrivals of a Poisson process whose rate follows Rate, with
+// exponential gaps drawn from a generator seeded by Seed: the same seed
+// gives the same arrivals.
+type Poisson struct {
+	Rate Ramp
+	Seed uint64
+}
+
+// Validate says why the schedule cannot run.
+func (p Poisson) Validate() error                        { return p.Rate.Validate() }
+func (p Poisson) Duration() time.Duration                { return p.Rate.Duration() }
+func (p Poisson) TargetAt(elapsed time.Duration) float64 { return p.Rate.TargetAt(elapsed) }
+func (p Poisson) ExpectedArrivals() float64              { return p.Rate.ExpectedArrivals() }
+
+// Planned walks the arrivals to count them: O(arrivals), there is no closed
+// form for the count one seed draws.
+func (p Poisson) Planned() int64 { return countArrivals(p.Arrivals()) }
+
+func (p Poisson) Arrivals() Arrivals {
+	rng := rand.New(rand.NewPCG(p.Seed, p.Seed^0x9e3779b97f4a7c15))
+	return &rampWalk{in: newIntegral(p.Rate), rng: rng, x: rng.ExpFloat64()}
+}
+
+func countArrivals(a Arrivals) int64 {
+	var n int64
+	for _, ok := a.Next(); ok; _, ok = a.Next() {
+		n++
+	}
+	return n
+}
+
+// Users is the closed model: Start virtual users, then as many as Stages
+// say (a ramp moves linearly, so users join and leave one at a time).
+type Users struct {
+	Start  int
+	Stages []Stage
+}
+
+// Validate says why the schedule cannot run.
+func (u Users) Validate() error {
+	if u.Start < 0 {
+		return errors.New("concurrency must not be negative")
+	}
+	if len(u.Stages) == 0 {
+		return errors.New("schedule needs a duration")
+	}
+	for _, st := range u.Stages {
+		if st.Duration <= 0 {
+			return errors.New("stage durations must be positive")
+		}
+		if st.Target < 0 || st.Target != math.Trunc(st.Target) {
+			return errors.New("stage users must be whole numbers >= 0")
+		}
+	}
+	return nil
+}
+
+func (u Users) curve() curve                           { return curveOf(float64(u.Start), u.Stages) }
+func (u Users) Duration() time.Duration                { return u.curve().total() }
+func (u Users) TargetAt(elapsed time.Duration) float64 { return u.curve().at(elapsed) }
+func (u Users) ExpectedArrivals() float64              { return 0 }
+func (u Users) Planned() int64                         { return int64(u.Users()) }
+
+// Users is the most users ever active: the start or the largest stage.
+func (u Users) Users() int {
+	n := u.Start
+	for _, s := range u.Stages {
+		n = max(n, int(s.Target))
+	}
+	return n
+}
+
+// Active reports whether user is among the first TargetAt(elapsed) users.
+func (u Users) Active(user int, elapsed time.Duration) bool {
+	return float64(user) < u.TargetAt(elapsed)
+}
+
+// curve is a piecewise-linear function of elapsed time.
+type curve struct {
 	start  float64
 	stages []Stage
 }
 
-// total is the ramp's length.
-func (r ramp) total() time.Duration {
+func curveOf(start float64, stages []Stage) curve { return curve{start: start, stages: stages} }
+
+// total is the curve's length.
+func (r curve) total() time.Duration {
 	var t time.Duration
 	for _, s := range r.stages {
 		t += s.Duration
@@ -123,8 +474,8 @@ func (r ramp) total() time.Duration {
 	return t
 }
 
-// at returns the ramp's value after elapsed.
-func (r ramp) at(elapsed time.Duration) float64 {
+// at returns the curve's value after elapsed.
+func (r curve) at(elapsed time.Duration) float64 {
 	from := r.start
 	for _, s := range r.stages {
 		if s.Step {
@@ -139,89 +490,53 @@ func (r ramp) at(elapsed time.Duration) float64 {
 	return from
 }
 
-// Schedule yields the intended start offsets of an open-model run, in order.
-type Schedule interface {
-	// Next returns the intended start of the next request as an offset from
-	// the start of the run, and false once the schedule has ended.
-	Next() (time.Duration, bool)
-	// RateAt is the target arrival rate per second at elapsed.
-	RateAt(elapsed time.Duration) float64
-	// Duration is the schedule's length.
-	Duration() time.Duration
-}
-
-// segment is one stage of the rate ramp with the cumulative expected count
-// of arrivals at its start.
-type segment struct {
+// piece is one stage of a rate ramp with the cumulative expected count of
+// arrivals at its start.
+type piece struct {
 	t0       float64 // start, seconds
 	dur      float64 // seconds
 	r0, r1   float64 // rate at start and end, per second
 	cumStart float64 // expected arrivals before t0
-	area     float64 // expected arrivals within the segment
+	area     float64 // expected arrivals within the piece
 }
 
-// rateSchedule places arrivals by inverting the cumulative expected count
-// Λ(t) = ∫ rate: the k-th arrival is at Λ⁻¹(x_k) where x_k = k for evenly
-// spaced arrivals and x_k is a sum of k unit exponentials for Poisson ones
-// (the time-rescaling theorem), so one inversion serves constant rates, ramps
-// and both arrival processes.
-type rateSchedule struct {
-	r        ramp
-	segs     []segment
-	totalArr float64
-	x        float64
-	seg      int
-	rng      *rand.Rand // nil: evenly spaced arrivals
-	started  bool
+// integral is Λ(t) = ∫ rate of a ramp, piece by piece.
+type integral struct {
+	pieces []piece
+	total  float64
 }
 
-// NewRateSchedule returns the open-model schedule for a ramp that starts at
-// startRate and moves through stages. With poisson set, inter-arrival times
-// are exponential (seeded by seed) instead of evenly spaced.
-func NewRateSchedule(startRate float64, stages []Stage, poisson bool, seed uint64) (Schedule, error) {
-	if startRate < 0 {
-		return nil, errors.New("rate must not be negative")
-	}
-	if len(stages) == 0 {
-		return nil, errors.New("schedule needs a duration")
-	}
-	s := &rateSchedule{r: ramp{start: startRate, stages: stages}}
-	t, cum, from := 0.0, 0.0, startRate
-	for _, st := range stages {
-		if st.Duration <= 0 {
-			return nil, errors.New("stage durations must be positive")
-		}
-		if st.Target < 0 {
-			return nil, errors.New("stage rates must not be negative")
-		}
+func newIntegral(r Ramp) integral {
+	var in integral
+	t, from := 0.0, r.Start
+	for _, st := range r.Stages {
 		if st.Step {
 			from = st.Target
 		}
 		d := st.Duration.Seconds()
-		seg := segment{t0: t, dur: d, r0: from, r1: st.Target, cumStart: cum, area: (from + st.Target) / 2 * d}
-		s.segs = append(s.segs, seg)
+		p := piece{t0: t, dur: d, r0: from, r1: st.Target, cumStart: in.total, area: (from + st.Target) / 2 * d}
+		in.pieces = append(in.pieces, p)
 		t += d
-		cum += seg.area
+		in.total += p.area
 		from = st.Target
 	}
-	s.totalArr = cum
-	if poisson {
-		s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-		s.x = s.rng.ExpFloat64()
-	}
-	return s, nil
+	return in
 }
 
-// ConstantSchedule is NewRateSchedule for one constant rate over d.
-func ConstantSchedule(rate float64, d time.Duration, poisson bool, seed uint64) (Schedule, error) {
-	return NewRateSchedule(rate, []Stage{{Duration: d, Target: rate}}, poisson, seed)
+// rampWalk places arrivals by inverting the cumulative expected count
+// Λ(t) = ∫ rate: the k-th arrival is at Λ⁻¹(x_k) where x_k = k for evenly
+// spaced arrivals and x_k is a sum of k unit exponentials for Poisson ones
+// (the time-rescaling theorem), so one inversion serves constant rates, ramps
+// and both arrival processes.
+type rampWalk struct {
+	in      integral
+	x       float64
+	piece   int
+	rng     *rand.Rand // nil: evenly spaced arrivals
+	started bool
 }
 
-func (s *rateSchedule) Duration() time.Duration { return s.r.total() }
-
-func (s *rateSchedule) RateAt(elapsed time.Duration) float64 { return s.r.at(elapsed) }
-
-func (s *rateSchedule) Next() (time.Duration, bool) {
+func (s *rampWalk) Next() (time.Duration, bool) {
 	if s.started {
 		if s.rng != nil {
 			s.x += s.rng.ExpFloat64()
@@ -232,17 +547,18 @@ func (s *rateSchedule) Next() (time.Duration, bool) {
 	s.started = true
 	// The last arrival must fall strictly inside the schedule: an arrival
 	// exactly at Λ = total would start at the very end.
-	if s.x >= s.totalArr {
+	if s.x >= s.in.total {
 		return 0, false
 	}
-	for s.seg < len(s.segs) && s.x >= s.segs[s.seg].cumStart+s.segs[s.seg].area {
-		s.seg++
+	ps := s.in.pieces
+	for s.piece < len(ps) && s.x >= ps[s.piece].cumStart+ps[s.piece].area {
+		s.piece++
 	}
-	if s.seg == len(s.segs) {
+	if s.piece == len(ps) {
 		return 0, false
 	}
-	g := s.segs[s.seg]
-	y := s.x - g.cumStart // arrivals into this segment
+	g := ps[s.piece]
+	y := s.x - g.cumStart // arrivals into this piece
 	var tau float64
 	a := (g.r1 - g.r0) / g.dur
 	if y <= 0 {
@@ -250,7 +566,7 @@ func (s *rateSchedule) Next() (time.Duration, bool) {
 	} else if a == 0 {
 		tau = y / g.r0
 	} else {
-		// Solve a/2 τ² + r0 τ = y for the root inside the segment, written
+		// Solve a/2 τ² + r0 τ = y for the root inside the piece, written
 		// in a form that stays accurate when a is tiny or negative.
 		disc := g.r0*g.r0 + 2*a*y
 		if disc < 0 {
@@ -262,14 +578,4 @@ func (s *rateSchedule) Next() (time.Duration, bool) {
 		tau = g.dur
 	}
 	return time.Duration((g.t0 + tau) * float64(time.Second)), true
-}
-
-// ExpectedArrivals is the number of requests the schedule intends to send
-// over its whole length (exact for evenly spaced arrivals, the mean for
-// Poisson ones).
-func ExpectedArrivals(s Schedule) float64 {
-	if rs, ok := s.(*rateSchedule); ok {
-		return rs.totalArr
-	}
-	return math.NaN()
 }

@@ -7,11 +7,12 @@ import (
 	"time"
 )
 
-func collect(t *testing.T, s Schedule) []time.Duration {
+func collect(t *testing.T, s OpenSchedule) []time.Duration {
 	t.Helper()
 	var out []time.Duration
+	arrivals := s.Arrivals()
 	for {
-		off, ok := s.Next()
+		off, ok := arrivals.Next()
 		if !ok {
 			return out
 		}
@@ -88,8 +89,8 @@ func TestRampRateFollowsTheStages(t *testing.T) {
 	if n < 449 || n > 451 {
 		t.Errorf("%d arrivals in [4s, 5s), want 450", n)
 	}
-	if r := s.RateAt(2500 * time.Millisecond); math.Abs(r-250) > 1e-9 {
-		t.Errorf("RateAt(2.5s) = %v, want 250", r)
+	if r := s.TargetAt(2500 * time.Millisecond); math.Abs(r-250) > 1e-9 {
+		t.Errorf("TargetAt(2.5s) = %v, want 250", r)
 	}
 }
 

@@ -23,6 +23,7 @@ type loadFlags struct {
 	seed                                  uint64
 	maxInFlight, connections, concurrency int
 	method, body, targetsFile, name       string
+	segment                               string
 	timeout, connectTimeout, grace        time.Duration
 	caFile, certFile, keyFile, out, hgrm  string
 	hgrmUnit                              string
@@ -46,7 +47,14 @@ the previous one completed; latency is then service time, and says so.
 
 Ramps: --stage DURATION:TARGET, repeated, moves linearly from the previous
 target (--rate or --concurrency, else 0) to TARGET: "30s:500/s" in the open
-model, "30s:50" (users) in the closed one.
+model, "30s:50" (users) in the closed one. Every stage's target carries its
+unit, and they must agree with each other and with --rate or --concurrency.
+
+Rates go up to ` + loadgen.FormatRate(loadgen.MaxRate) + ` (what one generator schedules); for more, run
+several generators, each with its own --segment I/N of the one schedule.
+The run stops sending at most 1s after its schedule ends whatever the rate
+(requests still due then are counted as dropped); requests in flight then
+get --grace to complete.
 
 Thresholds (exit 1 when one fails): [NAME:]METRIC OP VALUE [over WINDOW],
 e.g. 'p99<250ms', 'error_rate<1%', 'checkout:p99.9<1s', 'p99<250ms over 10s'.
@@ -67,6 +75,7 @@ Metrics:
 	fl.StringArrayVar(&f.stages, "stage", nil, "ramp stage DURATION:TARGET (repeatable): 30s:500/s (open) or 30s:50 (closed)")
 	fl.BoolVar(&f.poisson, "poisson", false, "open model: Poisson arrivals (exponential gaps) instead of evenly spaced")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed for --poisson arrivals")
+	fl.StringVar(&f.segment, "segment", "", "send only share I/N (I from 0) of the schedule, for N generators together")
 	fl.IntVar(&f.maxInFlight, "max-in-flight", loadgen.DefaultMaxInFlight, "open model: requests waiting or in flight beyond which new ones are dropped")
 	fl.IntVar(&f.connections, "connections", loadgen.DefaultConnections, "open model: connections to keep (HTTP/1.1: requests on the wire at once)")
 	fl.IntVar(&f.concurrency, "concurrency", 0, "closed model: number of virtual users, each with its own connection")
@@ -97,9 +106,10 @@ func indent(s, prefix string) string {
 }
 
 // loadOptions turns the flags into engine options, naming the flag at fault.
-func loadOptions(f loadFlags, args []string) (loadgen.Options, error) {
+func loadOptions(f loadFlags, args []string) (loadgen.Options, loadgen.Shape, error) {
+	var shape loadgen.Shape
 	opts := loadgen.Options{
-		Poisson: f.poisson, Seed: f.seed, MaxInFlight: f.maxInFlight, Connections: f.connections,
+		MaxInFlight: f.maxInFlight, Connections: f.connections,
 		Timeout: f.timeout, ConnectTimeout: f.connectTimeout, Grace: f.grace, HTTP2: f.http2,
 		TLS:       loadgen.TLSOptions{Insecure: f.insecure, CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile},
 		UserAgent: "faultline/" + version,
@@ -109,99 +119,70 @@ func loadOptions(f loadFlags, args []string) (loadgen.Options, error) {
 		v    time.Duration
 	}{{"--timeout", f.timeout}, {"--connect-timeout", f.connectTimeout}, {"--grace", f.grace}} {
 		if c.v <= 0 {
-			return opts, usageErrorf("%s %s: must be positive", c.flag, c.v)
+			return opts, shape, usageErrorf("%s %s: must be positive", c.flag, c.v)
 		}
 	}
 	if f.maxInFlight <= 0 {
-		return opts, usageErrorf("--max-in-flight %d: must be positive", f.maxInFlight)
+		return opts, shape, usageErrorf("--max-in-flight %d: must be positive", f.maxInFlight)
 	}
 	if f.connections <= 0 {
-		return opts, usageErrorf("--connections %d: must be positive", f.connections)
+		return opts, shape, usageErrorf("--connections %d: must be positive", f.connections)
 	}
 	if f.concurrency < 0 {
-		return opts, usageErrorf("--concurrency %d: must not be negative", f.concurrency)
+		return opts, shape, usageErrorf("--concurrency %d: must not be negative", f.concurrency)
 	}
 
-	// The model: --rate or a rate stage means open; --concurrency or a
-	// users stage means closed.
-	rateStages := len(f.stages) > 0 && strings.Contains(f.stages[0], "/")
-	switch {
-	case f.rate != "" && f.concurrency > 0:
-		return opts, usageErrorf("--rate (open model) and --concurrency (closed model) exclude each other")
-	case f.rate != "" || (f.concurrency == 0 && rateStages):
-		opts.Model = loadgen.Open
-	case f.concurrency > 0 || len(f.stages) > 0:
-		opts.Model = loadgen.Closed
-	default:
-		return opts, usageErrorf("give --rate (open model), --concurrency (closed model) or --stage")
+	shape, err := loadShape(f)
+	if err != nil {
+		return opts, shape, err
 	}
-	if f.rate != "" {
-		r, err := loadgen.ParseRate(f.rate)
+	if opts.Schedule, err = shape.Schedule(); err != nil {
+		return opts, shape, exitcode.Wrap(err, exitcode.Usage)
+	}
+	if f.segment != "" {
+		seg, err := loadgen.ParseSegment(f.segment)
 		if err != nil {
-			return opts, usageErrorf("--rate: %v", err)
+			return opts, shape, usageErrorf("--segment: %v", err)
 		}
-		if r <= 0 && len(f.stages) == 0 {
-			return opts, usageErrorf("--rate %s: must be above zero", f.rate)
+		if opts.Schedule, err = seg.Of(opts.Schedule); err != nil {
+			return opts, shape, usageErrorf("--segment: %v", err)
 		}
-		opts.Rate = r
 	}
-	opts.Concurrency = f.concurrency
-	for _, s := range f.stages {
-		st, err := loadgen.ParseStage(s, opts.Model == loadgen.Open)
-		if err != nil {
-			return opts, usageErrorf("--stage: %v", err)
-		}
-		opts.Stages = append(opts.Stages, st)
-	}
-	if f.duration != "" {
-		d, err := time.ParseDuration(f.duration)
-		if err != nil {
-			return opts, usageErrorf("--duration %q: want a duration like 30s", f.duration)
-		}
-		if d <= 0 {
-			return opts, usageErrorf("--duration %s: must be positive", f.duration)
-		}
-		if len(opts.Stages) > 0 {
-			return opts, usageErrorf("--duration and --stage exclude each other: the stages set the length")
-		}
-		opts.Duration = d
-	} else if len(opts.Stages) == 0 {
-		return opts, usageErrorf("--duration is required (or give --stage)")
-	}
+	opts.Model = shape.Model
 	if f.thinkTime != "" {
 		if opts.Model != loadgen.Closed {
-			return opts, usageErrorf("--think-time belongs to the closed model (--concurrency)")
+			return opts, shape, usageErrorf("--think-time belongs to the closed model (--concurrency)")
 		}
 		d, err := time.ParseDuration(f.thinkTime)
 		if err != nil || d < 0 {
-			return opts, usageErrorf("--think-time %q: want a duration like 100ms", f.thinkTime)
+			return opts, shape, usageErrorf("--think-time %q: want a duration like 100ms", f.thinkTime)
 		}
 		opts.ThinkTime = d
 	}
 	if opts.Model == loadgen.Closed && f.connections != loadgen.DefaultConnections {
-		return opts, usageErrorf("--connections belongs to the open model: in the closed model each virtual user has its own connection")
+		return opts, shape, usageErrorf("--connections belongs to the open model: in the closed model each virtual user has its own connection")
 	}
 
 	// Targets: a URL argument or a targets file.
 	switch {
 	case len(args) == 1 && f.targetsFile != "":
-		return opts, usageErrorf("give a URL or --targets, not both")
+		return opts, shape, usageErrorf("give a URL or --targets, not both")
 	case len(args) == 1:
 		t, err := loadgen.NewTarget(f.method, args[0])
 		if err != nil {
-			return opts, usageErrorf("URL: %v", err)
+			return opts, shape, usageErrorf("URL: %v", err)
 		}
 		for _, h := range f.headers {
 			name, value, ok := strings.Cut(h, ":")
 			if !ok || strings.TrimSpace(name) == "" {
-				return opts, usageErrorf("--header %q: want 'Name: value'", h)
+				return opts, shape, usageErrorf("--header %q: want 'Name: value'", h)
 			}
 			t.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 		}
 		if f.body != "" {
 			b, err := os.ReadFile(f.body)
 			if err != nil {
-				return opts, usageErrorf("--body: %v", err)
+				return opts, shape, usageErrorf("--body: %v", err)
 			}
 			t.Body = b
 		}
@@ -209,28 +190,86 @@ func loadOptions(f loadFlags, args []string) (loadgen.Options, error) {
 		opts.Targets = []loadgen.Target{t}
 	case f.targetsFile != "":
 		if len(f.headers) > 0 || f.body != "" || f.name != "" {
-			return opts, usageErrorf("--header, --body and --name apply to a URL argument; put them in the targets file")
+			return opts, shape, usageErrorf("--header, --body and --name apply to a URL argument; put them in the targets file")
 		}
 		file, err := os.Open(f.targetsFile)
 		if err != nil {
-			return opts, usageErrorf("--targets: %v", err)
+			return opts, shape, usageErrorf("--targets: %v", err)
 		}
 		defer file.Close()
 		ts, err := loadgen.ParseTargets(file, f.targetsFile)
 		if err != nil {
-			return opts, usageErrorf("--targets: %v", err)
+			return opts, shape, usageErrorf("--targets: %v", err)
 		}
 		opts.Targets = ts
 	default:
-		return opts, usageErrorf("give a URL to load, or --targets FILE")
+		return opts, shape, usageErrorf("give a URL to load, or --targets FILE")
 	}
-	return opts, nil
+	return opts, shape, nil
+}
+
+// loadShape reads the load's shape from the flags. The model is what they
+// say: --rate is open, --concurrency closed, and stages alone are read by
+// their targets' units (rates or users), every stage agreeing.
+func loadShape(f loadFlags) (loadgen.Shape, error) {
+	shape := loadgen.Shape{Poisson: f.poisson, Seed: f.seed, Concurrency: f.concurrency}
+	var stageModel loadgen.Model
+	if len(f.stages) > 0 {
+		var err error
+		if stageModel, shape.Stages, err = loadgen.ParseStages(f.stages); err != nil {
+			return shape, usageErrorf("--stage: %v", err)
+		}
+	}
+	switch {
+	case f.rate != "" && f.concurrency > 0:
+		return shape, usageErrorf("--rate (open model) and --concurrency (closed model) exclude each other")
+	case f.rate != "":
+		shape.Model = loadgen.Open
+	case f.concurrency > 0:
+		shape.Model = loadgen.Closed
+	case stageModel != "":
+		shape.Model = stageModel
+	default:
+		return shape, usageErrorf("give --rate (open model), --concurrency (closed model) or --stage")
+	}
+	if stageModel != "" && stageModel != shape.Model {
+		return shape, usageErrorf("--stage %s targets %s, but this load is %s-model: stage targets are rates (30s:500/s) with --rate, users (30s:50) with --concurrency", f.stages[0], map[loadgen.Model]string{loadgen.Open: "a rate", loadgen.Closed: "users"}[stageModel], shape.Model)
+	}
+	if f.rate != "" {
+		r, err := loadgen.ParseRate(f.rate)
+		if err != nil {
+			return shape, usageErrorf("--rate: %v", err)
+		}
+		if r <= 0 && len(f.stages) == 0 {
+			return shape, usageErrorf("--rate %s: must be above zero", f.rate)
+		}
+		shape.Rate = r
+	}
+	if f.poisson && shape.Model == loadgen.Closed {
+		return shape, usageErrorf("--poisson belongs to the open model (--rate)")
+	}
+	if f.duration != "" {
+		d, err := time.ParseDuration(f.duration)
+		if err != nil {
+			return shape, usageErrorf("--duration %q: want a duration like 30s", f.duration)
+		}
+		if d <= 0 {
+			return shape, usageErrorf("--duration %s: must be positive", f.duration)
+		}
+		if len(shape.Stages) > 0 {
+			return shape, usageErrorf("--duration and --stage exclude each other: the stages set the length")
+		}
+		shape.Duration = d
+	} else if len(shape.Stages) == 0 {
+		return shape, usageErrorf("--duration is required (or give --stage)")
+	}
+	return shape, nil
 }
 
 var hgrmUnits = map[string]float64{"ns": report.Nanoseconds, "us": report.Microseconds, "ms": report.Milliseconds, "s": report.Seconds}
 
 func runLoad(cmd *cobra.Command, e *env, f loadFlags, args []string) error {
-	opts, err := loadOptions(f, args)
+	opts, shape, err := loadOptions(f, args)
 	if err != nil {
 		return err
 	}
@@ -256,7 +295,8 @@ func runLoad(cmd *cobra.Command, e *env, f loadFlags, args []string) error {
 	var results *report.ResultsWriter
 	start := time.Now()
 	if f.out != "" {
-		info, err := report.NewRunInfo("faultline "+version, opts.Model, start, opts.Planned(), opts.MeanRate(), describeLoad(opts))
+		planned := opts.Schedule.Duration()
+		info, err := report.NewRunInfo("faultline "+version, opts.Model, start, planned, opts.Schedule.ExpectedArrivals()/planned.Seconds(), describeLoad(opts, shape))
 		if err != nil {
 			return err
 		}
@@ -271,7 +311,7 @@ func runLoad(cmd *cobra.Command, e *env, f loadFlags, args []string) error {
 		}
 		if showProgress {
 			if progress == nil {
-				progress = loadgen.NewProgress(e.stderr, &opts, start)
+				progress = loadgen.NewProgress(e.stderr, opts.Schedule, start)
 			}
 			progress.Update(iv)
 		}
@@ -325,7 +365,7 @@ func errorClassesLine(s *loadgen.Stats) string {
 }
 
 // describeLoad is the options as stored in the results file.
-func describeLoad(o loadgen.Options) map[string]any {
+func describeLoad(o loadgen.Options, shape loadgen.Shape) map[string]any {
 	targets := make([]map[string]any, len(o.Targets))
 	for i, t := range o.Targets {
 		targets[i] = map[string]any{"name": t.Name, "method": t.Method, "url": t.URL.String(), "weight": t.Weight}
@@ -333,14 +373,14 @@ func describeLoad(o loadgen.Options) map[string]any {
 			targets[i]["name"] = t.DefaultName()
 		}
 	}
-	stages := make([]map[string]any, len(o.Stages))
-	for i, s := range o.Stages {
+	stages := make([]map[string]any, len(shape.Stages))
+	for i, s := range shape.Stages {
 		stages[i] = map[string]any{"duration": s.Duration.String(), "target": s.Target}
 	}
 	return map[string]any{
-		"model": o.Model, "rate": o.Rate, "stages": stages, "duration": o.Duration.String(),
-		"poisson": o.Poisson, "connections": o.Connections, "max_in_flight": o.MaxInFlight,
-		"concurrency": o.Concurrency, "think_time": o.ThinkTime.String(), "timeout": o.Timeout.String(),
+		"model": o.Model, "rate": shape.Rate, "stages": stages, "duration": shape.Duration.String(),
+		"poisson": shape.Poisson, "connections": o.Connections, "max_in_flight": o.MaxInFlight,
+		"concurrency": shape.Concurrency, "think_time": o.ThinkTime.String(), "timeout": o.Timeout.String(),
 		"http2": o.HTTP2, "targets": targets,
 	}
 }

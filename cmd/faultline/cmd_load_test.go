@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -32,6 +33,12 @@ func TestLoadBadInputExits2(t *testing.T) {
 		{[]string{"load", "http://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s", "--bogus"}, "unknown flag"},
 		{[]string{"load", "http://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s", "--timeout", "soon"}, "timeout"},
 		{[]string{"load", "http://127.0.0.1:1/", "--concurrency", "2", "--think-time", "x", "--duration", "1s"}, "--think-time"},
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "1e8/s", "--duration", "2s"}, "above 1M/s, the most one generator schedules"},
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "0/s", "--duration", "2s"}, "--rate 0/s: must be above zero"},
+		{[]string{"load", "http://127.0.0.1:1/", "--stage", "1s:10", "--stage", "1s:10/s"}, `stage "1s:10/s" targets a rate but stage "1s:10" targets users`},
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "10/s", "--stage", "1s:10"}, "--stage 1s:10 targets users, but this load is open-model"},
+		{[]string{"load", "http://127.0.0.1:1/", "--concurrency", "2", "--stage", "1s:10/s"}, "targets a rate, but this load is closed-model"},
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s", "--segment", "3/3"}, "--segment: segment 3/3: the index must be from 0 to 2"},
 	}
 	for _, c := range cases {
 		code, stdout, stderr := runCLI(t, c.args...)
@@ -84,6 +91,22 @@ func TestLoadThresholdsDecideTheExitCode(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "FAILED  p50<1ms  (p50 = ") {
 		t.Errorf("failing threshold line missing:\n%s", stdout)
+	}
+}
+
+// A segment sends exactly its share: of 300 requests, the ones numbered
+// 1, 4, ..., 298.
+func TestLoadSegmentSendsItsShare(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	code, stdout, stderr := runCLI(t, "load", srv.URL+"/", "--rate", "300/s", "--duration", "1s", "--segment", "1/3")
+	if code != 0 {
+		t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if n := hits.Load(); n != 100 {
+		t.Errorf("segment 1/3 of 300 requests sent %d, want 100", n)
 	}
 }
 

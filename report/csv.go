@@ -4,11 +4,14 @@ import (
 	"encoding/csv"
 	"io"
 	"strconv"
+	"strings"
+
+	"github.com/faultline-dev/faultline/loadgen"
 )
 
 func init() {
 	RegisterFormat(Format{Name: "csv", Extension: ".csv", Render: WriteCSV,
-		Description: "per-interval statistics, one row per interval and request name (\"*\" for all), latency in --unit"})
+		Description: "per-interval statistics, one row per interval and request name (\"*\" for all), latency in --unit, statuses and error classes"})
 }
 
 // WriteCSV writes one row per interval for every request together (request
@@ -23,6 +26,7 @@ func WriteCSV(w io.Writer, r *Run, opts Options) error {
 	for _, c := range []string{"p50", "p90", "p99", "p99.9", "p99.99", "max", "mean", "stdev"} {
 		head = append(head, c+"_"+unit)
 	}
+	head = append(head, "status", "errors")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -47,6 +51,7 @@ func WriteCSV(w io.Writer, r *Run, opts Options) error {
 				phase, label, csvInt(iv.Completed(name)), csvInt(iv.Failed(name)), f(iv.ErrorRate(name)), strconv.FormatFloat(iv.Rate(name), 'f', 3, 64),
 				sched, dropped, unfinished,
 				lat(p.P50), lat(p.P90), lat(p.P99), lat(p.P999), lat(p.P9999), lat(p.Max), lat(p.Mean), lat(p.StdDev),
+				csvCounts(iv, name, statusColumns(iv), true), csvCounts(iv, name, statusColumns(iv), false),
 			}
 		}
 		if err := cw.Write(row("")); err != nil {
@@ -63,3 +68,16 @@ func WriteCSV(w io.Writer, r *Run, opts Options) error {
 }
 
 func csvInt(n int64) string { return strconv.FormatInt(n, 10) }
+
+// csvCounts packs the status counts (codes) or the error class counts of
+// one row into a cell, "200=380;503=20", leaving out zeros.
+func csvCounts(iv *loadgen.Stats, name string, cols []string, codes bool) string {
+	var parts []string
+	for i, n := range statusCounts(iv, name, cols) {
+		_, err := strconv.Atoi(cols[i])
+		if n > 0 && (err == nil) == codes {
+			parts = append(parts, cols[i]+"="+strconv.FormatInt(n, 10))
+		}
+	}
+	return strings.Join(parts, ";")
+}

@@ -1,9 +1,11 @@
 package report
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,6 +22,9 @@ type sampleSpec struct {
 	medianNs float64 // log-normal median latency
 	sigma    float64 // log-normal shape
 	failEach int     // every failEach-th request fails (0: none)
+	// timeouts names the requests whose failures are timeouts (no
+	// response) rather than 503s.
+	timeouts []string
 }
 
 // syntheticStats builds n one-second intervals from start with known,
@@ -42,7 +47,13 @@ func syntheticStats(seed uint64, start time.Time, n int, spec func(i int) sample
 				series := ok
 				if s.failEach > 0 && k%s.failEach == s.failEach-1 {
 					series = bad
-					series.Status[503]++
+					if slices.Contains(s.timeouts, name) {
+						series.Errors[loadgen.ErrTimeout]++
+						iv.AddFailure(loadgen.FailureSample{Name: name, Error: loadgen.ErrTimeout, Body: "read tcp 127.0.0.1:50412->127.0.0.1:8080: i/o timeout"})
+					} else {
+						series.Status[503]++
+						iv.AddFailure(loadgen.FailureSample{Name: name, Status: 503, Body: fmt.Sprintf("{\"error\":\"store unavailable\",\"request\":%d}\n", k)})
+					}
 				} else {
 					series.Status[200]++
 				}
@@ -74,12 +85,26 @@ func experimentRun() *Run {
 	ivs := syntheticStats(7, fixtureStart, 12, func(i int) sampleSpec {
 		s := sampleSpec{names: names, perName: 200, medianNs: 4e6, sigma: 0.4}
 		if i >= 4 && i < 8 {
-			s.medianNs, s.sigma, s.failEach = 30e6, 0.7, 10
+			s.medianNs, s.sigma, s.failEach, s.timeouts = 30e6, 0.7, 10, []string{"POST /orders"}
 		}
 		return s
 	})
 	at := func(sec float64) time.Time { return fixtureStart.Add(time.Duration(sec * float64(time.Second))) }
+	// The link under the fault: probed every 250 ms, 0.4 ms when healthy,
+	// 200 ms and more while the fault is on, one probe failing.
+	var links []LinkProbe
+	for k := range 48 {
+		p := LinkProbe{Proxy: "catalog", Link: "checkout->catalog", At: at(float64(k) * 0.25), Latency: 400*time.Microsecond + time.Duration(k%4)*50*time.Microsecond, Status: 200}
+		if k >= 16 && k < 32 {
+			p.Latency = 200*time.Millisecond + time.Duration(k%5)*4*time.Millisecond
+		}
+		if k == 20 {
+			p.Status, p.Error = 0, "timeout"
+		}
+		links = append(links, p)
+	}
 	return &Run{
+		Links: links,
 		Title: "checkout survives a slow catalog", Model: loadgen.Open, Start: fixtureStart, End: at(12),
 		Intervals: ivs,
 		Phases:    []Phase{{"baseline", at(0), at(4)}, {"fault", at(4), at(8)}, {"recovery", at(8), at(12)}},

@@ -10,7 +10,7 @@ import (
 
 func init() {
 	RegisterFormat(Format{Name: "html", Extension: ".html", Render: WriteHTML,
-		Description: "one self-contained HTML page (no network requests): percentile spectrum, latency and throughput over time with faults and phases, tables, verdicts"})
+		Description: "one self-contained HTML page (no network requests): percentile spectrum, latency and throughput over time with faults and phases, tables with statuses, error classes, failing responses and links, verdicts"})
 }
 
 type htmlPlot struct {
@@ -19,8 +19,16 @@ type htmlPlot struct {
 }
 
 type htmlPhase struct {
-	Name, Span string
-	Rows       []htmlRow
+	Name, Span    string
+	Rows          []htmlRow
+	StatusColumns []string
+	StatusRows    []htmlRow
+	Failures      []htmlFailure
+	Links         []htmlRow
+}
+
+type htmlFailure struct {
+	Name, Kind, Body string
 }
 
 type htmlRow struct {
@@ -42,6 +50,8 @@ type htmlPage struct {
 	Title, Verdict, VerdictClass, Model, Started, Lasted string
 	Intervals                                            int
 	Columns                                              []string
+	StatusLegend, FailureLegend, LinkLegend              string
+	LinkColumns                                          []string
 	Checks                                               []htmlCheck
 	Plots                                                []htmlPlot
 	Phases                                               []htmlPhase
@@ -58,6 +68,8 @@ func WriteHTML(w io.Writer, r *Run, _ Options) error {
 		Started:   r.Start.UTC().Format("2006-01-02 15:04:05.000 MST"),
 		Lasted:    r.End.Sub(r.Start).Round(time.Millisecond).String(),
 		Intervals: len(r.Intervals), Columns: statColumns,
+		StatusLegend: upperFirst(StatusLegend), FailureLegend: upperFirst(failureLegend("request name")),
+		LinkLegend: upperFirst(LinkLegend), LinkColumns: linkColumns,
 	}
 	switch {
 	case len(r.Checks) == 0:
@@ -100,10 +112,23 @@ func WriteHTML(w io.Writer, r *Run, _ Options) error {
 		// writes, from data this package controls.
 		page.Plots = append(page.Plots, htmlPlot{ID: pl.id, Caption: pl.caption, SVG: template.HTML(svg)})
 	}
+	links := r.linkStats()
 	for i, ph := range r.Phases {
-		hp := htmlPhase{Name: ph.Name, Span: spanString(r.Start, ph.Start, ph.End)}
-		for _, row := range tableRows(r.PhaseStats(i)) {
+		st := r.PhaseStats(i)
+		hp := htmlPhase{Name: ph.Name, Span: spanString(r.Start, ph.Start, ph.End), StatusColumns: statusColumns(st)}
+		for _, row := range tableRows(st) {
 			hp.Rows = append(hp.Rows, htmlRow{Name: row.Name, Cells: row.cells()})
+		}
+		for _, name := range statusNames(st) {
+			hp.StatusRows = append(hp.StatusRows, htmlRow{Name: rowLabel(name), Cells: statusCells(st, name, hp.StatusColumns)})
+		}
+		for _, f := range phaseFailures(st) {
+			hp.Failures = append(hp.Failures, htmlFailure{Name: f.Name, Kind: failureKind(f), Body: bodyText(f)})
+		}
+		for _, ls := range links {
+			if ls.Phase == ph.Name {
+				hp.Links = append(hp.Links, htmlRow{Name: ls.Label, Cells: ls.cells()})
+			}
 		}
 		page.Phases = append(page.Phases, hp)
 	}
@@ -134,7 +159,8 @@ h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; padding
 .verdict.none { background: #eef1f5; color: #333; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
 th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #e4e4e4; text-align: right; white-space: nowrap; }
-th:first-child, td:first-child, table.checks td, table.checks th, table.faults td, table.faults th { text-align: left; }
+th:first-child, td:first-child, table.checks td, table.checks th, table.faults td, table.faults th, table.failures td, table.failures th { text-align: left; }
+table.failures td:last-child { white-space: pre-wrap; word-break: break-all; }
 th { background: #f6f6f6; }
 td.held { color: #1e6b34; font-weight: 600; }
 td.failed { color: #a50e0e; font-weight: 600; }
@@ -171,6 +197,21 @@ footer { color: #888; font-size: 0.8em; margin-top: 3em; }
 {{range .Rows}}<tr><td>{{.Name}}</td>{{range .Cells}}<td>{{.}}</td>{{end}}</tr>
 {{end}}</table>
 {{else}}<p>No requests completed.</p>
+{{end}}{{if .StatusColumns}}<p class="meta">{{$.StatusLegend}}:</p>
+<table class="statuses">
+<tr><th>request</th>{{range .StatusColumns}}<th>{{.}}</th>{{end}}</tr>
+{{range .StatusRows}}<tr><td>{{.Name}}</td>{{range .Cells}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>
+{{end}}{{if .Failures}}<p class="meta">{{$.FailureLegend}}:</p>
+<table class="failures">
+<tr><th>request</th><th>status</th><th>body</th></tr>
+{{range .Failures}}<tr><td>{{.Name}}</td><td>{{.Kind}}</td><td><code>{{.Body}}</code></td></tr>
+{{end}}</table>
+{{end}}{{if .Links}}<p class="meta">{{$.LinkLegend}}:</p>
+<table class="links">
+<tr><th>link</th>{{range $.LinkColumns}}<th>{{.}}</th>{{end}}</tr>
+{{range .Links}}<tr><td>{{.Name}}</td>{{range .Cells}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>
 {{end}}{{end}}
 {{if .Faults}}
 <h2>Faults</h2>

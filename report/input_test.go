@@ -56,7 +56,7 @@ func TestReadRunRejectsBadFiles(t *testing.T) {
 		{"other schema", `{"schema":"k6/summary","version":1}`, `in.json: not a faultline results file or experiment journal (schema "k6/summary")`, true},
 		{"schema not a string", `{"schema":3}`, `"schema" is not a string`, true},
 		{"truncated before schema", `{"other":`, "in.json: truncated", false},
-		{"newer version", `{"schema":"faultline/results","version":2,"summary":{}}`, "in.json: results version 2 is not supported (this faultline reads version 1)", false},
+		{"newer version", `{"schema":"faultline/results","version":3,"summary":{}}`, "in.json: results version 3 is not supported (this faultline reads version 2)", false},
 		{"truncated results", string(good[:len(good)/2]), "in.json: truncated: the JSON ends early", false},
 		{"truncated at the end", string(good[:len(good)-3]), "in.json: truncated", false},
 		{"damaged histogram", strings.Replace(string(good), `"latency":"HISTF`, `"latency":"HISTX`, 1), "in.json: interval 0", false},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
@@ -16,15 +17,21 @@ import (
 // (docs/experiments.md). A reader refuses a newer version.
 const (
 	JournalSchema  = "faultline/journal"
-	JournalVersion = 1
+	JournalVersion = 2
 )
+
+// What each journal version added; a reader reads every version up to
+// JournalVersion.
+//
+//	1  start, interval, fault, check, note and end records
+//	2  failure samples in intervals; "link" records (a proxy's link timed)
 
 // The journal is JSON Lines: one record per line, each fsync'd as the run
 // goes, so that a crash leaves every line written before it intact. The
 // first record is the plan ("start"), the last says how the run ended
 // ("end"); a journal without "end" is the record of a run that died.
 type JournalRecord struct {
-	Type string    `json:"type"` // start, interval, fault, check, note, end
+	Type string    `json:"type"` // start, interval, fault, check, link, note, end
 	At   time.Time `json:"at"`
 
 	Schema  string       `json:"schema,omitempty"`
@@ -36,6 +43,7 @@ type JournalRecord struct {
 
 	Fault *JournalFault `json:"fault,omitempty"`
 	Check *JournalCheck `json:"check,omitempty"`
+	Link  *JournalLink  `json:"link,omitempty"`
 	End   *JournalEnd   `json:"end,omitempty"`
 
 	Message string `json:"message,omitempty"`
@@ -104,6 +112,21 @@ type JournalCheck struct {
 	CIHigh     *float64 `json:"ci_high,omitempty"`
 }
 
+// JournalLink is one timed request through a proxy to its upstream: how
+// the link the proxy stands on answered at that moment, whatever the
+// traffic under test did (a cache may keep every request off the link).
+type JournalLink struct {
+	Proxy string `json:"proxy"`
+	Link  string `json:"link,omitempty"` // from->to, for a link of the bundled services
+	// AtMs is when the request was sent, in milliseconds after the start
+	// of the load; LatencyMs how long until its response had arrived whole
+	// (or it failed).
+	AtMs      float64 `json:"at_ms"`
+	LatencyMs float64 `json:"latency_ms"`
+	Status    int     `json:"status,omitempty"`
+	Error     string  `json:"error,omitempty"`
+}
+
 // JournalEnd says how the run ended.
 type JournalEnd struct {
 	ExitCode int    `json:"exit_code"`
@@ -111,8 +134,10 @@ type JournalEnd struct {
 	Message  string `json:"message,omitempty"`
 }
 
-// JournalWriter appends records to a journal file, syncing each one.
+// JournalWriter appends records to a journal file, syncing each one. It
+// is safe for concurrent use: the runner and the link timer both write.
 type JournalWriter struct {
+	mu        sync.Mutex
 	f         *os.File
 	loadStart time.Time
 }
@@ -132,6 +157,8 @@ func (w *JournalWriter) Path() string { return w.f.Name() }
 // Write appends one record. The plan record sets the clock that interval
 // offsets are counted from.
 func (w *JournalWriter) Write(rec JournalRecord) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if rec.At.IsZero() {
 		rec.At = time.Now()
 	}
@@ -153,7 +180,10 @@ func (w *JournalWriter) Write(rec JournalRecord) error {
 
 // WriteInterval appends one interval of the load, tagged with its phase.
 func (w *JournalWriter) WriteInterval(phase string, iv *loadgen.Stats) error {
-	ij, err := toIntervalJSON(iv, w.loadStart)
+	w.mu.Lock()
+	loadStart := w.loadStart
+	w.mu.Unlock()
+	ij, err := toIntervalJSON(iv, loadStart)
 	if err != nil {
 		return err
 	}
@@ -161,7 +191,11 @@ func (w *JournalWriter) WriteInterval(phase string, iv *loadgen.Stats) error {
 }
 
 // Close closes the file.
-func (w *JournalWriter) Close() error { return w.f.Close() }
+func (w *JournalWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.f.Close()
+}
 
 // Journal is a journal read back.
 type Journal struct {
@@ -171,6 +205,7 @@ type Journal struct {
 	Faults         []JournalFault
 	FaultTimes     []time.Time
 	Checks         []JournalCheck
+	Links          []JournalLink
 	Notes          []string
 	// End is nil for the journal of a run that died before it ended.
 	End *JournalEnd
@@ -230,6 +265,10 @@ func ReadJournal(r io.Reader, name string) (*Journal, error) {
 		case "check":
 			if rec.Check != nil {
 				j.Checks = append(j.Checks, *rec.Check)
+			}
+		case "link":
+			if rec.Link != nil {
+				j.Links = append(j.Links, *rec.Link)
 			}
 		case "note":
 			j.Notes = append(j.Notes, rec.Message)

@@ -30,6 +30,10 @@ func RunFromJournal(j *Journal) *Run {
 			}
 		}
 	}
+	for _, l := range j.Links {
+		run.Links = append(run.Links, LinkProbe{Proxy: l.Proxy, Link: l.Link, At: at(l.AtMs),
+			Latency: time.Duration(l.LatencyMs * float64(time.Millisecond)), Status: l.Status, Error: l.Error})
+	}
 	for _, c := range j.Checks {
 		expr := c.Expression
 		if expr == "" {

@@ -1,6 +1,9 @@
 package report
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,6 +60,49 @@ func TestRunFromJournal(t *testing.T) {
 	for i, c := range want {
 		if run.Checks[i] != c {
 			t.Errorf("check %d = %+v, want %+v", i, run.Checks[i], c)
+		}
+	}
+}
+
+func TestJournalRoundTripKeepsFailuresAndLinks(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1700000000, 0).UTC()
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	w, err := CreateJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(w.Write(JournalRecord{Type: "start", Plan: &JournalPlan{Name: "exp", LoadStart: t0,
+		Phases: []JournalPhase{{Name: "baseline", EndMs: 2000}}}}))
+	iv := loadgen.NewStats(t0, t0.Add(time.Second))
+	iv.AddFailure(loadgen.FailureSample{Name: "create", Status: 400, Body: `{"error":"missing field sku"}`, Truncated: true})
+	iv.AddFailure(loadgen.FailureSample{Name: "create", Error: loadgen.ErrReset, Body: "connection reset by peer"})
+	must(w.WriteInterval("baseline", iv))
+	must(w.Write(JournalRecord{Type: "link", Link: &JournalLink{Proxy: "store", Link: "catalog->store", AtMs: 500, LatencyMs: 201.5, Status: 200}}))
+	must(w.Close())
+	raw, err := os.ReadFile(path)
+	must(err)
+	for _, version := range []string{`"version":2`, `"version":1`} {
+		// A version 1 journal (no samples, no links) still reads.
+		data := strings.Replace(string(raw), `"version":2`, version, 1)
+		j, err := ReadJournal(strings.NewReader(data), "journal.jsonl")
+		if err != nil {
+			t.Fatalf("%s: %v", version, err)
+		}
+		run := RunFromJournal(j)
+		got := run.Intervals[0].Failures
+		if len(got) != 2 || got[0] != iv.Failures[0] || got[1] != iv.Failures[1] {
+			t.Errorf("%s: failures read back %+v, want %+v", version, got, iv.Failures)
+		}
+		want := LinkProbe{Proxy: "store", Link: "catalog->store", At: t0.Add(500 * time.Millisecond), Latency: 201500 * time.Microsecond, Status: 200}
+		if len(run.Links) != 1 || run.Links[0] != want {
+			t.Errorf("%s: links read back %+v, want %+v", version, run.Links, want)
 		}
 	}
 }

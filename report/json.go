@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
@@ -30,6 +31,10 @@ type StatJSON struct {
 	ErrorRate float64     `json:"error_rate"`
 	Rate      float64     `json:"rate"`
 	Latency   Percentiles `json:"latency"`
+	// Status counts responses by HTTP status code; Errors counts requests
+	// that got no response, by error class.
+	Status map[string]int64 `json:"status,omitempty"`
+	Errors map[string]int64 `json:"errors,omitempty"`
 }
 
 // SpanJSON is an interval or a phase: when it was, and its statistics for
@@ -46,6 +51,20 @@ type SpanJSON struct {
 	Unfinished int64      `json:"unfinished"`
 	All        StatJSON   `json:"all"`
 	Requests   []StatJSON `json:"requests"`
+	// Failures are a few failing responses (loadgen.FailureSamplesPerName
+	// per request name at most) with the start of their bodies.
+	Failures []FailureJSON `json:"failures,omitempty"`
+	// Links (phases only) are faultline's timed requests through each
+	// proxy over the phase.
+	Links []LinkJSON `json:"links,omitempty"`
+}
+
+// LinkJSON is one proxy's timed requests over a phase; latency in ms.
+type LinkJSON struct {
+	Link    string      `json:"link"`
+	Probes  int64       `json:"probes"`
+	Failed  int64       `json:"failed"`
+	Latency Percentiles `json:"latency"`
 }
 
 // FaultJSON is a fault window; Reverted is absent for a fault that was
@@ -88,8 +107,23 @@ func statJSON(s *loadgen.Stats, name string) StatJSON {
 	if name == "" {
 		label = "*"
 	}
-	return StatJSON{Request: label, Count: s.Completed(name), Failed: s.Failed(name), ErrorRate: s.ErrorRate(name),
+	sj := StatJSON{Request: label, Count: s.Completed(name), Failed: s.Failed(name), ErrorRate: s.ErrorRate(name),
 		Rate: s.Rate(name), Latency: SummarizeHistogram(s.Latency(name))}
+	for code, n := range s.StatusCounts(name) {
+		if sj.Status == nil {
+			sj.Status = map[string]int64{}
+		}
+		sj.Status[strconv.Itoa(code)] = n
+	}
+	for class, n := range s.ErrorsByClass(name) {
+		if n > 0 {
+			if sj.Errors == nil {
+				sj.Errors = map[string]int64{}
+			}
+			sj.Errors[string(class)] = n
+		}
+	}
+	return sj
 }
 
 func (r *Run) spanJSON(s *loadgen.Stats) SpanJSON {
@@ -101,6 +135,7 @@ func (r *Run) spanJSON(s *loadgen.Stats) SpanJSON {
 	for _, n := range s.Names() {
 		sp.Requests = append(sp.Requests, statJSON(s, n))
 	}
+	sp.Failures = failuresJSON(phaseFailures(s))
 	return sp
 }
 
@@ -117,6 +152,13 @@ func BuildReportJSON(r *Run) *ReportJSON {
 		sp := r.spanJSON(r.PhaseStats(i))
 		sp.Name = p.Name
 		doc.Phases = append(doc.Phases, sp)
+	}
+	for _, ls := range r.linkStats() {
+		for i := range doc.Phases {
+			if doc.Phases[i].Name == ls.Phase {
+				doc.Phases[i].Links = append(doc.Phases[i].Links, LinkJSON{Link: ls.Label, Probes: ls.Probes, Failed: ls.Failed, Latency: ls.Latency})
+			}
+		}
 	}
 	for _, f := range r.Faults {
 		fj := FaultJSON{Name: f.Name, Kind: f.Kind, Target: f.Target, Injected: f.Injected.UTC()}

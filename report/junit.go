@@ -10,7 +10,7 @@ import (
 
 func init() {
 	RegisterFormat(Format{Name: "junit", Extension: ".xml", Render: WriteJUnit,
-		Description: "JUnit XML: one test suite per phase, one test case per threshold or hypothesis"})
+		Description: "JUnit XML: one test suite per phase (its statistics, statuses, failing responses and links in system-out), one test case per threshold or hypothesis"})
 }
 
 type junitSuites struct {
@@ -126,13 +126,40 @@ func WriteJUnit(w io.Writer, r *Run, _ Options) error {
 	return err
 }
 
-// phaseTable is the statistics table of phase i as plain text.
+// phaseTable is the statistics of phase i as plain text: the statistics
+// table, the statuses and error classes, the failing responses and the
+// links. Writing to memory cannot fail, so errors are not checked.
 func phaseTable(r *Run, i int) string {
-	rows := tableRows(r.PhaseStats(i))
+	st := r.PhaseStats(i)
+	rows := tableRows(st)
 	if len(rows) == 0 {
 		return "no requests completed\n"
 	}
 	var b bytes.Buffer
-	_ = writeStatTable(&b, rows) // writing to memory cannot fail
+	_ = writeStatTable(&b, rows)
+	if cols := statusColumns(st); len(cols) > 0 {
+		var srows [][]string
+		for _, name := range statusNames(st) {
+			srows = append(srows, append([]string{rowLabel(name)}, statusCells(st, name, cols)...))
+		}
+		fmt.Fprintf(&b, "\n%s\n", StatusLegend)
+		_ = writeTable(&b, append([]string{"request"}, cols...), srows, 1)
+	}
+	if fs := phaseFailures(st); len(fs) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", failureLegend("request name"))
+		for _, f := range fs {
+			fmt.Fprintf(&b, "  %s  %s  %s\n", f.Name, failureKind(f), bodyText(f))
+		}
+	}
+	var lrows [][]string
+	for _, ls := range r.linkStats() {
+		if ls.Phase == r.Phases[i].Name {
+			lrows = append(lrows, append([]string{ls.Label}, ls.cells()...))
+		}
+	}
+	if len(lrows) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", LinkLegend)
+		_ = writeTable(&b, append([]string{"link"}, linkColumns...), lrows, 1)
+	}
 	return b.String()
 }

@@ -6,11 +6,13 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/faultline-dev/faultline/loadgen"
 )
 
 func init() {
 	RegisterFormat(Format{Name: "markdown", Extension: ".md", Render: WriteMarkdown,
-		Description: "Markdown for a CI job summary: verdict, checks, per-phase tables, faults"})
+		Description: "Markdown for a CI job summary: verdict, checks, per-phase tables with statuses, error classes, failing responses and links, faults"})
 }
 
 // verdictMark prefixes a verdict with a symbol that CI pages render in
@@ -76,18 +78,34 @@ func WriteMarkdown(w io.Writer, r *Run, _ Options) error {
 		}
 		p("\n")
 	}
+	links := r.linkStats()
 	for i, ph := range r.Phases {
 		p("### Phase %s (%s)\n\n", mdCode(ph.Name), spanString(r.Start, ph.Start, ph.End))
-		rows := tableRows(r.PhaseStats(i))
+		st := r.PhaseStats(i)
+		rows := tableRows(st)
 		if len(rows) == 0 {
 			p("No requests completed.\n\n")
-			continue
+		} else {
+			p("| request | %s |\n|---|%s\n", strings.Join(statColumns, " | "), strings.Repeat("--:|", len(statColumns)))
+			for _, row := range rows {
+				p("| %s | %s |\n", mdCell(row.Name), strings.Join(row.cells(), " | "))
+			}
+			p("\n")
 		}
-		p("| request | %s |\n|---|%s\n", strings.Join(statColumns, " | "), strings.Repeat("--:|", len(statColumns)))
-		for _, row := range rows {
-			p("| %s | %s |\n", mdCell(row.Name), strings.Join(row.cells(), " | "))
+		writeMarkdownBreakdown(bw, st)
+		var phaseLinks []linkStat
+		for _, ls := range links {
+			if ls.Phase == ph.Name {
+				phaseLinks = append(phaseLinks, ls)
+			}
 		}
-		p("\n")
+		if len(phaseLinks) > 0 {
+			p("%s:\n\n| link | %s |\n|---|%s\n", upperFirst(LinkLegend), strings.Join(linkColumns, " | "), strings.Repeat("--:|", len(linkColumns)))
+			for _, ls := range phaseLinks {
+				p("| %s | %s |\n", mdCell(ls.Label), strings.Join(ls.cells(), " | "))
+			}
+			p("\n")
+		}
 	}
 	if len(r.Faults) > 0 {
 		p("### Faults\n\n| fault | kind | target | injected | reverted |\n|---|---|---|--:|--:|\n")
@@ -101,6 +119,26 @@ func WriteMarkdown(w io.Writer, r *Run, _ Options) error {
 		p("\n")
 	}
 	return bw.Flush()
+}
+
+// writeMarkdownBreakdown writes a phase's statuses and error classes per
+// request name, and its failure samples.
+func writeMarkdownBreakdown(w io.Writer, st *loadgen.Stats) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	if cols := statusColumns(st); len(cols) > 0 {
+		p("%s:\n\n| request | %s |\n|---|%s\n", upperFirst(StatusLegend), strings.Join(cols, " | "), strings.Repeat("--:|", len(cols)))
+		for _, name := range statusNames(st) {
+			p("| %s | %s |\n", mdCell(rowLabel(name)), strings.Join(statusCells(st, name, cols), " | "))
+		}
+		p("\n")
+	}
+	if fs := phaseFailures(st); len(fs) > 0 {
+		p("%s:\n\n| request | status | body |\n|---|---|---|\n", upperFirst(failureLegend("request name")))
+		for _, f := range fs {
+			p("| %s | %s | %s |\n", mdCell(f.Name), mdCell(failureKind(f)), mdCode(bodyText(f)))
+		}
+		p("\n")
+	}
 }
 
 // mdEscape keeps text from being read as Markdown markup.

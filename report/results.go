@@ -21,8 +21,14 @@ import (
 // (docs/results-format.md). A reader refuses a newer version.
 const (
 	ResultsSchema  = "faultline/results"
-	ResultsVersion = 1
+	ResultsVersion = 2
 )
+
+// ResultsVersions lists what each results version added; a reader reads
+// every version up to ResultsVersion.
+//
+//	1  intervals, series with status and error counts, summary
+//	2  failures: a few failing responses per interval and request name
 
 // HistogramInfo documents, inside the file, how histograms are stored.
 type HistogramInfo struct {
@@ -76,6 +82,19 @@ type intervalJSON struct {
 	Unfinished int64        `json:"unfinished"`
 	SendLag    string       `json:"send_lag"`
 	Series     []seriesJSON `json:"series"`
+	// Failures appeared in results version 2 and journal version 2.
+	Failures []FailureJSON `json:"failures,omitempty"`
+}
+
+// FailureJSON is one failure sample as stored (results, journal) and
+// reported (JSON report): a status, or the class of a transport error, and
+// the first bytes of the body (or the error's message).
+type FailureJSON struct {
+	Name      string `json:"name"`
+	Status    int    `json:"status,omitempty"`
+	Error     string `json:"error,omitempty"`
+	Body      string `json:"body"`
+	Truncated bool   `json:"truncated,omitempty"`
 }
 
 type seriesJSON struct {
@@ -131,7 +150,20 @@ func toIntervalJSON(iv *loadgen.Stats, start time.Time) (*intervalJSON, error) {
 		}
 		out.Series = append(out.Series, sj)
 	}
+	out.Failures = failuresJSON(iv.Failures)
 	return out, nil
+}
+
+func (f FailureJSON) sample() loadgen.FailureSample {
+	return loadgen.FailureSample{Name: f.Name, Status: f.Status, Error: loadgen.ErrorClass(f.Error), Body: f.Body, Truncated: f.Truncated}
+}
+
+func failuresJSON(fs []loadgen.FailureSample) []FailureJSON {
+	var out []FailureJSON
+	for _, f := range fs {
+		out = append(out, FailureJSON{Name: f.Name, Status: f.Status, Error: string(f.Error), Body: f.Body, Truncated: f.Truncated})
+	}
+	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -348,6 +380,9 @@ func fromIntervalJSON(ij *intervalJSON, start time.Time) (*loadgen.Stats, error)
 			s.Errors[loadgen.ErrorClass(class)] = n
 		}
 		iv.Series = append(iv.Series, s)
+	}
+	for _, f := range ij.Failures {
+		iv.AddFailure(f.sample())
 	}
 	sort.Slice(iv.Series, func(i, j int) bool {
 		a, b := iv.Series[i], iv.Series[j]

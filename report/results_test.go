@@ -71,6 +71,10 @@ func TestResultsRoundTrip(t *testing.T) {
 	if total.StatusCounts("GET /missing")[404] != 150 || total.Failed("GET /missing") != 150 {
 		t.Errorf("statuses read back: %v", total.StatusCounts("GET /missing"))
 	}
+	// The failing responses' samples survive the file (results version 2).
+	if f := total.FailuresOf("GET /missing"); len(f) == 0 || f[0].Status != 404 || f[0].Body != "404 page not found\n" {
+		t.Errorf("failure samples read back: %+v", f)
+	}
 	if !total.SendLag.Equals(res.Total.SendLag) || total.Scheduled != res.Total.Scheduled {
 		t.Error("send lag or scheduled count differs after the round trip")
 	}
@@ -103,7 +107,7 @@ func TestReadResultsRejectsBadFiles(t *testing.T) {
 		{"not json", "hello", "r.json: malformed JSON"},
 		{"truncated", `{"schema":"faultline/results","version":1,"intervals":[`, "r.json: truncated"},
 		{"other schema", `{"schema":"k6","version":1}`, "r.json: not a faultline results file"},
-		{"newer", `{"schema":"faultline/results","version":2,"summary":{}}`, "results version 2 is not supported"},
+		{"newer", `{"schema":"faultline/results","version":3,"summary":{}}`, "results version 3 is not supported"},
 		{"no summary", `{"schema":"faultline/results","version":1,"intervals":[]}`, "incomplete"},
 		{"bad histogram", `{"schema":"faultline/results","version":1,"intervals":[{"series":[{"name":"a","latency":"xx"}]}],"summary":{}}`, "interval 0"},
 	}
@@ -126,4 +130,38 @@ func TestWriteSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "summary-empty.txt", buf.Bytes())
+}
+
+// TestSummaryAccountsForEveryFailure: 600 of 3000 requests failed with a
+// 400 (a wrong body): the summary must say so where it says "600 failed",
+// not "errors none", and show the body that says why.
+func TestSummaryAccountsForEveryFailure(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1700000000, 0)
+	ivs := syntheticStats(5, t0, 1, func(int) sampleSpec {
+		return sampleSpec{names: []string{"create", "list"}, perName: 1500, medianNs: 1e6, sigma: 0.2, failEach: 5, timeouts: []string{"list"}}
+	})
+	total := ivs[0]
+	total.AddFailure(loadgen.FailureSample{Name: "create", Status: 400, Body: `{"error":"missing field \"sku\""}`})
+	res := &loadgen.Result{Model: loadgen.Open, Start: t0, End: t0.Add(time.Second), Planned: time.Second,
+		Total: total, TargetRate: 3000, Sent: 3000}
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, Summarize(res, nil)); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"600 failed (20%)",
+		"failed        600 = 300 with an error status (503: 300) + 300 with no response (timeout: 300)",
+		"  503: 300\n", "  timeout: 300\n",
+		`create  503      {"error":"store unavailable","request":4}\n`,
+		"list    timeout  read tcp",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "errors        none") {
+		t.Errorf("summary says no errors beside 600 failed:\n%s", out)
+	}
 }

@@ -28,6 +28,9 @@ type Run struct {
 	// Faults are shaded in the plots over their injected..reverted window.
 	Faults []FaultWindow
 	Checks []Check
+	// Links are the timed requests through the run's proxies, in time
+	// order: the fault where it acts, beside the edge view of Intervals.
+	Links []LinkProbe
 }
 
 // Phase is a named span of the run's timeline.

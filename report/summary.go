@@ -51,6 +51,10 @@ type RequestSummary struct {
 	ErrorRate float64     `json:"error_rate"`
 	Rate      float64     `json:"rate"`
 	Latency   Percentiles `json:"latency"`
+	// Status and Errors are the request's responses by status code and
+	// its transport failures by class.
+	Status map[string]int64 `json:"status,omitempty"`
+	Errors map[string]int64 `json:"errors,omitempty"`
 }
 
 // ThresholdSummary is one threshold's verdict.
@@ -68,27 +72,30 @@ type Summary struct {
 	Model loadgen.Model `json:"model"`
 	// LatencyFrom says what latency is measured from: "intended start"
 	// (open model) or "send" (closed model: service time).
-	LatencyFrom string             `json:"latency_measured_from"`
-	Planned     float64            `json:"planned_seconds"`
-	Elapsed     float64            `json:"elapsed_seconds"`
-	TargetRate  float64            `json:"target_rate,omitempty"`
-	SendRate    float64            `json:"send_rate"`
-	Throughput  float64            `json:"throughput"`
-	Scheduled   int64              `json:"scheduled"`
-	Sent        int64              `json:"sent"`
-	Requests    int64              `json:"requests"`
-	Failed      int64              `json:"failed"`
-	ErrorRate   float64            `json:"error_rate"`
-	Dropped     int64              `json:"dropped"`
-	Unfinished  int64              `json:"unfinished"`
-	Latency     Percentiles        `json:"latency"`
-	Service     Percentiles        `json:"service"`
-	SendLag     Percentiles        `json:"send_lag"`
-	Status      map[string]int64   `json:"status"`
-	Errors      map[string]int64   `json:"errors"`
-	BytesIn     int64              `json:"bytes_in"`
-	BytesOut    int64              `json:"bytes_out"`
-	PerRequest  []RequestSummary   `json:"per_request"`
+	LatencyFrom string           `json:"latency_measured_from"`
+	Planned     float64          `json:"planned_seconds"`
+	Elapsed     float64          `json:"elapsed_seconds"`
+	TargetRate  float64          `json:"target_rate,omitempty"`
+	SendRate    float64          `json:"send_rate"`
+	Throughput  float64          `json:"throughput"`
+	Scheduled   int64            `json:"scheduled"`
+	Sent        int64            `json:"sent"`
+	Requests    int64            `json:"requests"`
+	Failed      int64            `json:"failed"`
+	ErrorRate   float64          `json:"error_rate"`
+	Dropped     int64            `json:"dropped"`
+	Unfinished  int64            `json:"unfinished"`
+	Latency     Percentiles      `json:"latency"`
+	Service     Percentiles      `json:"service"`
+	SendLag     Percentiles      `json:"send_lag"`
+	Status      map[string]int64 `json:"status"`
+	Errors      map[string]int64 `json:"errors"`
+	BytesIn     int64            `json:"bytes_in"`
+	BytesOut    int64            `json:"bytes_out"`
+	PerRequest  []RequestSummary `json:"per_request"`
+	// Failures are a few failing responses of each request name, with the
+	// start of their bodies.
+	Failures    []FailureJSON      `json:"failures,omitempty"`
 	Thresholds  []ThresholdSummary `json:"thresholds,omitempty"`
 	Generator   GeneratorSummary   `json:"generator"`
 	Interrupted bool               `json:"interrupted"`
@@ -125,16 +132,13 @@ func Summarize(res *loadgen.Result, thresholds []loadgen.ThresholdResult) *Summa
 	if s.Elapsed > 0 {
 		s.Throughput = float64(s.Requests-s.Failed) / s.Elapsed
 	}
-	for code, n := range t.StatusCounts("") {
-		s.Status[strconv.Itoa(code)] = n
-	}
-	for class, n := range t.ErrorsByClass("") {
-		s.Errors[string(class)] = n
-	}
+	s.Status, s.Errors = countsByKey(t, "")
 	s.BytesIn, s.BytesOut = t.Bytes("")
+	s.Failures = failuresJSON(phaseFailures(t))
 	for _, name := range t.Names() {
 		rs := RequestSummary{Name: name, Requests: t.Completed(name), Failed: t.Failed(name),
 			ErrorRate: t.ErrorRate(name), Latency: SummarizeHistogram(t.Latency(name))}
+		rs.Status, rs.Errors = countsByKey(t, name)
 		if s.Elapsed > 0 {
 			rs.Rate = float64(rs.Requests) / s.Elapsed
 		}
@@ -148,6 +152,64 @@ func Summarize(res *loadgen.Result, thresholds []loadgen.ThresholdResult) *Summa
 		s.Thresholds = append(s.Thresholds, ts)
 	}
 	return s
+}
+
+// countsByKey is the responses of name (all when empty) by status code and
+// its transport failures by class, keyed as stored.
+func countsByKey(t *loadgen.Stats, name string) (status, errs map[string]int64) {
+	status, errs = map[string]int64{}, map[string]int64{}
+	for code, n := range t.StatusCounts(name) {
+		status[strconv.Itoa(code)] = n
+	}
+	for class, n := range t.ErrorsByClass(name) {
+		if n > 0 {
+			errs[string(class)] = n
+		}
+	}
+	return status, errs
+}
+
+// failedLine accounts for every failed request: the responses with an
+// error status (4xx, 5xx) plus the requests that got no response.
+func failedLine(failed int64, status, errs map[string]int64) string {
+	if failed == 0 {
+		return "none"
+	}
+	bad := map[string]int64{}
+	var withStatus, transport int64
+	for code, n := range status {
+		if c, err := strconv.Atoi(code); err == nil && c >= 400 {
+			bad[code] = n
+			withStatus += n
+		}
+	}
+	for _, n := range errs {
+		transport += n
+	}
+	line := fmt.Sprintf("%d = %d with an error status", failed, withStatus)
+	if withStatus > 0 {
+		line += " (" + countsLine(bad, "") + ")"
+	}
+	line += fmt.Sprintf(" + %d with no response", transport)
+	if transport > 0 {
+		line += " (" + countsLine(errs, "") + ")"
+	}
+	return line
+}
+
+// failedBy lists a request's error statuses and transport error classes,
+// "-" for none.
+func failedBy(status, errs map[string]int64) string {
+	bad := map[string]int64{}
+	for code, n := range status {
+		if c, err := strconv.Atoi(code); err == nil && c >= 400 {
+			bad[code] = n
+		}
+	}
+	for class, n := range errs {
+		bad[class] = n
+	}
+	return countsLine(bad, "-")
 }
 
 // WriteSummary prints the summary as aligned text.
@@ -177,7 +239,7 @@ func WriteSummary(w io.Writer, s *Summary) error {
 		p("send lag\t%s\n", percentileLine(s.SendLag))
 	}
 	p("status\t%s\n", countsLine(s.Status, "none"))
-	p("errors\t%s\n", countsLine(s.Errors, "none"))
+	p("failed\t%s\n", failedLine(s.Failed, s.Status, s.Errors))
 	p("bytes\tin %s, out %s\n", bytesHuman(s.BytesIn), bytesHuman(s.BytesOut))
 	sat := ""
 	if s.Generator.Saturated {
@@ -190,11 +252,21 @@ func WriteSummary(w io.Writer, s *Summary) error {
 	if len(s.PerRequest) > 1 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "request\trequests\terrors\trate\tp50\tp90\tp99\tp99.9\tmax\t\n")
+		fmt.Fprintf(tw, "request\trequests\terrors\trate\tp50\tp90\tp99\tp99.9\tmax\tfailed by\t\n")
 		for _, r := range s.PerRequest {
 			l := r.Latency
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, r.Requests, percent(r.ErrorRate), perSecond(r.Rate),
-				msHuman(l.P50), msHuman(l.P90), msHuman(l.P99), msHuman(l.P999), msHuman(l.Max))
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, r.Requests, percent(r.ErrorRate), perSecond(r.Rate),
+				msHuman(l.P50), msHuman(l.P90), msHuman(l.P99), msHuman(l.P999), msHuman(l.Max), failedBy(r.Status, r.Errors))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(s.Failures) > 0 {
+		fmt.Fprintf(w, "\n%s\n", failureLegend("request name"))
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, f := range s.Failures {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.Name, failureKind(f.sample()), bodyText(f.sample()))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

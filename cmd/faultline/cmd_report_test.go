@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -146,7 +147,7 @@ func TestReportBadInputExits2(t *testing.T) {
 	}
 	notJSON := file("notes.txt", "hello")
 	other := file("k6.json", `{"schema":"k6/summary","metrics":{}}`)
-	newer := file("newer.json", strings.Replace(string(raw), `"version":1`, `"version":7`, 1))
+	newer := file("newer.json", strings.Replace(string(raw), fmt.Sprintf(`"version":%d`, report.ResultsVersion), `"version":7`, 1))
 	truncated := file("truncated.json", string(raw[:len(raw)*2/3]))
 	missing := filepath.Join(dir, "missing.json")
 	cases := []struct {

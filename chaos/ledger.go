@@ -15,10 +15,32 @@ import (
 	"time"
 )
 
+// LedgerEnv names the environment variable that overrides the default
+// ledger file (tests and CI point it at a temporary directory).
+const LedgerEnv = "FAULTLINE_LEDGER"
+
 // DefaultLedgerPath is where the ledger lives unless --ledger (or the
-// experiment runner) says otherwise: under the working directory, so a
-// cleanup run from the same directory finds it.
-const DefaultLedgerPath = ".faultline/ledger.jsonl"
+// experiment runner's options) says otherwise: $FAULTLINE_LEDGER, else
+// faultline/ledger.jsonl in the user's state directory ($XDG_STATE_HOME,
+// else ~/.local/state). One file per user, whatever the working directory,
+// so that `faultline chaos cleanup` run from anywhere finds every fault the
+// user's commands injected. getenv reads the environment (os.Getenv).
+func DefaultLedgerPath(getenv func(string) string) (string, error) {
+	if p := getenv(LedgerEnv); p != "" {
+		return p, nil
+	}
+	// The XDG base directory spec says to ignore a relative path.
+	if dir := getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
+		return filepath.Join(dir, "faultline", "ledger.jsonl"), nil
+	}
+	if home := getenv("HOME"); filepath.IsAbs(home) {
+		return filepath.Join(home, ".local", "state", "faultline", "ledger.jsonl"), nil
+	}
+	return "", fmt.Errorf("no place for the fault ledger: set HOME, XDG_STATE_HOME or %s, or give --ledger", LedgerEnv)
+}
+
+// LedgerPathHelp describes the default ledger for --help and docs.
+const LedgerPathHelp = "$" + LedgerEnv + ", else $XDG_STATE_HOME/faultline/ledger.jsonl, else ~/.local/state/faultline/ledger.jsonl"
 
 // ledgerVersion is written in every record so a later faultline can read
 // an older ledger.
@@ -65,12 +87,12 @@ type record struct {
 	Error string          `json:"error,omitempty"`
 }
 
-// OpenLedger returns the ledger at path ("" means DefaultLedgerPath). The
-// file and its directory are created with the first record, so reading a
-// ledger that does not exist yet creates nothing.
+// OpenLedger returns the ledger at path. The file and its directory are
+// created with the first record, so reading a ledger that does not exist
+// yet creates nothing.
 func OpenLedger(path string) (*Ledger, error) {
 	if path == "" {
-		path = DefaultLedgerPath
+		return nil, errors.New("open ledger: no path")
 	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("open ledger: %s is a directory", path)
@@ -80,6 +102,35 @@ func OpenLedger(path string) (*Ledger, error) {
 
 // Path is the ledger's file.
 func (l *Ledger) Path() string { return l.path }
+
+// Exists reports whether the ledger's file exists: a ledger no fault was
+// ever recorded in does not.
+func (l *Ledger) Exists() (bool, error) {
+	_, err := os.Stat(l.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("ledger: %w", err)
+	}
+	return true, nil
+}
+
+// CorruptError says that a ledger holds lines this faultline cannot read:
+// the file is not a ledger, or it is damaged, or a newer faultline wrote
+// it. Faults those lines recorded may still be active, so nobody may call
+// the system clean.
+type CorruptError struct {
+	Path  string
+	Lines []int  // the first unreadable lines, 1-based
+	Count int    // how many lines are unreadable
+	First string // the start of the first one
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("ledger %s: %d unreadable line(s) (line %d: %q): it is not a faultline ledger, or it is damaged; faults it recorded may still be active",
+		e.Path, e.Count, e.Lines[0], e.First)
+}
 
 // newID returns a fresh entry id: the time, for humans, and randomness.
 func newID() string {
@@ -174,7 +225,9 @@ func (l *Ledger) create() (*os.File, error) {
 
 // Active returns the entries injected and not yet reverted, oldest first.
 // A torn line (a write cut short by a crash) is skipped: its fault was never
-// injected, since injection waits for the record to be on disk.
+// injected, since injection waits for the record to be on disk. Any other
+// unreadable line makes the error a *CorruptError, returned together with
+// the entries that could be read.
 func (l *Ledger) Active() ([]*Entry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -186,21 +239,54 @@ func (l *Ledger) Active() ([]*Entry, error) {
 		return nil, fmt.Errorf("read ledger: %w", err)
 	}
 	defer f.Close()
-	return readActive(f)
+	active, err := readActive(f)
+	var corrupt *CorruptError
+	if errors.As(err, &corrupt) {
+		corrupt.Path = l.path
+	}
+	return active, err
+}
+
+// torn reports whether line is a record cut short: the start of a record
+// that ends before its JSON does.
+func torn(line []byte, err error) bool {
+	var syn *json.SyntaxError
+	return bytes.HasPrefix(line, []byte(`{"v":`)) && errors.As(err, &syn) && syn.Offset >= int64(len(line))
+}
+
+// readable reports whether rec is a record this faultline understands.
+func (rec *record) readable() bool {
+	switch rec.Op {
+	case "inject", "revert", "revert_failed":
+		return rec.ID != "" && rec.V >= 1 && rec.V <= ledgerVersion
+	}
+	return false
 }
 
 func readActive(r io.Reader) ([]*Entry, error) {
 	byID := map[string]*Entry{}
 	var order []string
+	var corrupt *CorruptError
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for sc.Scan() {
+	for n := 1; sc.Scan(); n++ {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 {
 			continue
 		}
 		var rec record
-		if err := json.Unmarshal(line, &rec); err != nil || rec.ID == "" {
+		err := json.Unmarshal(line, &rec)
+		if err != nil && torn(line, err) {
+			continue
+		}
+		if err != nil || !rec.readable() {
+			if corrupt == nil {
+				corrupt = &CorruptError{First: string(line[:min(len(line), 40)])}
+			}
+			if len(corrupt.Lines) < 10 {
+				corrupt.Lines = append(corrupt.Lines, n)
+			}
+			corrupt.Count++
 			continue
 		}
 		switch rec.Op {
@@ -230,6 +316,9 @@ func readActive(r io.Reader) ([]*Entry, error) {
 		if e, ok := byID[id]; ok {
 			active = append(active, e)
 		}
+	}
+	if corrupt != nil {
+		return active, corrupt
 	}
 	return active, nil
 }

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -126,5 +127,85 @@ func TestLedgerConcurrentAppends(t *testing.T) {
 	}
 	if len(active) != 15 {
 		t.Fatalf("%d active, want 15", len(active))
+	}
+}
+
+func TestDefaultLedgerPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		want    string
+		wantErr bool
+	}{
+		{"home", map[string]string{"HOME": "/home/u"}, "/home/u/.local/state/faultline/ledger.jsonl", false},
+		{"xdg", map[string]string{"HOME": "/home/u", "XDG_STATE_HOME": "/state"}, "/state/faultline/ledger.jsonl", false},
+		{"relative xdg is ignored", map[string]string{"HOME": "/home/u", "XDG_STATE_HOME": "state"}, "/home/u/.local/state/faultline/ledger.jsonl", false},
+		{"env names the file", map[string]string{"HOME": "/home/u", LedgerEnv: "/tmp/l.jsonl"}, "/tmp/l.jsonl", false},
+		{"nowhere", nil, "", true},
+		{"relative home", map[string]string{"HOME": "u"}, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DefaultLedgerPath(func(k string) string { return tt.vars[k] })
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Fatalf("got %q, %v; want %q (error %v)", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestLedgerCorruptLines: lines that are not records (random bytes, a
+// record of an unknown op or a newer version) make Active return a
+// *CorruptError with the entries it could read, and RevertLedger exit 6
+// after reverting those; a torn last line does not.
+func TestLedgerCorruptLines(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		lines   string
+		corrupt int
+	}{
+		{"binary", "\x00\xff\x13garbage\n", 1},
+		{"text", "hello\nworld\n", 2},
+		{"unknown op", `{"v":1,"op":"explode","id":"x"}` + "\n", 1},
+		{"newer version", `{"v":99,"op":"inject","id":"x","kind":"crash"}` + "\n", 1},
+		{"no id", `{"v":1,"op":"inject"}` + "\n", 1},
+		{"torn", `{"v":1,"op":"inject","id":"torn","kind":"cra`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := testLedger(t)
+			a, err := l.Record("crash", &crashInjection{Service: "a", Owner: Owner{PID: 1 << 30}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(l.Path(), os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(tt.lines)
+			f.Close()
+			active, err := l.Active()
+			if len(active) != 1 || active[0].ID != a.ID {
+				t.Fatalf("active = %+v, want the readable entry", active)
+			}
+			var corrupt *CorruptError
+			if tt.corrupt == 0 {
+				if err != nil {
+					t.Fatalf("torn last line: %v", err)
+				}
+				return
+			}
+			if !errors.As(err, &corrupt) || corrupt.Count != tt.corrupt || corrupt.Lines[0] != 2 || corrupt.Path != l.Path() {
+				t.Fatalf("err = %#v, want %d corrupt line(s) from line 2", err, tt.corrupt)
+			}
+			n, err := RevertLedger(context.Background(), l, &Env{}, nil)
+			if n != 1 || exitOf(err) != 6 || !errors.As(err, &corrupt) {
+				t.Fatalf("RevertLedger = %d, %v; want the entry reverted and exit 6", n, err)
+			}
+		})
 	}
 }

@@ -244,13 +244,16 @@ func (e *RevertError) Unwrap() error { return e.Cause }
 // first, whichever process injected it: what `faultline chaos cleanup` runs
 // after a crash, and what the runner may run at start-up. It writes one line
 // per fault to out and returns a *RevertError (exit code RevertFailed)
-// naming every fault it could not revert.
+// naming every fault it could not revert. A ledger with unreadable lines
+// has its readable faults reverted, and returns its *CorruptError (exit
+// code RevertFailed too): what those lines recorded may still be active.
 func RevertLedger(ctx context.Context, l *Ledger, env *Env, out io.Writer) (reverted int, err error) {
 	if out == nil {
 		out = io.Discard
 	}
 	active, err := l.Active()
-	if err != nil {
+	var corrupt *CorruptError
+	if err != nil && !errors.As(err, &corrupt) {
 		return 0, exitcode.Wrap(err, exitcode.RevertFailed)
 	}
 	var failed []RevertFailure
@@ -271,8 +274,15 @@ func RevertLedger(ctx context.Context, l *Ledger, env *Env, out io.Writer) (reve
 			fmt.Fprintf(out, "reverted %s [%s]: %s\n", e.What, e.ID, note)
 		}
 	}
+	var errs []error
 	if len(failed) > 0 {
-		return reverted, exitcode.Wrap(&RevertError{Ledger: l.Path(), Failed: failed}, exitcode.RevertFailed)
+		errs = append(errs, &RevertError{Ledger: l.Path(), Failed: failed})
+	}
+	if corrupt != nil {
+		errs = append(errs, corrupt)
+	}
+	if len(errs) > 0 {
+		return reverted, exitcode.Wrap(errors.Join(errs...), exitcode.RevertFailed)
 	}
 	return reverted, nil
 }

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -16,9 +17,15 @@ import (
 // Status is what may be faulted now: the faults the ledger lists as active,
 // and what the Toxiproxy servers involved report.
 type Status struct {
-	Ledger  string
-	Active  []*Entry
-	Servers []ServerStatus
+	Ledger string
+	// Missing is set when the ledger's file does not exist: no fault was
+	// ever recorded in it.
+	Missing bool
+	// LedgerErr is set when the ledger has unreadable lines (a
+	// *CorruptError): Active is then what could be read, and may be short.
+	LedgerErr error
+	Active    []*Entry
+	Servers   []ServerStatus
 }
 
 // ServerStatus is one Toxiproxy server's proxies and toxics, or why they
@@ -31,13 +38,19 @@ type ServerStatus struct {
 
 // ReadStatus reads the ledger and asks every Toxiproxy server in urls, and
 // every server an active fault uses (unless it ended with its process), for
-// its proxies and toxics.
+// its proxies and toxics. A ledger with unreadable lines gives the status
+// of what could be read together with its *CorruptError.
 func ReadStatus(ctx context.Context, l *Ledger, urls []string) (*Status, error) {
-	active, err := l.Active()
+	exists, err := l.Exists()
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{Ledger: l.Path(), Active: active}
+	active, err := l.Active()
+	var corrupt *CorruptError
+	if err != nil && !errors.As(err, &corrupt) {
+		return nil, err
+	}
+	st := &Status{Ledger: l.Path(), Missing: !exists, Active: active, LedgerErr: err}
 	seen := map[string]bool{}
 	var all []string
 	add := func(u string) {
@@ -56,7 +69,7 @@ func ReadStatus(ctx context.Context, l *Ledger, urls []string) (*Status, error) 
 		}
 	}
 	st.Servers = ReadServers(ctx, all)
-	return st, nil
+	return st, err
 }
 
 // ReadServers asks each Toxiproxy server for its proxies and toxics.
@@ -93,12 +106,17 @@ func serverOfInjection(inj Injection) (toxiServer, bool) {
 
 // Write prints the status for people.
 func (st *Status) Write(w io.Writer, now time.Time) {
-	if len(st.Active) == 0 {
+	switch {
+	case st.LedgerErr != nil:
+		fmt.Fprintf(w, "ledger %s: WARNING: %v\n", st.Ledger, st.LedgerErr)
+		fmt.Fprintf(w, "ledger %s: %d active fault(s) among the lines that could be read\n", st.Ledger, len(st.Active))
+	case st.Missing:
+		fmt.Fprintf(w, "ledger %s does not exist: no fault was ever recorded in it\n", st.Ledger)
+	case len(st.Active) == 0:
 		fmt.Fprintf(w, "ledger %s: no active fault\n", st.Ledger)
-	} else {
+	default:
 		fmt.Fprintf(w, "ledger %s: %d active fault(s)\n", st.Ledger, len(st.Active))
 	}
-	known := map[string]bool{}
 	for _, e := range st.Active {
 		alive := "running"
 		if !e.Owner.Alive() {
@@ -116,16 +134,45 @@ func (st *Status) Write(w io.Writer, now time.Time) {
 		if e.LastError != "" {
 			fmt.Fprintf(w, "  %s  last revert failed: %s\n", strings.Repeat(" ", len(e.ID)), e.LastError)
 		}
-		if t, ok := e.Injection.(*toxicInjection); ok {
-			known[t.Toxic.Name] = true
-		}
 	}
-	st.WriteServers(w, known)
+	st.WriteServers(w)
 }
 
-// WriteServers prints the Toxiproxy servers' proxies and toxics; a toxic
-// whose name is in known is marked as coming from the ledger.
-func (st *Status) WriteServers(w io.Writer, known map[string]bool) {
+// ledgerKey names a proxy or a toxic on a Toxiproxy server: the server's
+// URL, the proxy and, for a toxic, its name.
+func ledgerKey(server, proxy, toxic string) string {
+	server = strings.TrimSuffix(strings.TrimPrefix(server, "http://"), "/")
+	return server + " " + proxy + " " + toxic
+}
+
+// inLedger returns the keys of the proxies and toxics the active faults
+// created, so that a listing can say which came from the ledger.
+func (st *Status) inLedger() map[string]bool {
+	known := map[string]bool{}
+	for _, e := range st.Active {
+		switch t := e.Injection.(type) {
+		case *toxicInjection:
+			known[ledgerKey(t.Server.URL, t.Proxy.Name, t.Toxic.Name)] = true
+		case *proxyInjection:
+			known[ledgerKey(t.Server.URL, t.Proxy.Name, "")] = true
+		}
+	}
+	return known
+}
+
+// WriteServers prints the Toxiproxy servers' proxies and toxics, each
+// toxic and each proxy a fault created marked as in the ledger or not.
+func (st *Status) WriteServers(w io.Writer) {
+	known := st.inLedger()
+	origin := func(key string) string {
+		switch {
+		case known[key]:
+			return "in the ledger"
+		case st.LedgerErr != nil:
+			return "not among the ledger's readable lines"
+		}
+		return "not in the ledger"
+	}
 	for _, s := range st.Servers {
 		if s.Err != nil {
 			fmt.Fprintf(w, "toxiproxy %s: %v\n", s.URL, s.Err)
@@ -137,15 +184,15 @@ func (st *Status) WriteServers(w io.Writer, known map[string]bool) {
 			if !p.Enabled {
 				state = "DISABLED"
 			}
-			fmt.Fprintf(w, "  proxy %s  %s -> %s  %s\n", p.Name, p.Listen, p.Upstream, state)
+			created := ""
+			if known[ledgerKey(s.URL, p.Name, "")] {
+				created = " (created by a fault in the ledger)"
+			}
+			fmt.Fprintf(w, "  proxy %s  %s -> %s  %s%s\n", p.Name, p.Listen, p.Upstream, state, created)
 			toxics := slices.Clone(p.ActiveToxics)
 			sort.Slice(toxics, func(i, j int) bool { return toxics[i].Name < toxics[j].Name })
 			for _, t := range toxics {
-				origin := "not in the ledger"
-				if known[t.Name] {
-					origin = "in the ledger"
-				}
-				fmt.Fprintf(w, "    toxic %s  %s %s, toxicity %v, %s (%s)\n", t.Name, t.Type, t.Stream, t.Toxicity, formatAttributes(t.Attributes), origin)
+				fmt.Fprintf(w, "    toxic %s  %s %s, toxicity %v, %s (%s)\n", t.Name, t.Type, t.Stream, t.Toxicity, formatAttributes(t.Attributes), origin(ledgerKey(s.URL, p.Name, t.Name)))
 			}
 		}
 	}

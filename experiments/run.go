@@ -31,7 +31,7 @@ type RunOptions struct {
 	Log io.Writer
 	// Progress draws the live progress line on Log (a terminal).
 	Progress bool
-	// LedgerPath is the fault ledger (default chaos.DefaultLedgerPath).
+	// LedgerPath is the fault ledger (default chaos.DefaultLedgerPath(Getenv)).
 	LedgerPath string
 	// Dir overrides the report directory of the experiment file.
 	Dir string
@@ -118,7 +118,9 @@ func Run(ctx context.Context, plan *Plan, opts RunOptions) (out *Outcome, err er
 		opts.Getenv = os.Getenv
 	}
 	if opts.LedgerPath == "" {
-		opts.LedgerPath = chaos.DefaultLedgerPath
+		if opts.LedgerPath, err = chaos.DefaultLedgerPath(opts.Getenv); err != nil {
+			return nil, exitcode.Wrap(err, exitcode.Usage)
+		}
 	}
 	r := &runState{
 		plan: plan, opts: opts, out: &Outcome{Plan: plan},

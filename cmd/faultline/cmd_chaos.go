@@ -28,6 +28,37 @@ type chaosOptions struct {
 	toxiproxyURL string
 }
 
+// openLedger opens the ledger --ledger names, else the per-user default.
+// named reports whether the user named it (--ledger or $FAULTLINE_LEDGER),
+// so that a missing file is a mistake, not an empty history.
+func (o *chaosOptions) openLedger(e *env) (l *chaos.Ledger, named bool, err error) {
+	path := o.ledger
+	named = path != "" || e.getenv(chaos.LedgerEnv) != ""
+	if path == "" {
+		if path, err = chaos.DefaultLedgerPath(e.getenv); err != nil {
+			return nil, false, usageErrorf("%v", err)
+		}
+	}
+	l, err = chaos.OpenLedger(path)
+	if err != nil {
+		return nil, named, exitcode.Wrap(err, exitcode.Usage)
+	}
+	return l, named, nil
+}
+
+// checkLedgerExists returns a usage error when the user named a ledger
+// file that does not exist: a mistyped path must not read as "clean".
+func checkLedgerExists(l *chaos.Ledger, named bool) error {
+	exists, err := l.Exists()
+	if err != nil {
+		return exitcode.Wrap(err, exitcode.Runtime)
+	}
+	if !exists && named {
+		return usageErrorf("ledger %s does not exist: nothing can be known about the faults it would list (check --ledger or $%s; the default is %s)", l.Path(), chaos.LedgerEnv, chaos.LedgerPathHelp)
+	}
+	return nil
+}
+
 func newChaosCmd(e *env) *cobra.Command {
 	opts := &chaosOptions{}
 	cmd := &cobra.Command{
@@ -43,7 +74,7 @@ Network faults use an embedded Toxiproxy server unless --toxiproxy-url (or
 ` + toxiproxyURLEnv + `) names one: an embedded server's faults end with the
 command that started it. See docs/chaos.md.`,
 	}
-	cmd.PersistentFlags().StringVar(&opts.ledger, "ledger", chaos.DefaultLedgerPath, "the ledger file of injected faults")
+	cmd.PersistentFlags().StringVar(&opts.ledger, "ledger", "", "the ledger file of injected faults (default "+chaos.LedgerPathHelp+")")
 	cmd.PersistentFlags().StringVar(&opts.toxiproxyURL, "toxiproxy-url", e.getenv(toxiproxyURLEnv), "API of an external Toxiproxy server (default: an embedded one; env "+toxiproxyURLEnv+")")
 
 	inject := &cobra.Command{
@@ -216,9 +247,9 @@ func randomSeed() uint64 {
 }
 
 func runInject(ctx context.Context, e *env, opts *chaosOptions, f chaos.Fault, group string, r injectRun) error {
-	ledger, err := chaos.OpenLedger(opts.ledger)
+	ledger, _, err := opts.openLedger(e)
 	if err != nil {
-		return exitcode.Wrap(err, exitcode.Runtime)
+		return err
 	}
 	cenv := &chaos.Env{ToxiproxyURL: opts.toxiproxyURL, Seed: r.seed}
 	defer cenv.Close()
@@ -269,22 +300,33 @@ func newChaosStatusCmd(e *env, opts *chaosOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
 		Short: "Show the active faults: the ledger's, and the toxics on the Toxiproxy servers involved",
-		Args:  cobra.NoArgs,
+		Long: `Show the faults the ledger lists as active, and the proxies and toxics of the
+Toxiproxy servers they use (and of --toxiproxy-url), each toxic marked as in
+the ledger or not.
+
+The ledger is --ledger, else ` + chaos.LedgerPathHelp + `:
+one per user, whatever the working directory. A ledger named with --ledger
+or $` + chaos.LedgerEnv + ` that does not exist exits 2; a ledger with unreadable
+lines is reported with a warning and exits 5, since what those lines
+recorded cannot be known.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ledger, err := chaos.OpenLedger(opts.ledger)
+			ledger, named, err := opts.openLedger(e)
 			if err != nil {
-				return exitcode.Wrap(err, exitcode.Runtime)
+				return err
+			}
+			if err := checkLedgerExists(ledger, named); err != nil {
+				return err
 			}
 			var urls []string
 			if opts.toxiproxyURL != "" {
 				urls = append(urls, opts.toxiproxyURL)
 			}
 			st, err := chaos.ReadStatus(cmd.Context(), ledger, urls)
-			if err != nil {
-				return exitcode.Wrap(err, exitcode.Runtime)
+			if st != nil {
+				st.Write(e.stdout, time.Now())
 			}
-			st.Write(e.stdout, time.Now())
-			return nil
+			return exitcode.Wrap(err, exitcode.Runtime)
 		},
 	}
 }
@@ -298,12 +340,22 @@ remove toxics and re-enable proxies on the Toxiproxy server each fault used,
 start or unpause containers on the Docker Engine each fault used, send
 SIGCONT to stopped processes. Faults on an embedded Toxiproxy server whose
 process has ended are gone with it. A fault that cannot be reverted is
-reported and the command exits 6.`,
+reported and the command exits 6.
+
+The ledger is --ledger, else ` + chaos.LedgerPathHelp + `:
+one per user, so cleanup finds the faults of every command the user ran,
+from any directory. A ledger named with --ledger or $` + chaos.LedgerEnv + ` that
+does not exist exits 2. A ledger with unreadable lines has its readable
+faults reverted and exits 6: what the other lines recorded may still be
+in effect.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ledger, err := chaos.OpenLedger(opts.ledger)
+			ledger, named, err := opts.openLedger(e)
 			if err != nil {
-				return exitcode.Wrap(err, exitcode.Runtime)
+				return err
+			}
+			if err := checkLedgerExists(ledger, named); err != nil {
+				return err
 			}
 			cenv := &chaos.Env{}
 			defer cenv.Close()
@@ -364,7 +416,18 @@ func newChaosProxyCmd(e *env, opts *chaosOptions) *cobra.Command {
 			if err := st.Servers[0].Err; err != nil {
 				return exitcode.Wrap(err, exitcode.Runtime)
 			}
-			st.WriteServers(e.stdout, nil)
+			// Read the ledger as status does, so that both say the same
+			// of each toxic.
+			ledger, _, err := opts.openLedger(e)
+			if err != nil {
+				return err
+			}
+			st.Active, st.LedgerErr = ledger.Active()
+			st.Ledger = ledger.Path()
+			st.WriteServers(e.stdout)
+			if st.LedgerErr != nil {
+				fmt.Fprintf(e.stderr, "warning: %v\n", st.LedgerErr)
+			}
 			return nil
 		},
 	}

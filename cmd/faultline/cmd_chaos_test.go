@@ -99,8 +99,9 @@ func TestChaosCLIExitCodes(t *testing.T) {
 		{"held on the embedded server", []string{"inject", "latency", "--proxy", "web", "--upstream", "127.0.0.1:9", "--latency", "5ms", "--for", "200ms"}, 0, []string{"injected latency 5ms", "reverted latency 5ms", "deleted proxy web"}, nil},
 		{"proxy create needs a server", []string{"proxy", "create", "x", "--upstream", "127.0.0.1:9"}, 2, nil, []string{"give --toxiproxy-url"}},
 		{"proxy list", []string{"proxy", "list", "--toxiproxy-url", url}, 0, []string{"proxy db  127.0.0.1:"}, nil},
-		{"status with nothing active", []string{"status"}, 0, []string{"no active fault"}, nil},
-		{"cleanup with nothing active", []string{"cleanup"}, 0, []string{"nothing to clean up"}, nil},
+		// --ledger names a file that was never written: not "clean".
+		{"status of a named ledger never written", []string{"status"}, 2, nil, []string{"does not exist"}},
+		{"cleanup of a named ledger never written", []string{"cleanup"}, 2, nil, []string{"does not exist"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

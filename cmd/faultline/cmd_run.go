@@ -64,7 +64,7 @@ data cannot tell. The file format is in docs/experiments.md.`,
 	f := cmd.Flags()
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan (timeline, faults, probes, hypotheses) and stop")
 	f.Float64Var(&timeScale, "time-scale", 1, "multiply every phase, fault and window duration (0.1 runs ten times faster)")
-	f.StringVar(&ledger, "ledger", "", "fault ledger file (default "+chaos.DefaultLedgerPath+")")
+	f.StringVar(&ledger, "ledger", "", "fault ledger file (default "+chaos.LedgerPathHelp+")")
 	f.StringVar(&out, "out", "", "directory for the journal and reports (default from the file, else faultline-out/NAME-TIME)")
 	f.BoolVar(&inconclusiveOK, "inconclusive-ok", false, "let inconclusive verdicts pass (by default they fail the gate)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no live progress line")

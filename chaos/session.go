@@ -52,7 +52,7 @@ func (s *Session) logf(format string, args ...any) {
 func (s *Session) Plan(ctx context.Context, f Fault) (Injection, error) {
 	inj, err := f.Resolve(ctx, s.env)
 	if err != nil {
-		return nil, withCode(fmt.Errorf("%s: %w", f.Kind(), err), exitcode.Runtime)
+		return nil, exitcode.WrapIfNone(fmt.Errorf("%s: %w", f.Kind(), err), exitcode.Runtime)
 	}
 	return inj, nil
 }
@@ -82,7 +82,7 @@ func (s *Session) Inject(ctx context.Context, f Fault) (*Entry, error) {
 			}
 			return nil, rerr
 		}
-		return nil, withCode(injectErr, exitcode.Runtime)
+		return nil, exitcode.WrapIfNone(injectErr, exitcode.Runtime)
 	}
 	s.logf("injected %s [%s]", inj.Describe(), e.ID)
 	return e, nil
@@ -285,17 +285,4 @@ func RevertLedger(ctx context.Context, l *Ledger, env *Env, out io.Writer) (reve
 		return reverted, exitcode.Wrap(errors.Join(errs...), exitcode.RevertFailed)
 	}
 	return reverted, nil
-}
-
-// withCode attaches code to err unless err already carries one.
-func withCode(err error, code exitcode.Code) error {
-	if err == nil {
-		return nil
-	}
-	if exitcode.Of(err) != exitcode.Runtime || errors.Is(err, context.Canceled) {
-		// Either a code is attached already, or cancellation, which the
-		// exit-code resolution turns into Interrupted by itself.
-		return err
-	}
-	return exitcode.Wrap(err, code)
 }

@@ -233,23 +233,3 @@ hypothesis:
 		t.Errorf("latency limit %v: it must not scale", got)
 	}
 }
-
-func TestTimelineOrder(t *testing.T) {
-	t.Parallel()
-	f1, f2 := &PlannedFault{Start: 0, End: 10 * time.Second}, &PlannedFault{Start: 10 * time.Second, End: 20 * time.Second}
-	r := &runState{plan: &Plan{Faults: []*PlannedFault{f1, f2}, SteadyState: []*Probe{{}}}}
-	evs := r.timeline()
-	want := []struct {
-		at    time.Duration
-		kind  int
-		fault *PlannedFault
-	}{{0, evSteady, nil}, {0, evInject, f1}, {10 * time.Second, evRevert, f1}, {10 * time.Second, evInject, f2}, {20 * time.Second, evRevert, f2}}
-	if len(evs) != len(want) {
-		t.Fatalf("%d events, want %d", len(evs), len(want))
-	}
-	for i, w := range want {
-		if evs[i].at != w.at || evs[i].kind != w.kind || evs[i].fault != w.fault {
-			t.Errorf("event %d = %+v, want %+v: back-to-back faults must not overlap", i, evs[i], w)
-		}
-	}
-}

@@ -19,12 +19,12 @@ var defaultFormats = []string{"junit", "markdown", "hlog"}
 // `faultline report`; the Markdown summary is also appended to
 // $GITHUB_STEP_SUMMARY when it is set. A report that cannot be written is
 // said on the log; it does not change the verdict.
-func (r *runState) writeReports() {
+func (r *runner) writeReports() {
 	formats := r.plan.Exp.Report.Formats
 	if len(formats) == 0 {
 		formats = defaultFormats
 	}
-	run, err := report.OpenRun(r.out.Journal)
+	run, err := report.OpenRun(r.res.Journal)
 	if err != nil {
 		fmt.Fprintf(r.opts.Log, "faultline: reports: %v\n", err)
 		return
@@ -34,12 +34,12 @@ func (r *runState) writeReports() {
 		if !ok {
 			continue // validation rejected unknown formats already
 		}
-		path := filepath.Join(r.out.Dir, "report"+f.Extension)
+		path := filepath.Join(r.res.Dir, "report"+f.Extension)
 		if err := report.WriteFileAtomic(path, func(w io.Writer) error { return f.Render(w, run, report.Options{}) }); err != nil {
 			fmt.Fprintf(r.opts.Log, "faultline: write %s: %v\n", path, err)
 			continue
 		}
-		r.out.Reports = append(r.out.Reports, path)
+		r.res.Reports = append(r.res.Reports, path)
 		if name == "markdown" {
 			if summary := r.opts.Getenv("GITHUB_STEP_SUMMARY"); summary != "" {
 				if err := appendFile(summary, func(w io.Writer) error { return f.Render(w, run, report.Options{}) }); err != nil {

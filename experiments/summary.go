@@ -21,7 +21,7 @@ type PhaseSummary struct {
 	P50, P99, P999, Max float64 // nanoseconds; NaN with no requests
 }
 
-func (r *runState) phaseSummaries() []PhaseSummary {
+func (r *runner) phaseSummaries() []PhaseSummary {
 	var out []PhaseSummary
 	for _, p := range r.plan.Phases {
 		ss := r.samples[p.Name]
@@ -37,7 +37,7 @@ func (r *runState) phaseSummaries() []PhaseSummary {
 
 // WriteSummary prints the outcome of a run: the figures of each phase, the
 // faults with their times, and every verdict.
-func WriteSummary(w io.Writer, out *Outcome) error {
+func WriteSummary(w io.Writer, out *Result) error {
 	verdict := map[exitcode.Code]string{
 		exitcode.OK:           "completed: every hypothesis held",
 		exitcode.Failed:       "completed: a hypothesis, probe or threshold did not hold",

@@ -20,3 +20,29 @@ func runCLIEnv(t *testing.T, vars map[string]string, args ...string) (code int, 
 	code = run(context.Background(), args, &env{stdout: &out, stderr: &errb, getenv: func(k string) string { return vars[k] }})
 	return code, out.String(), errb.String()
 }
+
+// TestCobraUsageErrorsExit2 checks that the argument errors cobra produces
+// itself exit 2 like every other usage error, and that help exits 0.
+func TestCobraUsageErrorsExit2(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"no-such-command"}, 2},
+		{[]string{"run"}, 2},                         // requires exactly one argument
+		{[]string{"run", "a.yaml", "b.yaml"}, 2},     // too many
+		{[]string{"validate"}, 2},                    // requires at least one
+		{[]string{"version", "extra"}, 2},            // takes none
+		{[]string{"chaos", "status", "extra"}, 2},    // a subcommand's check
+		{[]string{"completion", "bash", "extra"}, 2}, // cobra's own command
+		{[]string{"run", "--no-such-flag", "x"}, 2},
+		{[]string{"--help"}, 0},
+		{[]string{}, 0},
+	}
+	for _, c := range cases {
+		if code, _, stderr := runCLI(t, c.args...); code != c.want {
+			t.Errorf("faultline %v: exit %d, want %d; stderr %q", c.args, code, c.want, stderr)
+		}
+	}
+}

@@ -48,17 +48,17 @@ data cannot tell. The file format is in docs/experiments.md.`,
 			if dryRun {
 				return plan.Describe(e.stdout)
 			}
-			outcome, err := experiments.Run(cmd.Context(), plan, experiments.RunOptions{
+			res, err := experiments.Run(cmd.Context(), plan, experiments.RunOptions{
 				Log: e.stderr, Progress: !quiet && e.stderrIsTerminal(), LedgerPath: ledger, Dir: out,
 				Getenv: e.getenv, Tool: "faultline " + version, InconclusiveOK: inconclusiveOK,
 			})
 			if err != nil {
 				return err
 			}
-			if err := experiments.WriteSummary(e.stdout, outcome); err != nil {
+			if err := experiments.WriteSummary(e.stdout, res); err != nil {
 				return err
 			}
-			return exitSilently(outcome.Code)
+			return exitSilently(res.Code)
 		},
 	}
 	f := cmd.Flags()

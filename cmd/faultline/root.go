@@ -64,8 +64,27 @@ reports and capacity estimates.`,
 	for _, name := range names {
 		root.AddCommand(subcommands[name](e))
 	}
+	// Cobra adds these two when it executes; added now, the walk below
+	// reaches their argument checks too.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	usageArgs(root)
 	addExitStatus(root)
 	return root
+}
+
+// usageArgs gives every command's argument check exit code 2, so that the
+// errors cobra produces itself ("accepts 1 arg(s), received 2") carry our
+// code like every other usage error.
+func usageArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			return exitcode.WrapIfNone(check(cmd, args), exitcode.Usage)
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
 }
 
 // addExitStatus appends the exit-code table to the help of every command.
@@ -87,19 +106,20 @@ func addExitStatus(c *cobra.Command) {
 func run(ctx context.Context, args []string, e *env) int {
 	root := newRoot(e)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return int(exitcode.OK)
 	}
-	code := exitcode.Of(err)
-	if isCobraUsageError(err) {
-		code = exitcode.Usage
+	if cmd == root {
+		// The root has no action of its own: an error it returns is cobra's
+		// check of the command name ("unknown command").
+		err = exitcode.WrapIfNone(err, exitcode.Usage)
 	}
 	var silent *silentError
 	if !errors.As(err, &silent) {
 		fmt.Fprintf(e.stderr, "faultline: %v\n", err)
 	}
-	return int(code)
+	return int(exitcode.Of(err))
 }
 
 // silentError carries an exit code for an outcome the command has already
@@ -114,21 +134,6 @@ func exitSilently(code exitcode.Code) error {
 		return nil
 	}
 	return exitcode.Wrap(&silentError{code: code}, code)
-}
-
-// isCobraUsageError recognises the argument errors cobra produces itself,
-// which carry no code of ours.
-func isCobraUsageError(err error) bool {
-	if exitcode.Of(err) != exitcode.Runtime {
-		return false
-	}
-	msg := err.Error()
-	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "requires at most", "invalid argument", "flag needs an argument", "required flag"} {
-		if strings.HasPrefix(msg, prefix) || strings.Contains(msg, " "+prefix) {
-			return true
-		}
-	}
-	return false
 }
 
 // usageErrorf reports bad input (a flag, an argument, a file) with exit code 2.

@@ -56,6 +56,26 @@ func Errorf(code Code, format string, args ...any) error {
 	return &codedError{err: fmt.Errorf(format, args...), code: code}
 }
 
+// Has reports whether err carries an exit code of ours anywhere in its
+// chain (k6's errext.HasExitCode). A cancelled context carries none: Of
+// turns it into Interrupted by itself.
+func Has(err error) bool {
+	var ce *codedError
+	return errors.As(err, &ce)
+}
+
+// WrapIfNone attaches code to err unless err already carries one or is a
+// cancellation, which Of resolves to Interrupted; a nil err stays nil. A
+// library calls it where it knows a default meaning for errors from below
+// ("a failure here is a runtime error") without hiding a more specific
+// code attached further down.
+func WrapIfNone(err error, code Code) error {
+	if err == nil || Has(err) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &codedError{err: err, code: code}
+}
+
 // Of resolves the exit code of err: nil is OK, an error carrying a code
 // yields the outermost code, a cancelled context yields Interrupted and
 // anything else is a runtime error.

@@ -1,0 +1,103 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/faultline-dev/faultline/chaos"
+	"github.com/faultline-dev/faultline/internal/exitcode"
+	"github.com/faultline-dev/faultline/report"
+)
+
+// faultSession is what the fault driver needs of chaos.Session: the ledger
+// is written before anything is touched.
+type faultSession interface {
+	Inject(ctx context.Context, f chaos.Fault) (*chaos.Entry, error)
+	Revert(ctx context.Context, e *chaos.Entry) error
+}
+
+var _ faultSession = (*chaos.Session)(nil)
+
+// faultDriver injects and reverts the plan's faults, and records each
+// event in the journal and on the log.
+type faultDriver struct {
+	session    faultSession
+	faults     []*PlannedFault
+	active     map[*PlannedFault]*chaos.Entry
+	journal    *runJournal
+	say        func(format string, args ...any)
+	ledgerPath string // named in a revert failure, for cleanup
+	// lastRevert is when the last fault was reverted, after the start of
+	// the load; negative until one is.
+	lastRevert time.Duration
+}
+
+func newFaultDriver(faults []*PlannedFault, j *runJournal, say func(string, ...any), ledgerPath string) *faultDriver {
+	return &faultDriver{faults: faults, active: map[*PlannedFault]*chaos.Entry{}, journal: j, say: say, ledgerPath: ledgerPath, lastRevert: -1}
+}
+
+// inject applies f. Whatever part of it applied is undone by the session
+// when it fails; the error carries its exit code (runtime by default).
+func (d *faultDriver) inject(ctx context.Context, f *PlannedFault) error {
+	entry, err := d.session.Inject(ctx, f.Fault)
+	if err != nil {
+		d.journal.fault(report.JournalFault{Label: f.Label(), Kind: f.Spec.Kind, Event: "inject_failed", Error: err.Error()})
+		return exitcode.WrapIfNone(fmt.Errorf("inject %s: %w", f.Label(), err), exitcode.Runtime)
+	}
+	d.active[f] = entry
+	d.journal.fault(report.JournalFault{Label: f.Label(), Kind: f.Spec.Kind, Event: "injected", Describe: entry.Injection.Describe()})
+	d.say("injected %s", entry.Injection.Describe())
+	return nil
+}
+
+// revert undoes f if it is active. A revert runs even when the run was
+// cancelled; a failure carries exitcode.RevertFailed.
+func (d *faultDriver) revert(f *PlannedFault) error {
+	entry, ok := d.active[f]
+	if !ok {
+		return nil
+	}
+	delete(d.active, f)
+	err := d.session.Revert(context.WithoutCancel(context.Background()), entry)
+	jf := report.JournalFault{Label: f.Label(), Kind: f.Spec.Kind, Event: "reverted", Describe: entry.Injection.Describe()}
+	if err != nil {
+		jf.Event, jf.Error = "revert_failed", err.Error()
+		err = exitcode.Errorf(exitcode.RevertFailed, "REVERT FAILED: %s: %v; it may still be in effect, the ledger %s lists it (faultline chaos cleanup)",
+			entry.Injection.Describe(), err, d.ledgerPath)
+		d.say("%v", err)
+	} else {
+		d.say("reverted %s", entry.Injection.Describe())
+	}
+	if d.journal.clock.started() {
+		d.lastRevert = d.journal.clock.offset()
+	}
+	d.journal.fault(jf)
+	return err
+}
+
+// revertAll undoes every fault still active, at once, and returns the
+// first failure.
+func (d *faultDriver) revertAll() error {
+	var first error
+	for _, f := range d.faults {
+		if err := d.revert(f); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// activeKinds lists the kinds of the faults in effect, for the display.
+func (d *faultDriver) activeKinds() []string {
+	var kinds []string
+	for _, f := range d.faults {
+		if _, ok := d.active[f]; ok {
+			kinds = append(kinds, f.Spec.Kind)
+		}
+	}
+	return kinds
+}
+
+// reverted reports whether any fault was reverted while the load ran.
+func (d *faultDriver) reverted() bool { return d.lastRevert >= 0 }

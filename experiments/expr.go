@@ -7,35 +7,25 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/faultline-dev/faultline/internal/metric"
 )
 
-// dim is the kind of quantity a value is, checked when an expression is
+// dim is the unit of an expression's value, checked when an expression is
 // parsed so that "p99 < 250" (a duration against a bare number) is an error
-// at its line and column rather than a silent comparison with 250 ns.
-type dim int
+// at its line and column rather than a silent comparison with 250 ns. The
+// units are the metric vocabulary's.
+type dim = metric.Unit
 
 const (
-	dimNumber   dim = iota // a plain number (also: counts)
-	dimDuration            // nanoseconds
-	dimRatio               // a fraction (1% is 0.01)
-	dimRate                // per second
+	dimNumber   = metric.Count
+	dimDuration = metric.Duration
+	dimRatio    = metric.Ratio
+	dimRate     = metric.Rate
 )
 
-func (d dim) String() string {
-	return [...]string{"a number", "a duration", "a ratio", "a rate"}[d]
-}
-
-// compatible reports whether values of a and b may be compared or added: a
-// bare number goes with counts, ratios and rates, never with durations.
-func compatible(a, b dim) bool {
-	if a == b {
-		return true
-	}
-	if a == dimDuration || b == dimDuration {
-		return false
-	}
-	return a == dimNumber || b == dimNumber
-}
+// compatible reports whether values of a and b may be compared or added.
+func compatible(a, b dim) bool { return metric.Compatible(a, b) }
 
 // node is a parsed arithmetic expression.
 type node interface {
@@ -59,6 +49,9 @@ type refNode struct {
 	request string
 	d       dim
 	col     int
+	// m is the metric named, the zero Metric for the names of an
+	// experiment's own (time_to_recover, value).
+	m metric.Metric
 }
 
 func (n *refNode) dim() dim { return n.d }
@@ -138,47 +131,22 @@ func (c *Condition) Relative() bool {
 	return false
 }
 
-// metricDims is every metric an expression may name, with its kind.
-func metricDim(name string) (dim, bool) {
-	base := name
-	if rest, ok := strings.CutPrefix(name, "service."); ok {
-		base = rest
-	} else if rest, ok := strings.CutPrefix(name, "lag."); ok {
-		base = rest
+// scopeMetrics are the names an expression may use beside the metric
+// vocabulary: values of the experiment rather than of its intervals.
+var scopeMetrics = map[string]dim{"time_to_recover": dimDuration, "value": dimNumber}
+
+// lookupRef finds a name an expression may use: a metric of the
+// vocabulary, or one of scopeMetrics (with the zero Metric).
+func lookupRef(name string) (metric.Metric, dim, bool) {
+	if d, ok := scopeMetrics[name]; ok {
+		return metric.Metric{}, d, true
 	}
-	switch base {
-	case "mean", "min", "max", "stdev":
-		return dimDuration, true
-	}
-	if p, ok := percentileOf(base); ok && p > 0 && p <= 100 {
-		return dimDuration, true
-	}
-	if base != name {
-		return 0, false
-	}
-	switch name {
-	case "error_rate", "dropped_rate":
-		return dimRatio, true
-	case "rate", "target":
-		return dimRate, true
-	case "requests", "errors", "dropped", "value":
-		return dimNumber, true
-	case "time_to_recover":
-		return dimDuration, true
-	}
-	return 0, false
+	m, err := metric.Lookup(name)
+	return m, m.Unit, err == nil
 }
 
-func percentileOf(s string) (float64, bool) {
-	if !strings.HasPrefix(s, "p") || len(s) < 2 {
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(s[1:], 64)
-	return v, err == nil
-}
-
-// MetricNames documents the names expressions accept.
-const MetricNames = "p50, p90, p99, p99.9 (any pN), mean, min, max, stdev, service.pN, lag.pN, error_rate, rate, target, requests, errors, dropped, dropped_rate, time_to_recover, value"
+// expressionNames lists the names expressions accept.
+const expressionNames = metric.ShortNames + ", time_to_recover, value"
 
 // parseError is a problem at a column of the expression.
 type parseError struct {
@@ -476,21 +444,22 @@ func (p *parser) primary() (node, error) {
 
 func (p *parser) reference(t token) (node, error) {
 	ref := &refNode{metric: t.text, col: t.col}
-	if _, ok := metricDim(t.text); !ok {
+	if _, _, ok := lookupRef(t.text); !ok {
 		// PHASE.metric
-		if phase, metric, ok := strings.Cut(t.text, "."); ok && contains(p.phases, phase) {
-			if _, ok := metricDim(metric); ok {
-				ref.phase, ref.metric = phase, metric
+		if phase, name, ok := strings.Cut(t.text, "."); ok && contains(p.phases, phase) {
+			if _, _, ok := lookupRef(name); ok {
+				ref.phase, ref.metric = phase, name
 			}
 		}
 	}
-	d, ok := metricDim(ref.metric)
+	m, d, ok := lookupRef(ref.metric)
 	if !ok {
 		if phase, _, has := strings.Cut(t.text, "."); has && !contains(p.phases, phase) {
 			return nil, p.errAt(t, "unknown phase %q in %s (phases: %s)", phase, t.text, strings.Join(p.phases, ", "))
 		}
-		return nil, p.errAt(t, "unknown metric %q (metrics: %s)", ref.metric, MetricNames)
+		return nil, p.errAt(t, "unknown metric %q (metrics: %s)", ref.metric, expressionNames)
 	}
+	ref.m = m
 	ref.d = d
 	if ref.phase != "" && (ref.metric == "time_to_recover" || ref.metric == "value") {
 		return nil, p.errAt(t, "%s cannot be taken from another phase", ref.metric)

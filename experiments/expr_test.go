@@ -145,24 +145,16 @@ func TestJudge(t *testing.T) {
 	}
 }
 
-func TestSparsePercentileMatchesHdr(t *testing.T) {
+// TestJudgePrintsAnImmediateRecovery: a recovery that took no time printed
+// "time_to_recover = 0ns" (issue 10).
+func TestJudgePrintsAnImmediateRecovery(t *testing.T) {
 	t.Parallel()
-	rng := rand.New(rand.NewPCG(3, 4))
-	h := loadgen.NewHistogram()
-	for i := 0; i < 50000; i++ {
-		_ = h.RecordValue(int64(math.Exp(rng.NormFloat64()*1.5) * 1e6))
+	cond, err := parseCondition("time_to_recover < 10s", nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	s := sparseOf(h)
-	m := mergeSparse([]*sparse{&s})
-	for _, p := range []float64{1, 50, 90, 99, 99.9, 99.99, 100} {
-		if got, want := m.percentile(p), float64(h.ValueAtPercentile(p)); got != want {
-			t.Errorf("p%v = %v, HdrHistogram says %v", p, got, want)
-		}
-	}
-	if got, want := m.max(), float64(h.Max()); got != want {
-		t.Errorf("max %v, want %v", got, want)
-	}
-	if got, want := m.mean(), h.Mean(); math.Abs(got-want) > want*1e-9 {
-		t.Errorf("mean %v, want %v", got, want)
+	j := judge(cond, &scope{timeToRecover: 0}, rand.New(rand.NewPCG(1, 1)))
+	if j.Verdict != Held || j.Measured != "0s" || j.Detail != "time_to_recover = 0s, below 10.0s" {
+		t.Errorf("judge = %s, measured %q, detail %q; want held, 0s", j.Verdict, j.Measured, j.Detail)
 	}
 }

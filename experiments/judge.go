@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strconv"
-	"time"
 
+	"github.com/faultline-dev/faultline/internal/metric"
 	"github.com/faultline-dev/faultline/internal/statistics"
-	"github.com/faultline-dev/faultline/loadgen"
 )
 
 // Verdict is the outcome of one hypothesis line or probe.
@@ -64,84 +62,45 @@ func metricValue(ref *refNode, ss []*sample, sc *scope) float64 {
 	case "value":
 		return sc.value
 	}
-	var completed, failed, scheduled, dropped int64
-	var secs, targetSum float64
-	for _, s := range ss {
-		if c := s.byName[ref.request]; c != nil {
-			completed += c.completed
-			failed += c.failed
-		}
-		scheduled += s.scheduled
-		dropped += s.dropped
-		secs += s.seconds()
-		targetSum += s.targetRate * s.seconds()
-	}
-	switch ref.metric {
-	case "error_rate":
-		if completed == 0 {
+	m := ref.m
+	if m.Name == "" { // a reference made in code rather than parsed
+		var err error
+		if m, err = metric.Lookup(ref.metric); err != nil {
 			return math.NaN()
 		}
-		return float64(failed) / float64(completed)
-	case "rate":
-		if secs == 0 {
-			return math.NaN()
-		}
-		return float64(completed) / secs
-	case "target":
-		if secs == 0 {
-			return math.NaN()
-		}
-		return targetSum / secs
-	case "requests":
-		return float64(completed)
-	case "errors":
-		return float64(failed)
-	case "dropped":
-		return float64(dropped)
-	case "dropped_rate":
-		if scheduled == 0 {
-			return 0
-		}
-		return float64(dropped) / float64(scheduled)
 	}
-	// A latency statistic.
-	kind, stat := "latency", ref.metric
-	if rest, ok := cutPrefix(stat, "service."); ok {
-		kind, stat = "service", rest
-	} else if rest, ok := cutPrefix(stat, "lag."); ok {
-		kind, stat = "lag", rest
-	}
-	parts := make([]*sparse, 0, len(ss))
-	for _, s := range ss {
-		switch {
-		case kind == "lag":
-			parts = append(parts, &s.lag)
-		case s.byName[ref.request] != nil && kind == "service":
-			parts = append(parts, &s.byName[ref.request].service)
-		case s.byName[ref.request] != nil:
-			parts = append(parts, &s.byName[ref.request].latency)
-		}
-	}
-	m := mergeSparse(parts)
-	switch stat {
-	case "mean":
-		return m.mean()
-	case "max":
-		return m.max()
-	case "min":
-		return m.min()
-	case "stdev":
-		return m.stdev()
-	}
-	p, _ := percentileOf(stat)
-	return m.percentile(p)
+	return valueOf(m, ref.request, ss)
 }
 
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):], true
+// valueOf computes metric m of one request name ("" for all) over a
+// multiset of intervals, summing only the histogram m reads.
+func valueOf(m metric.Metric, request string, ss []*sample) float64 {
+	var t metric.Tally
+	var parts []*metric.Buckets
+	for _, s := range ss {
+		c := s.byName[request]
+		if c != nil {
+			t.Completed += c.completed
+			t.Failed += c.failed
+		}
+		t.Scheduled += s.scheduled
+		t.Dropped += s.dropped
+		t.Seconds += s.seconds()
+		t.TargetSeconds += s.targetRate * s.seconds()
+		switch {
+		case m.Histogram == metric.Lag:
+			parts = append(parts, &s.lag)
+		case c != nil && m.Histogram == metric.Service:
+			parts = append(parts, &c.service)
+		case c != nil && m.Histogram == metric.Latency:
+			parts = append(parts, &c.latency)
+		}
 	}
-	return s, false
+	if m.Histogram != metric.None {
+		sum := metric.Sum(parts)
+		t.Latency, t.Service, t.Lag = &sum, &sum, &sum // m reads the one it names
+	}
+	return m.Of(&t)
 }
 
 // eval computes a node, taking each phase's intervals from pick.
@@ -190,13 +149,7 @@ func holds(op string, l, r float64) bool {
 // anything: p99 needs 100, p99.9 a thousand.
 func minSamples(c *Condition) (need int64, which, request string) {
 	for _, r := range c.Refs() {
-		stat := r.metric
-		if rest, ok := cutPrefix(stat, "service."); ok {
-			stat = rest
-		} else if rest, ok := cutPrefix(stat, "lag."); ok {
-			stat = rest
-		}
-		if p, ok := percentileOf(stat); ok && p < 100 {
+		if p := r.m.Percentile; p > 0 && p < 100 {
 			if n := int64(math.Ceil(1 / (1 - p/100))); n > need {
 				need, which, request = n, r.String(), r.request
 			}
@@ -362,24 +315,8 @@ func completedIn(ss []*sample, request string) int64 {
 	return n
 }
 
-func formatDim(v float64, d dim) string {
-	switch {
-	case math.IsInf(v, 1):
-		return "never"
-	case math.IsNaN(v):
-		return "no data"
-	}
-	switch d {
-	case dimDuration:
-		return loadgen.FormatDuration(time.Duration(math.Round(v)))
-	case dimRatio:
-		return strconv.FormatFloat(v*100, 'g', 4, 64) + "%"
-	case dimRate:
-		return strconv.FormatFloat(v, 'f', 1, 64) + "/s"
-	default:
-		return strconv.FormatFloat(v, 'g', 6, 64)
-	}
-}
+// formatDim prints a value in its unit.
+func formatDim(v float64, d dim) string { return d.Format(v) }
 
 func signed(v float64, d dim) string {
 	if v >= 0 {

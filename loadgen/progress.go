@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/faultline-dev/faultline/internal/metric"
 )
 
 // Progress draws a one-line live status (a bar with elapsed and total time,
@@ -46,7 +48,7 @@ func (p *Progress) Update(iv *Stats) {
 	lat := iv.Latency("")
 	line := fmt.Sprintf("[%s] %s/%s  %.0f/s%s  p50 %s  p99 %s  errors %d  dropped %d",
 		bar, elapsed.Round(time.Second), total.Round(time.Second), iv.Rate(""), target,
-		FormatDuration(Percentile(lat, 50)), FormatDuration(Percentile(lat, 99)), p.failed, p.dropped)
+		metric.FormatDuration(Percentile(lat, 50)), metric.FormatDuration(Percentile(lat, 99)), p.failed, p.dropped)
 	// Widths are counted in runes, not bytes: "µs" is two bytes but one
 	// column, and a byte count would leave the tail of a longer line behind.
 	cols := utf8.RuneCountInString(line)

@@ -1,94 +1,30 @@
 package loadgen
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
-	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/faultline-dev/faultline/internal/metric"
 )
 
-// unit is what kind of value a metric has, which decides what a threshold
-// value must look like and how it is printed.
-type unit int
-
-const (
-	unitDuration unit = iota
-	unitRatio
-	unitRate
-	unitCount
-)
-
-// metric names a figure computed from Stats for one request name.
-type metric struct {
-	name string
-	unit unit
-	eval func(s *Stats, name string) float64
-}
-
-// histogramMetric makes latency statistics over one of the histograms.
-func histogramMetric(label string, hist func(*Stats, string) *hdrhistogram.Histogram, stat string) (metric, error) {
-	full := stat
-	if label != "" {
-		full = label + "." + stat
+// tally is what metric m reads of s for one request name: only the
+// histogram it needs is merged.
+func tally(s *Stats, name string, m metric.Metric) *metric.Tally {
+	t := &metric.Tally{
+		Completed: s.Completed(name), Failed: s.Failed(name),
+		Scheduled: s.Scheduled, Dropped: s.Dropped, Seconds: s.Duration().Seconds(),
 	}
-	switch stat {
-	case "mean":
-		return metric{full, unitDuration, func(s *Stats, n string) float64 { return hist(s, n).Mean() }}, nil
-	case "max":
-		return metric{full, unitDuration, func(s *Stats, n string) float64 { return float64(hist(s, n).Max()) }}, nil
-	case "min":
-		return metric{full, unitDuration, func(s *Stats, n string) float64 { return float64(hist(s, n).Min()) }}, nil
-	case "stdev":
-		return metric{full, unitDuration, func(s *Stats, n string) float64 { return hist(s, n).StdDev() }}, nil
+	switch m.Histogram {
+	case metric.Latency:
+		t.Latency = metric.HDR{H: s.Latency(name)}
+	case metric.Service:
+		t.Service = metric.HDR{H: s.Service(name)}
+	case metric.Lag:
+		t.Lag = metric.HDR{H: s.SendLag}
 	}
-	if strings.HasPrefix(stat, "p") {
-		p, err := strconv.ParseFloat(stat[1:], 64)
-		if err == nil && p > 0 && p <= 100 {
-			return metric{full, unitDuration, func(s *Stats, n string) float64 { return float64(hist(s, n).ValueAtPercentile(p)) }}, nil
-		}
-	}
-	return metric{}, fmt.Errorf("unknown metric %q", full)
-}
-
-// MetricNames documents the metrics thresholds accept.
-const MetricNames = `pN (p50, p99, p99.9, any 0 < N <= 100), mean, min, max, stdev   latency (from the intended start in the open model)
-service.pN, service.mean, ...                                   service time (from the actual send)
-lag.pN, lag.mean, ...                                           send lag (open model)
-error_rate   failed / completed requests            rate      completed requests per second
-requests     completed requests                     errors    failed requests
-dropped      requests dropped at --max-in-flight    dropped_rate  dropped / scheduled`
-
-func lookupMetric(name string) (metric, error) {
-	switch name {
-	case "error_rate":
-		return metric{name, unitRatio, func(s *Stats, n string) float64 { return s.ErrorRate(n) }}, nil
-	case "rate":
-		return metric{name, unitRate, func(s *Stats, n string) float64 { return s.Rate(n) }}, nil
-	case "requests":
-		return metric{name, unitCount, func(s *Stats, n string) float64 { return float64(s.Completed(n)) }}, nil
-	case "errors":
-		return metric{name, unitCount, func(s *Stats, n string) float64 { return float64(s.Failed(n)) }}, nil
-	case "dropped":
-		return metric{name, unitCount, func(s *Stats, _ string) float64 { return float64(s.Dropped) }}, nil
-	case "dropped_rate":
-		return metric{name, unitRatio, func(s *Stats, _ string) float64 {
-			if s.Scheduled == 0 {
-				return 0
-			}
-			return float64(s.Dropped) / float64(s.Scheduled)
-		}}, nil
-	}
-	if rest, ok := strings.CutPrefix(name, "service."); ok {
-		return histogramMetric("service", (*Stats).Service, rest)
-	}
-	if rest, ok := strings.CutPrefix(name, "lag."); ok {
-		return histogramMetric("lag", func(s *Stats, _ string) *hdrhistogram.Histogram { return s.SendLag }, rest)
-	}
-	return histogramMetric("", (*Stats).Latency, name)
+	return t
 }
 
 // Threshold is a pass/fail condition on a metric, over the whole run or over
@@ -100,11 +36,11 @@ type Threshold struct {
 	Op      string // <, <=, >, >=, ==, !=
 	Value   float64
 	Window  time.Duration // 0: over the whole run
-	metric  metric
+	metric  metric.Metric
 }
 
 // Metric is the name of the threshold's metric.
-func (t *Threshold) Metric() string { return t.metric.name }
+func (t *Threshold) Metric() string { return t.metric.Name }
 
 var operators = []string{"<=", ">=", "==", "!=", "<", ">"}
 
@@ -136,12 +72,12 @@ func ParseThreshold(src string) (*Threshold, error) {
 			return nil, fmt.Errorf("threshold %q: empty request name before ':'", src)
 		}
 	}
-	m, err := lookupMetric(left)
+	m, err := metric.LookupMeasured(left)
 	if err != nil {
-		return nil, fmt.Errorf("threshold %q: %w; known metrics:\n%s", src, err, MetricNames)
+		return nil, fmt.Errorf("threshold %q: %w; known metrics:\n%s", src, err, metric.Names)
 	}
 	t.metric = m
-	v, err := parseValue(right, m.unit)
+	v, err := parseValue(right, m.Unit)
 	if err != nil {
 		return nil, fmt.Errorf("threshold %q: %w", src, err)
 	}
@@ -151,46 +87,11 @@ func ParseThreshold(src string) (*Threshold, error) {
 
 // parseValue reads a threshold's right-hand side in the metric's unit:
 // durations in nanoseconds, ratios as fractions, rates per second.
-func parseValue(s string, u unit) (float64, error) {
-	if s == "" {
-		return 0, errors.New("no value after the comparison")
+func parseValue(s string, u metric.Unit) (float64, error) {
+	if u == metric.Rate && strings.Contains(s, "/") {
+		return ParseRate(s)
 	}
-	switch u {
-	case unitDuration:
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("value %q: want a duration like 250ms", s)
-		}
-		return float64(d), nil
-	case unitRatio:
-		if p, ok := strings.CutSuffix(s, "%"); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-			if err != nil {
-				return 0, fmt.Errorf("value %q: want a percentage like 1%% or a fraction like 0.01", s)
-			}
-			return v / 100, nil
-		}
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || v > 1 {
-			return 0, fmt.Errorf("value %q: want a percentage like 1%% or a fraction like 0.01", s)
-		}
-		return v, nil
-	case unitRate:
-		if strings.Contains(s, "/") {
-			return ParseRate(s)
-		}
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return 0, fmt.Errorf("value %q: want a rate like 500/s", s)
-		}
-		return v, nil
-	default:
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return 0, fmt.Errorf("value %q: want a number", s)
-		}
-		return v, nil
-	}
+	return u.Parse(s)
 }
 
 func (t *Threshold) holds(v float64) bool {
@@ -220,46 +121,12 @@ func (t *Threshold) worse(a, b float64) bool {
 }
 
 // Format prints a value in the threshold's unit.
-func (t *Threshold) Format(v float64) string { return formatValue(v, t.metric.unit) }
-
-func formatValue(v float64, u unit) string {
-	switch u {
-	case unitDuration:
-		return FormatDuration(time.Duration(math.Round(v)))
-	case unitRatio:
-		return strconv.FormatFloat(v*100, 'f', -1, 64) + "%"
-	case unitRate:
-		return strconv.FormatFloat(v, 'f', 1, 64) + "/s"
-	default:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-}
+func (t *Threshold) Format(v float64) string { return t.metric.Unit.Format(v) }
 
 // FormatDuration prints d with three significant digits in a unit that suits
-// it: 850µs, 12.3ms, 1.25s.
-func FormatDuration(d time.Duration) string {
-	switch {
-	case d < time.Microsecond:
-		return fmt.Sprintf("%dns", d.Nanoseconds())
-	case d < time.Millisecond:
-		return trimFloat(float64(d)/float64(time.Microsecond)) + "µs"
-	case d < time.Second:
-		return trimFloat(float64(d)/float64(time.Millisecond)) + "ms"
-	default:
-		return trimFloat(d.Seconds()) + "s"
-	}
-}
-
-func trimFloat(v float64) string {
-	switch {
-	case v >= 100:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case v >= 10:
-		return strconv.FormatFloat(v, 'f', 1, 64)
-	default:
-		return strconv.FormatFloat(v, 'f', 2, 64)
-	}
-}
+// it: 850µs, 12.3ms, 1.25s. It is metric.FormatDuration, kept under this
+// name while callers move.
+func FormatDuration(d time.Duration) string { return metric.FormatDuration(d) }
 
 // ThresholdResult is a threshold's verdict.
 type ThresholdResult struct {
@@ -280,7 +147,7 @@ func (r ThresholdResult) String() string {
 		verdict = "FAILED"
 	}
 	t := r.Threshold
-	what := t.metric.name
+	what := t.metric.Name
 	if t.Request != "" {
 		what = t.Request + ":" + what
 	}
@@ -348,10 +215,13 @@ func (ev *Evaluator) Observe(iv *Stats) {
 }
 
 func (ev *Evaluator) judge(i int, t *Threshold, s *Stats) {
-	if t.metric.unit != unitCount && t.metric.unit != unitRate && s.Completed(t.Request) == 0 {
+	if t.metric.Unit != metric.Count && t.metric.Unit != metric.Rate && s.Completed(t.Request) == 0 {
 		return // nothing measured: no verdict from this span
 	}
-	v := t.metric.eval(s, t.Request)
+	v := t.metric.Of(tally(s, t.Request, t.metric))
+	if math.IsNaN(v) {
+		return // no value in this span (no send lag in the closed model)
+	}
 	r := &ev.worst[i]
 	if !ev.seen[i] || t.worse(v, r.Value) {
 		r.Value = v

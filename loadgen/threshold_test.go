@@ -159,3 +159,21 @@ func TestWindowedThresholdCatchesABadStretch(t *testing.T) {
 		t.Errorf("whole-run %v (want held), windowed %v (want failed)", rs2[0], rs2[1])
 	}
 }
+
+// TestThresholdPrintsPercentagesRounded: a threshold's verdict printed
+// "error_rate = 20.0133422281521%" (issue 10); ratios print with three
+// significant digits, as everywhere else.
+func TestThresholdPrintsPercentagesRounded(t *testing.T) {
+	t.Parallel()
+	th, err := ParseThreshold("error_rate<1%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ThresholdResult{Threshold: th, Value: 0.200133422281521}.String()
+	if want := "FAILED  error_rate<1%  (error_rate = 20%)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	if _, err := ParseThreshold("target>10/s"); err == nil || !strings.Contains(err.Error(), "target") {
+		t.Errorf("ParseThreshold(target>10/s) error = %v, want one saying a load has no target", err)
+	}
+}

@@ -2,13 +2,16 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/faultline-dev/faultline/internal/metric"
 	"github.com/faultline-dev/faultline/internal/statistics"
 	"github.com/faultline-dev/faultline/loadgen"
 )
@@ -91,32 +94,13 @@ func (r ComparisonRow) Noise() string {
 	}
 }
 
-// metricKind says what unit a comparison metric has.
-type metricKind int
-
-const (
-	kindLatency metricKind = iota
-	kindRate
-	kindErrorRate
-)
-
-// compareMetric parses a metric name: pN, max, mean, rate or error_rate.
-func compareMetric(name string) (kind metricKind, percentile float64, err error) {
-	switch name {
-	case "max", "mean":
-		return kindLatency, 0, nil
-	case "rate":
-		return kindRate, 0, nil
-	case "error_rate":
-		return kindErrorRate, 0, nil
+// compareMetric finds a metric of the vocabulary a comparison can show.
+func compareMetric(name string) (metric.Metric, error) {
+	m, err := metric.LookupMeasured(name)
+	if err != nil {
+		return m, fmt.Errorf("%w; known metrics:\n%s", err, metric.Names)
 	}
-	if rest, ok := strings.CutPrefix(name, "p"); ok {
-		p, err := strconv.ParseFloat(rest, 64)
-		if err == nil && p > 0 && p <= 100 {
-			return kindLatency, p, nil
-		}
-	}
-	return 0, 0, fmt.Errorf("unknown metric %q: want pN (0 < N <= 100), max, mean, rate or error_rate", name)
+	return m, nil
 }
 
 // Compare computes the change of every metric from base to next, for every
@@ -128,7 +112,7 @@ func Compare(base, next *Run, extra []string, opts CompareOptions) (*Comparison,
 	opts = opts.withDefaults()
 	metrics := slices.Clone(CompareMetrics)
 	for _, m := range extra {
-		if _, _, err := compareMetric(m); err != nil {
+		if _, err := compareMetric(m); err != nil {
 			return nil, err
 		}
 		if !slices.Contains(metrics, m) {
@@ -175,225 +159,248 @@ func Compare(base, next *Run, extra []string, opts CompareOptions) (*Comparison,
 	return cmp, nil
 }
 
-// sample is one resampling unit of one request name: a block of
-// consecutive intervals, its latency histogram as sparse bins and its
-// counts.
-type sample struct {
-	bins      []sampleBin
-	completed int64
-	failed    int64
-	seconds   float64
+// histograms are the histograms a block keeps, indexed by
+// metric.Histogram - 1.
+const histograms = 3
+
+// block is one resampling unit of one request name: consecutive
+// intervals, their histograms as sparse bins and their counts.
+type block struct {
+	bins               [histograms][]bin
+	completed, failed  int64
+	scheduled, dropped int64
+	seconds            float64
 }
 
-type sampleBin struct {
-	slot  int // index into the group's value tables
+type bin struct {
+	slot  int // index into the group's value table
 	count int64
 }
 
 // binTable maps the histogram counts indexes met in a group to dense slots
-// holding the values HdrHistogram reports for them.
+// holding each bucket's lowest value, in value order.
 type binTable struct {
-	slotOf  map[int]int
-	highest []float64 // the value percentiles and max report
-	median  []float64 // the value the mean weighs
+	slotOf map[int]int
+	lowest []int64
 }
 
-// buildSamples cuts intervals into at most maxBlocks blocks of consecutive
-// intervals and turns each into a sample of request name req. Bins carry
-// raw counts indexes until newBinTable maps them to slots.
-func buildSamples(ivs []*loadgen.Stats, req string, maxBlocks int) []sample {
-	if len(ivs) == 0 {
-		return nil
+// histogramOf returns the histogram h of interval iv for request name req.
+func histogramOf(iv *loadgen.Stats, h metric.Histogram, req string) *hdrhistogram.Histogram {
+	switch h {
+	case metric.Service:
+		return iv.Service(req)
+	case metric.Lag:
+		return iv.SendLag
 	}
-	var out []sample
-	for _, block := range statistics.Blocks(ivs, maxBlocks) {
-		var s sample
-		counts := map[int]int64{}
-		for _, iv := range block {
-			s.completed += iv.Completed(req)
-			s.failed += iv.Failed(req)
-			s.seconds += iv.Duration().Seconds()
-			h := iv.Latency(req)
-			if h.TotalCount() == 0 {
-				continue
-			}
-			for idx, c := range h.Export().Counts {
-				if c != 0 {
-					counts[idx] += c
+	return iv.Latency(req)
+}
+
+// buildBlocks cuts intervals into at most maxBlocks blocks of consecutive
+// intervals and turns each into a block of request name req, keeping the
+// histograms the metrics read. Bins carry raw counts indexes until
+// newBinTable maps them to slots.
+func buildBlocks(ivs []*loadgen.Stats, req string, maxBlocks int, needs [histograms]bool) []block {
+	var out []block
+	for _, ivs := range statistics.Blocks(ivs, maxBlocks) {
+		var b block
+		var counts [histograms]map[int]int64
+		for _, iv := range ivs {
+			b.completed += iv.Completed(req)
+			b.failed += iv.Failed(req)
+			b.scheduled += iv.Scheduled
+			b.dropped += iv.Dropped
+			b.seconds += iv.Duration().Seconds()
+			for k := range histograms {
+				if !needs[k] {
+					continue
+				}
+				h := histogramOf(iv, metric.Histogram(k+1), req)
+				if h == nil || h.TotalCount() == 0 {
+					continue
+				}
+				if counts[k] == nil {
+					counts[k] = map[int]int64{}
+				}
+				for idx, c := range h.Export().Counts {
+					if c != 0 {
+						counts[k][idx] += c
+					}
 				}
 			}
 		}
-		idxs := make([]int, 0, len(counts))
-		for idx := range counts {
-			idxs = append(idxs, idx)
+		for k := range histograms {
+			idxs := slices.Sorted(maps.Keys(counts[k]))
+			for _, idx := range idxs {
+				b.bins[k] = append(b.bins[k], bin{slot: idx, count: counts[k][idx]})
+			}
 		}
-		sort.Ints(idxs)
-		for _, idx := range idxs {
-			s.bins = append(s.bins, sampleBin{slot: idx, count: counts[idx]})
-		}
-		out = append(out, s)
+		out = append(out, b)
 	}
 	return out
 }
 
 // newBinTable gives every counts index met a slot, in value order, so a
 // walk over the slots is a walk up the histogram.
-func newBinTable(samples ...[]sample) *binTable {
+func newBinTable(groups ...[]block) *binTable {
 	seen := map[int]bool{}
-	for _, ss := range samples {
-		for _, s := range ss {
-			for _, b := range s.bins {
-				seen[b.slot] = true
+	for _, bs := range groups {
+		for _, b := range bs {
+			for _, bins := range b.bins {
+				for _, x := range bins {
+					seen[x.slot] = true
+				}
 			}
 		}
 	}
-	idxs := make([]int, 0, len(seen))
-	for idx := range seen {
-		idxs = append(idxs, idx)
-	}
-	sort.Ints(idxs)
+	idxs := slices.Sorted(maps.Keys(seen))
 	g := newGeometry(loadgen.NewHistogram())
-	t := &binTable{slotOf: make(map[int]int, len(idxs)), highest: make([]float64, len(idxs)), median: make([]float64, len(idxs))}
+	t := &binTable{slotOf: make(map[int]int, len(idxs)), lowest: make([]int64, len(idxs))}
 	for slot, idx := range idxs {
-		v, w := g.valueAt(idx)
 		t.slotOf[idx] = slot
-		t.highest[slot] = float64(v + w - 1)
-		t.median[slot] = float64(v + w/2)
+		t.lowest[slot], _ = g.valueAt(idx)
 	}
-	for _, ss := range samples {
-		for k := range ss {
-			for j := range ss[k].bins {
-				ss[k].bins[j].slot = t.slotOf[ss[k].bins[j].slot]
+	for _, bs := range groups {
+		for k := range bs {
+			for h := range bs[k].bins {
+				for j := range bs[k].bins[h] {
+					bs[k].bins[h][j].slot = t.slotOf[bs[k].bins[h][j].slot]
+				}
 			}
 		}
 	}
 	return t
 }
 
-// accumulator sums chosen samples and computes the metrics of the sum.
+// accumulator sums chosen blocks and computes the metrics of the sum.
 type accumulator struct {
-	table     *binTable
-	counts    []int64
-	total     int64
-	completed int64
-	failed    int64
-	seconds   float64
+	table  *binTable
+	counts [histograms][]int64
+	sums   [histograms]metric.Buckets
+	tally  metric.Tally
+}
+
+func newAccumulator(t *binTable) *accumulator {
+	a := &accumulator{table: t}
+	for k := range a.counts {
+		a.counts[k] = make([]int64, len(t.lowest))
+	}
+	return a
 }
 
 func (a *accumulator) reset() {
-	clear(a.counts)
-	a.total, a.completed, a.failed, a.seconds = 0, 0, 0, 0
-}
-
-func (a *accumulator) add(s *sample) {
-	for _, b := range s.bins {
-		a.counts[b.slot] += b.count
-		a.total += b.count
+	for k := range a.counts {
+		clear(a.counts[k])
 	}
-	a.completed += s.completed
-	a.failed += s.failed
-	a.seconds += s.seconds
+	a.tally = metric.Tally{}
 }
 
-// metricSpec is a parsed metric.
-type metricSpec struct {
-	kind       metricKind
-	percentile float64 // 0 for max and mean
-	name       string
-}
-
-// values computes every metric of the sum; NaN marks a metric without
-// data (latency of no requests, a rate over no time). Percentiles follow
-// HdrHistogram's ValueAtPercentile: the highest value equivalent to the bin
-// where the cumulative count reaches round(p% of total), at least 1.
-func (a *accumulator) values(specs []metricSpec, out []float64) {
-	type target struct {
-		rank int64
-		out  int
+func (a *accumulator) add(b *block) {
+	for k, bins := range b.bins {
+		for _, x := range bins {
+			a.counts[k][x.slot] += x.count
+		}
 	}
-	var targets []target
-	for i, m := range specs {
-		out[i] = math.NaN()
-		switch {
-		case m.kind == kindRate:
-			if a.seconds > 0 {
-				out[i] = float64(a.completed) / a.seconds
+	a.tally.Completed += b.completed
+	a.tally.Failed += b.failed
+	a.tally.Scheduled += b.scheduled
+	a.tally.Dropped += b.dropped
+	a.tally.Seconds += b.seconds
+}
+
+// values computes every metric of the sum into out; NaN marks a metric
+// without data (latency of no requests, a rate over no time).
+func (a *accumulator) values(ms []metric.Metric, out []float64) {
+	for k := range a.counts {
+		a.sums[k].Reset()
+		for slot, c := range a.counts[k] {
+			if c != 0 {
+				a.sums[k].Append(a.table.lowest[slot], c)
 			}
-		case m.kind == kindErrorRate:
-			if a.completed > 0 {
-				out[i] = float64(a.failed) / float64(a.completed)
-			}
-		case a.total > 0 && m.percentile > 0:
-			targets = append(targets, target{percentileRank(m.percentile, a.total), i})
 		}
 	}
-	if a.total == 0 {
-		return
-	}
-	sort.Slice(targets, func(i, j int) bool { return targets[i].rank < targets[j].rank })
-	var mean float64
-	var cum int64
-	maxSlot, next := 0, 0
-	for slot, c := range a.counts {
-		if c == 0 {
-			continue
-		}
-		cum += c
-		mean += float64(c) * a.table.median[slot]
-		maxSlot = slot
-		for next < len(targets) && targets[next].rank <= cum {
-			out[targets[next].out] = a.table.highest[slot]
-			next++
-		}
-	}
-	for i, m := range specs {
-		switch m.name {
-		case "max":
-			out[i] = a.table.highest[maxSlot]
-		case "mean":
-			out[i] = mean / float64(a.total)
-		}
+	t := a.tally
+	t.Latency, t.Service, t.Lag = &a.sums[0], &a.sums[1], &a.sums[2]
+	for i, m := range ms {
+		out[i] = m.Of(&t)
 	}
 }
 
-// percentileRank is the count HdrHistogram's ValueAtPercentile looks for.
-func percentileRank(p float64, total int64) int64 {
-	rank := p/100*float64(total) + 0.5
-	if rank < 1 {
-		return 1
+// total is how many values the sum's histogram h holds.
+func (a *accumulator) total(h metric.Histogram) int64 {
+	if h == metric.None {
+		return 0
 	}
-	if rank >= float64(total) {
-		return total
+	var n int64
+	for _, c := range a.counts[h-1] {
+		n += c
 	}
-	return int64(rank)
+	return n
 }
 
 // compareGroup compares one request name in one phase.
 func compareGroup(rng *rand.Rand, baseIvs, newIvs []*loadgen.Stats, req string, metrics []string, opts CompareOptions) []ComparisonRow {
-	specs := make([]metricSpec, len(metrics))
-	for i, m := range metrics {
-		kind, p, _ := compareMetric(m)
-		specs[i] = metricSpec{kind: kind, percentile: p, name: m}
+	ms := make([]metric.Metric, len(metrics))
+	var needs [histograms]bool
+	for i, name := range metrics {
+		ms[i], _ = compareMetric(name)
+		if h := ms[i].Histogram; h != metric.None {
+			needs[h-1] = true
+		}
 	}
-	baseS := buildSamples(baseIvs, req, opts.MaxBlocks)
-	newS := buildSamples(newIvs, req, opts.MaxBlocks)
-	table := newBinTable(baseS, newS)
-	acc := func() *accumulator { return &accumulator{table: table, counts: make([]int64, len(table.highest))} }
-	a, b := acc(), acc()
-	baseV, newV := make([]float64, len(specs)), make([]float64, len(specs))
-	for i := range baseS {
-		a.add(&baseS[i])
+	baseB := buildBlocks(baseIvs, req, opts.MaxBlocks, needs)
+	newB := buildBlocks(newIvs, req, opts.MaxBlocks, needs)
+	table := newBinTable(baseB, newB)
+	a, b := newAccumulator(table), newAccumulator(table)
+	for i := range baseB {
+		a.add(&baseB[i])
 	}
-	for i := range newS {
-		b.add(&newS[i])
+	for i := range newB {
+		b.add(&newB[i])
 	}
-	a.values(specs, baseV)
-	b.values(specs, newV)
-	baseTotal, newTotal := a.total, b.total
+	rows := pointRows(a, b, ms, req)
+	if len(baseIvs) < opts.MinIntervals || len(newIvs) < opts.MinIntervals {
+		for i := range rows {
+			rows[i].Note = fmt.Sprintf("not judged: %d and %d intervals, fewer than %d", len(baseIvs), len(newIvs), opts.MinIntervals)
+		}
+		return rows
+	}
+	fewest := func(h metric.Histogram) int64 { return min(a.total(h), b.total(h)) }
+	tails := make([]int64, len(ms))
+	for i, m := range ms {
+		tails[i] = fewest(m.Histogram)
+	}
+	baseV, newV := make([]float64, len(ms)), make([]float64, len(ms))
+	boot := statistics.Bootstrap{Rounds: opts.Resamples, Rand: rng}
+	diffs := boot.Run([]int{len(baseB), len(newB)}, len(ms), func(picks [][]int, out []float64) {
+		a.reset()
+		b.reset()
+		for _, k := range picks[0] {
+			a.add(&baseB[k])
+		}
+		for _, k := range picks[1] {
+			b.add(&newB[k])
+		}
+		a.values(ms, baseV)
+		b.values(ms, newV)
+		for i := range ms {
+			out[i] = newV[i] - baseV[i]
+		}
+	})
+	for i, m := range ms {
+		judgeRow(&rows[i], m, diffs[i], tails[i], opts.Confidence)
+	}
+	return rows
+}
 
-	rows := make([]ComparisonRow, len(specs))
-	for i, m := range specs {
-		r := ComparisonRow{Request: req, Metric: m.name, Base: baseV[i], New: newV[i]}
+// pointRows are the rows of the sums a (base) and b (new) before any
+// resampling: values, change and relative change.
+func pointRows(a, b *accumulator, ms []metric.Metric, req string) []ComparisonRow {
+	baseV, newV := make([]float64, len(ms)), make([]float64, len(ms))
+	a.values(ms, baseV)
+	b.values(ms, newV)
+	rows := make([]ComparisonRow, len(ms))
+	for i, m := range ms {
+		r := ComparisonRow{Request: req, Metric: m.Name, Base: baseV[i], New: newV[i]}
 		r.Change = r.New - r.Base
 		switch {
 		case math.IsNaN(r.Change):
@@ -406,50 +413,34 @@ func compareGroup(rng *rand.Rand, baseIvs, newIvs []*loadgen.Stats, req string, 
 		}
 		rows[i] = r
 	}
-	enough := len(baseIvs) >= opts.MinIntervals && len(newIvs) >= opts.MinIntervals
-	if !enough {
-		for i := range rows {
-			rows[i].Note = fmt.Sprintf("not judged: %d and %d intervals, fewer than %d", len(baseIvs), len(newIvs), opts.MinIntervals)
-		}
-		return rows
-	}
-	boot := statistics.Bootstrap{Rounds: opts.Resamples, Rand: rng}
-	diffs := boot.Run([]int{len(baseS), len(newS)}, len(specs), func(picks [][]int, out []float64) {
-		a.reset()
-		b.reset()
-		for _, k := range picks[0] {
-			a.add(&baseS[k])
-		}
-		for _, k := range picks[1] {
-			b.add(&newS[k])
-		}
-		a.values(specs, baseV)
-		b.values(specs, newV)
-		for i := range specs {
-			out[i] = newV[i] - baseV[i]
-		}
-	})
-	fewest := min(baseTotal, newTotal)
-	for i, m := range specs {
-		switch {
-		case math.IsNaN(rows[i].Change) || !diffs[i].Enough():
-			rows[i].Note = "not judged: no data"
-			continue
-		case m.name == "max":
-			// A resampled maximum can never exceed the observed one, so its
-			// bootstrap interval says nothing about noise.
-			rows[i].Note = "not judged: a maximum is one sample"
-			continue
-		case m.percentile > 0 && float64(fewest)*(100-m.percentile)/100 < minTailSamples:
-			rows[i].Note = fmt.Sprintf("not judged: under %d samples above %s", minTailSamples, m.name)
-			continue
-		}
-		ci := diffs[i].Interval(opts.Confidence)
-		rows[i].Judged = true
-		rows[i].Low, rows[i].High = ci.Low, ci.High
-		rows[i].Beyond = ci.Excludes(0)
-	}
 	return rows
+}
+
+// judgeRow bounds a row's change from its bootstrap draws, or says why it
+// cannot: tail is the fewest values either run has in the histogram the
+// metric reads.
+func judgeRow(r *ComparisonRow, m metric.Metric, d statistics.Draws, tail int64, confidence float64) {
+	switch {
+	case math.IsNaN(r.Change) || !d.Enough():
+		r.Note = "not judged: no data"
+		return
+	case m.OneSample():
+		// A resampled maximum can never exceed the observed one, so its
+		// bootstrap interval says nothing about noise.
+		what := "minimum"
+		if strings.HasSuffix(m.Name, "max") {
+			what = "maximum"
+		}
+		r.Note = "not judged: a " + what + " is one sample"
+		return
+	case m.Percentile > 0 && float64(tail)*(100-m.Percentile)/100 < minTailSamples:
+		r.Note = fmt.Sprintf("not judged: under %d samples above %s", minTailSamples, m.Name)
+		return
+	}
+	ci := d.Interval(confidence)
+	r.Judged = true
+	r.Low, r.High = ci.Low, ci.High
+	r.Beyond = ci.Excludes(0)
 }
 
 // minTailSamples is the fewest samples a run must have above a percentile

@@ -157,12 +157,12 @@ func TestCompareLongRunsAreBlocked(t *testing.T) {
 	ivs := syntheticStats(9, fixtureStart, 250, func(int) sampleSpec {
 		return sampleSpec{names: []string{"x"}, perName: 20, medianNs: 1e6, sigma: 0.3}
 	})
-	samples := buildSamples(ivs, "", 100)
-	if len(samples) != 84 { // blocks of 3 intervals
-		t.Errorf("%d samples, want 84", len(samples))
+	blocks := buildBlocks(ivs, "", 100, [histograms]bool{true})
+	if len(blocks) != 84 { // blocks of 3 intervals
+		t.Errorf("%d blocks, want 84", len(blocks))
 	}
 	var n int64
-	for _, s := range samples {
+	for _, s := range blocks {
 		n += s.completed
 	}
 	if n != 250*20 {
@@ -290,7 +290,7 @@ func FuzzParseGate(f *testing.F) {
 		if g.Limit < 0 || math.IsNaN(g.Limit) {
 			t.Errorf("%q: limit %v", s, g.Limit)
 		}
-		if _, _, err := compareMetric(g.Metric); err != nil {
+		if _, err := compareMetric(g.Metric); err != nil {
 			t.Errorf("%q: accepted metric %q: %v", s, g.Metric, err)
 		}
 	})

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/faultline-dev/faultline/internal/metric"
 )
 
 // CompareSchema and CompareVersion identify the JSON of a comparison.
@@ -22,21 +24,24 @@ type ComparedRun struct {
 	Intervals int    `json:"intervals"`
 }
 
-func kindOf(metric string) metricKind {
-	k, _, _ := compareMetric(metric)
-	return k
+// unitOf is the unit of a metric the comparison holds.
+func unitOf(name string) metric.Unit {
+	m, _ := compareMetric(name)
+	return m.Unit
 }
 
 // formatMetric prints a value of the metric in its unit.
-func formatMetric(metric string, v float64) string {
+func formatMetric(name string, v float64) string {
 	if math.IsNaN(v) {
 		return "-"
 	}
-	switch kindOf(metric) {
-	case kindRate:
+	switch unitOf(name) {
+	case metric.Rate:
 		return perSecond(v)
-	case kindErrorRate:
+	case metric.Ratio:
 		return percent(v)
+	case metric.Count:
+		return metric.Count.Format(v)
 	default:
 		return msHuman(v / 1e6)
 	}
@@ -44,16 +49,18 @@ func formatMetric(metric string, v float64) string {
 
 // formatDelta prints a signed difference in the metric's unit: a duration,
 // a rate or percentage points.
-func formatDelta(metric string, d float64) string {
+func formatDelta(name string, d float64) string {
 	sign := "+"
 	if d < 0 {
 		sign, d = "-", -d
 	}
-	switch kindOf(metric) {
-	case kindRate:
+	switch unitOf(name) {
+	case metric.Rate:
 		return sign + perSecond(d)
-	case kindErrorRate:
+	case metric.Ratio:
 		return sign + trimPoints(d*100) + "pp"
+	case metric.Count:
+		return sign + metric.Count.Format(d)
 	default:
 		return sign + msHuman(d/1e6)
 	}
@@ -79,7 +86,7 @@ func (r ComparisonRow) changeString() string {
 	if math.IsNaN(r.Change) {
 		return "-"
 	}
-	if kindOf(r.Metric) == kindErrorRate || r.Base == 0 {
+	if unitOf(r.Metric) == metric.Ratio || r.Base == 0 {
 		return formatDelta(r.Metric, r.Change)
 	}
 	return fmt.Sprintf("%s (%s)", signedPercent(r.Relative), formatDelta(r.Metric, r.Change))
@@ -91,7 +98,7 @@ func (r ComparisonRow) intervalString() string {
 	if !r.Judged {
 		return "-"
 	}
-	if kindOf(r.Metric) == kindErrorRate || r.Base == 0 {
+	if unitOf(r.Metric) == metric.Ratio || r.Base == 0 {
 		return formatDelta(r.Metric, r.Low) + " .. " + formatDelta(r.Metric, r.High)
 	}
 	return signedPercent(r.Low/r.Base) + " .. " + signedPercent(r.High/r.Base)
@@ -280,11 +287,13 @@ func WriteComparisonJSON(w io.Writer, base, next ComparedRun, c *Comparison, gat
 		Resamples: c.Resamples, Confidence: c.Confidence, Rows: []compareRowJSON{}, Gates: []gateJSON{}}
 	for _, r := range c.Rows {
 		scale, unit := 1.0, "ms"
-		switch kindOf(r.Metric) {
-		case kindRate:
+		switch unitOf(r.Metric) {
+		case metric.Rate:
 			unit = "per second"
-		case kindErrorRate:
+		case metric.Ratio:
 			unit = "fraction"
+		case metric.Count:
+			scale, unit = 1, "count"
 		default:
 			scale = 1e6
 		}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faultline-dev/faultline/internal/metric"
 )
 
 // Gate is a regression limit on a comparison: "p99:+10%" fails when the
@@ -43,7 +45,7 @@ func ParseGate(src string) (*Gate, error) {
 		}
 	}
 	g.Metric = head
-	kind, _, err := compareMetric(head)
+	m, err := compareMetric(head)
 	if err != nil {
 		return nil, fmt.Errorf("gate %q: %w", src, err)
 	}
@@ -58,24 +60,30 @@ func ParseGate(src string) (*Gate, error) {
 	bad := func(want string) error { return fmt.Errorf("gate %q: limit %q: want %s", src, limit, want) }
 	switch {
 	case strings.HasSuffix(limit, "%"):
-		if kind == kindErrorRate {
-			return nil, bad("percentage points for error_rate, like +1pp")
+		if m.Unit == metric.Ratio {
+			return nil, bad("percentage points for " + m.Name + ", like +1pp")
 		}
 		v, err := strconv.ParseFloat(strings.TrimSuffix(limit, "%"), 64)
 		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
 			return nil, bad("a percentage like 10%")
 		}
 		g.Limit, g.Relative = v/100, true
-	case kind == kindErrorRate:
+	case m.Unit == metric.Ratio:
 		v, err := strconv.ParseFloat(strings.TrimSuffix(limit, "pp"), 64)
 		if !strings.HasSuffix(limit, "pp") || err != nil || v < 0 || v > 100 {
 			return nil, bad("percentage points like 1pp")
 		}
 		g.Limit = v / 100
-	case kind == kindRate:
+	case m.Unit == metric.Rate:
 		v, err := strconv.ParseFloat(strings.TrimSuffix(limit, "/s"), 64)
 		if !strings.HasSuffix(limit, "/s") || err != nil || v < 0 || math.IsInf(v, 0) {
 			return nil, bad("a percentage like 10% or a rate like 50/s")
+		}
+		g.Limit = v
+	case m.Unit == metric.Count:
+		v, err := strconv.ParseFloat(limit, 64)
+		if err != nil || v < 0 || math.IsInf(v, 0) {
+			return nil, bad("a percentage like 10% or a number like 100")
 		}
 		g.Limit = v
 	default:

@@ -13,6 +13,8 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/faultline-dev/faultline/loadgen"
+
+	"github.com/faultline-dev/faultline/internal/metric"
 )
 
 // Percentiles summarises one latency distribution, in milliseconds.
@@ -290,7 +292,7 @@ func percentileLine(p Percentiles) string {
 }
 
 func msHuman(v float64) string {
-	return loadgen.FormatDuration(time.Duration(math.Round(v * 1e6)))
+	return metric.FormatDuration(time.Duration(math.Round(v * 1e6)))
 }
 
 func perSecond(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + "/s" }

@@ -12,6 +12,8 @@ import (
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/report"
+
+	"github.com/faultline-dev/faultline/internal/metric"
 )
 
 func init() { register("load", newLoadCmd) }
@@ -59,7 +61,7 @@ get --grace to complete.
 Thresholds (exit 1 when one fails): [NAME:]METRIC OP VALUE [over WINDOW],
 e.g. 'p99<250ms', 'error_rate<1%', 'checkout:p99.9<1s', 'p99<250ms over 10s'.
 Metrics:
-` + indent(loadgen.MetricNames, "  "),
+` + indent(metric.Names, "  "),
 		Example: `  faultline load http://127.0.0.1:8080/ --rate 2000/s --duration 30s
   faultline load http://127.0.0.1:8080/ --stage 30s:500/s --stage 60s:500/s --stage 10s:0/s
   faultline load http://127.0.0.1:8080/ --concurrency 50 --duration 1m

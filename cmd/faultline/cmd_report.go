@@ -152,9 +152,10 @@ and percentiles with fewer than 5 samples above them are not judged.
 
 --fail-on [REQUEST:]METRIC:(+|-)LIMIT (repeatable) is a regression gate:
 exit 1 when the change crosses the limit beyond the noise (or where the
-noise is not judged). LIMIT is a percentage of the base value ('p99:+10%',
-'rate:-5%'), a duration ('p99.9:+20ms'), percentage points for error_rate
-('error_rate:+1pp') or a rate ('rate:-50/s').`,
+noise is not judged). METRIC is any metric 'faultline load --threshold'
+knows. LIMIT is a percentage of the base value ('p99:+10%', 'rate:-5%'), a
+duration ('p99.9:+20ms'), percentage points for a ratio ('error_rate:+1pp'),
+a rate ('rate:-50/s') or a number for a count ('errors:+10').`,
 		Example: `  faultline report compare baseline.json results.json
   faultline report compare baseline.json results.json --fail-on 'p99:+10%' --fail-on 'error_rate:+0.5pp'
   faultline report compare a.json b.json --format markdown >> "$GITHUB_STEP_SUMMARY"`,

@@ -29,6 +29,7 @@ func (r *runner) writeReports() {
 		fmt.Fprintf(r.opts.Log, "faultline: reports: %v\n", err)
 		return
 	}
+	r.res.Report = run
 	for _, name := range formats {
 		f, ok := report.LookupFormat(name)
 		if !ok {

@@ -56,6 +56,9 @@ type Result struct {
 	Reports    []string
 	// Phases are the load's figures per phase.
 	Phases []PhaseSummary
+	// Report is the run as the reports drew it (read back from the
+	// journal), nil when the journal could not be read.
+	Report *report.Run
 }
 
 // runner is one run. Its parts: the environment (what is started around
@@ -240,6 +243,8 @@ func (r *runner) runLoad(ctx context.Context, opts loadgen.Options) {
 	}
 	r.res.Start = r.clock.start
 	r.journal.start(r.plan, r.opts.Tool, r.clock.start)
+	links := r.startLinkTimer(opts.Interval)
+	defer links.stop()
 	d = followTimeline(ctx, r.clock.start, timelineOf(r.plan), intervals, done, stopLoad, r)
 	if d.err != nil {
 		r.fail(exitcode.Runtime, fmt.Sprintf("faultline: load: %v", d.err))

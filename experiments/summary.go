@@ -10,6 +10,7 @@ import (
 
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report"
 )
 
 // PhaseSummary is the load's figures over one phase.
@@ -65,6 +66,11 @@ func WriteSummary(w io.Writer, out *Result) error {
 				formatDim(p.P50, dimDuration), formatDim(p.P99, dimDuration), formatDim(p.P999, dimDuration), formatDim(p.Max, dimDuration))
 		}
 		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if out.Report != nil {
+		if err := report.WriteBreakdown(w, out.Report); err != nil {
 			return err
 		}
 	}

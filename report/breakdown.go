@@ -209,3 +209,33 @@ func WriteFailureSamples(w io.Writer, r *Run) error {
 	}
 	return tw.Flush()
 }
+
+// WriteBreakdown prints what the statistics tables leave out: the statuses
+// and error classes per phase and request name, the failing responses and
+// the links' timings, each set apart by a blank line when it has anything
+// to show. The text report and the summary of `faultline run` print it.
+func WriteBreakdown(w io.Writer, r *Run) error {
+	for _, section := range []func(io.Writer, *Run) error{WriteStatuses, WriteFailureSamples, WriteLinks} {
+		if err := section(&blankFirst{w: w}, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// blankFirst writes a blank line before the first thing written through
+// it, so that an optional section is set apart only when it is there.
+type blankFirst struct {
+	w       io.Writer
+	started bool
+}
+
+func (b *blankFirst) Write(p []byte) (int, error) {
+	if !b.started && len(p) > 0 {
+		b.started = true
+		if _, err := io.WriteString(b.w, "\n"); err != nil {
+			return 0, err
+		}
+	}
+	return b.w.Write(p)
+}

@@ -79,6 +79,9 @@ func (r *Run) linkStats() []linkStat {
 				}
 				_ = h.RecordValue(min(max(int64(p.Latency), loadgen.HistLowest), loadgen.HistHighest))
 			}
+			if st.Probes == 0 {
+				continue // the phase did not run (an abort, a failed steady state)
+			}
 			st.Latency = SummarizeHistogram(h)
 			out = append(out, st)
 		}

@@ -130,10 +130,8 @@ func WriteText(w io.Writer, r *Run, _ Options) error {
 			return err
 		}
 	}
-	for _, section := range []func(io.Writer, *Run) error{WriteStatuses, WriteFailureSamples, WriteLinks} {
-		if err := section(&blankFirst{w: w}, r); err != nil {
-			return err
-		}
+	if err := WriteBreakdown(w, r); err != nil {
+		return err
 	}
 	if len(r.Faults) > 0 {
 		fmt.Fprintln(w, "\nfaults")
@@ -199,21 +197,4 @@ func verdictLine(r *Run) string {
 	default:
 		return fmt.Sprintf("%d of %d checks did not hold", failed, n)
 	}
-}
-
-// blankFirst writes a blank line before the first thing written through
-// it, so that an optional section is set apart only when it is there.
-type blankFirst struct {
-	w       io.Writer
-	started bool
-}
-
-func (b *blankFirst) Write(p []byte) (int, error) {
-	if !b.started && len(p) > 0 {
-		b.started = true
-		if _, err := io.WriteString(b.w, "\n"); err != nil {
-			return 0, err
-		}
-	}
-	return b.w.Write(p)
 }

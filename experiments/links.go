@@ -65,15 +65,27 @@ func (r *runner) startLinkTimer(interval time.Duration) *linkTimer {
 	}
 	var ctx context.Context
 	ctx, lt.cancel = context.WithCancel(context.Background())
+	// The timing goroutines get what they need by value, and the journal
+	// writer, which is safe for concurrent use: the rest of the runner
+	// belongs to the runner's goroutine.
+	out := linkOutput{w: r.journal.w, phases: r.plan.Phases, start: r.clock.start}
 	period := max(interval/4, minLinkProbePeriod)
 	for _, l := range links {
 		lt.wg.Add(1)
 		go func() {
 			defer lt.wg.Done()
-			r.timeLink(ctx, l, period)
+			out.timeLink(ctx, l, period)
 		}()
 	}
 	return lt
+}
+
+// linkOutput is where link timings go: the journal, dated from the start
+// of the load and filed under their phase.
+type linkOutput struct {
+	w      *report.JournalWriter
+	phases []*Phase
+	start  time.Time
 }
 
 // stop ends the timing and waits for it; a probe in flight is abandoned
@@ -88,7 +100,7 @@ func (lt *linkTimer) stop() {
 // timeLink probes one link every period until ctx ends, journaling each
 // probe. Journal errors are left to the runner's own writes to report: this
 // goroutine must not draw on the log under the progress line.
-func (r *runner) timeLink(ctx context.Context, l linkTarget, period time.Duration) {
+func (o linkOutput) timeLink(ctx context.Context, l linkTarget, period time.Duration) {
 	tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
@@ -101,12 +113,12 @@ func (r *runner) timeLink(ctx context.Context, l linkTarget, period time.Duratio
 		if ctx.Err() != nil {
 			return
 		}
-		offset := sent.Sub(r.clock.start)
+		offset := sent.Sub(o.start)
 		rec := report.JournalLink{Proxy: l.proxy, Link: l.link, AtMs: ms(offset), LatencyMs: float64(took.Microseconds()) / 1000, Status: status}
 		if err != nil {
 			rec.Error = err.Error()
 		}
-		_ = r.journal.w.Write(report.JournalRecord{Type: "link", At: sent, Phase: phaseAt(r.plan.Phases, offset).Name, Link: &rec})
+		_ = o.w.Write(report.JournalRecord{Type: "link", At: sent, Phase: phaseAt(o.phases, offset).Name, Link: &rec})
 		select {
 		case <-ctx.Done():
 			return

@@ -91,10 +91,7 @@ func (s *fakeSession) Revert(context.Context, *chaos.Entry) error { return s.rev
 // is cancelled or its stages have run, as loadgen.Run does.
 func fakeLoadgen(failedAt func(time.Duration) int) func(context.Context, loadgen.Options) (*loadgen.Result, error) {
 	return func(ctx context.Context, o loadgen.Options) (*loadgen.Result, error) {
-		var length time.Duration
-		for _, st := range o.Stages {
-			length += st.Duration
-		}
+		length := o.Schedule.Duration()
 		start := time.Now()
 		o.OnStart(start)
 		total := loadgen.NewStats(start, start)

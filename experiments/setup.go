@@ -6,11 +6,9 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/faultline-dev/faultline/chaos"
 	"github.com/faultline-dev/faultline/internal/exitcode"
@@ -213,54 +211,14 @@ func (e *environment) createProxies(ctx context.Context) error {
 	return nil
 }
 
-// loadOptions builds the one load that runs through every phase: each
-// phase is a step of the schedule (its own rate or number of users).
+// loadOptions builds the one load that runs through every phase from the
+// spec faultline load builds its options from too.
 func (e *environment) loadOptions() (loadgen.Options, error) {
-	plan := e.plan
-	l := plan.Exp.Load
-	o := loadgen.Options{
-		Model: plan.Model, Poisson: l.Poisson, Seed: plan.Exp.Seed,
-		Connections: l.Connections, MaxInFlight: l.MaxInFlight, ThinkTime: l.ThinkTime,
-		Timeout: l.Timeout, ConnectTimeout: l.ConnectTimeout, HTTP2: l.HTTP2,
-		TLS: loadgen.TLSOptions{Insecure: l.Insecure}, UserAgent: "faultline",
-		// Intervals shrink with the time scale, so a scaled-down run keeps
-		// as many intervals per phase for its statistics.
-		Interval: max(100*time.Millisecond, time.Duration(float64(time.Second)*plan.TimeScale)),
+	spec, err := loadSpec(e.plan, e.resolve, e.opts.Tool)
+	if err != nil {
+		return loadgen.Options{}, err
 	}
-	for _, p := range plan.Phases {
-		st := loadgen.Stage{Duration: p.End - p.Start, Step: true, Target: p.Rate}
-		if plan.Model == loadgen.Closed {
-			st.Target = float64(p.Concurrency)
-		}
-		o.Stages = append(o.Stages, st)
-	}
-	if plan.Model == loadgen.Open {
-		o.Rate = plan.Phases[0].Rate
-	} else {
-		o.Concurrency = plan.Phases[0].Concurrency
-	}
-	for _, rs := range l.Requests {
-		t, err := loadgen.NewTarget(orDefault(rs.Method, http.MethodGet), e.resolve(rs.URL))
-		if err != nil {
-			return o, fmt.Errorf("request %s: %w", rs.Name, err)
-		}
-		t.Name, t.Weight = rs.Name, max(rs.Weight, 1)
-		for k, v := range rs.Headers {
-			t.Header.Set(k, e.resolve(v))
-		}
-		switch {
-		case rs.BodyFile != "":
-			b, err := os.ReadFile(plan.resolvePath(rs.BodyFile))
-			if err != nil {
-				return o, fmt.Errorf("request %s: %w", rs.Name, err)
-			}
-			t.Body = b
-		case rs.Body != "":
-			t.Body = []byte(e.resolve(rs.Body))
-		}
-		o.Targets = append(o.Targets, t)
-	}
-	return o, nil
+	return spec.Options()
 }
 
 // tearDown deletes the proxies, runs the rollbacks and stops what setUp

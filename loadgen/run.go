@@ -149,8 +149,13 @@ func (o *Options) Validate() error {
 	}
 	if sched, err := o.schedule(); err != nil {
 		errs = append(errs, err)
-	} else if ModelOf(sched) == Open && o.ThinkTime != 0 {
-		bad("concurrency and think time belong to the closed model")
+	} else {
+		if ModelOf(sched) == Open && o.ThinkTime != 0 {
+			bad("concurrency and think time belong to the closed model")
+		}
+		if err := checkPeak(sched); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, d := range []struct {
 		name string
@@ -464,7 +469,8 @@ func (e *engine) dispatch(ctx context.Context, sched OpenSchedule, ch chan<- tok
 	defer stop()
 	limit := int64(e.opts.MaxInFlight)
 	arrivals := sched.Arrivals()
-	for {
+	var walked int64 // arrivals handed out or dropped so far
+	for ; ; walked++ {
 		off, ok := arrivals.Next()
 		if !ok {
 			return
@@ -472,7 +478,11 @@ func (e *engine) dispatch(ctx context.Context, sched OpenSchedule, ch chan<- tok
 		intended := e.start.Add(off)
 		if !sl.until(sendCtx, intended) {
 			if ctx.Err() == nil {
-				e.dropRest(ctx, arrivals)
+				// Every request from this one on was due and could not
+				// be sent on time.
+				n := max(0, sched.Planned()-walked)
+				e.scheduled.Add(n)
+				e.dropped.Add(n)
 			}
 			return
 		}
@@ -485,20 +495,6 @@ func (e *engine) dispatch(ctx context.Context, sched OpenSchedule, ch chan<- tok
 		e.inflight.Add(1)
 		ch <- token{intended: intended, target: target}
 	}
-}
-
-// dropRest counts the request the dispatcher holds and every one after it
-// as scheduled and dropped: they were due, and could not be sent on time.
-func (e *engine) dropRest(ctx context.Context, arrivals Arrivals) {
-	n := int64(1)
-	for _, ok := arrivals.Next(); ok; _, ok = arrivals.Next() {
-		n++
-		if n%4096 == 0 && ctx.Err() != nil {
-			break
-		}
-	}
-	e.scheduled.Add(n)
-	e.dropped.Add(n)
 }
 
 // worker is one sender: over HTTP/1.1 it owns one connection per origin.

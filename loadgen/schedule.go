@@ -53,18 +53,24 @@ func ParseRate(s string) (float64, error) {
 	if n < 0 {
 		return 0, fmt.Errorf("rate %q: must not be negative", s)
 	}
-	r := n / per.Seconds()
-	if r > MaxRate {
-		return 0, fmt.Errorf("rate %q: above %s, the most one generator schedules", s, FormatRate(MaxRate))
-	}
-	return r, nil
+	return n / per.Seconds(), nil
 }
 
-// MaxRate is the highest arrival rate, per second, one generator schedules.
-// Its dispatcher walks the schedule at several times this rate on one core,
-// so a run that falls behind can still count what it could not send and end
-// on time; a higher rate needs several generators (--segment).
+// MaxRate is the highest arrival rate, per second, that one generator
+// schedules: the peak of its share of the schedule. Its dispatcher hands
+// out requests at several times this rate on one core, so a run that falls
+// behind still counts what it could not send and ends on time. A higher rate
+// is split over several generators, each sending one Segment.
 const MaxRate = 1e6
+
+// checkPeak refuses a schedule whose peak rate one generator cannot keep.
+func checkPeak(s Schedule) error {
+	p, ok := s.(interface{ peak() float64 })
+	if !ok || p.peak() <= MaxRate {
+		return nil
+	}
+	return fmt.Errorf("the schedule peaks at %s, above %s, the most one generator schedules: split it over several generators (segments)", FormatRate(p.peak()), FormatRate(MaxRate))
+}
 
 // FormatRate writes a rate per second as users write it: "1M/s", "2500/s".
 func FormatRate(r float64) string {
@@ -180,7 +186,8 @@ type Schedule interface {
 	ExpectedArrivals() float64
 	// Planned is the exact number of requests an open schedule sends (for
 	// Poisson arrivals, the number its seed draws), or of virtual users a
-	// closed schedule runs at most.
+	// closed schedule runs at most. Run counts the requests a late
+	// dispatcher could not send from it.
 	Planned() int64
 }
 
@@ -337,6 +344,10 @@ func (c Constant) TargetAt(elapsed time.Duration) float64 { return c.Rate }
 func (c Constant) ExpectedArrivals() float64              { return c.ramp().ExpectedArrivals() }
 func (c Constant) Planned() int64                         { return c.ramp().Planned() }
 func (c Constant) Arrivals() Arrivals                     { return c.ramp().Arrivals() }
+func (c Constant) peak() float64                          { return c.Rate }
+func (c Constant) arrivalsFrom(first, stride int) Arrivals {
+	return c.ramp().arrivalsFrom(first, stride)
+}
 
 // Ramp is evenly spaced arrivals at a rate that starts at Start and moves
 // through Stages.
@@ -350,9 +361,6 @@ func (r Ramp) Validate() error {
 	if r.Start < 0 {
 		return errors.New("rate must not be negative")
 	}
-	if r.Start > MaxRate {
-		return fmt.Errorf("rate %s is above %s, the most one generator schedules", FormatRate(r.Start), FormatRate(MaxRate))
-	}
 	if len(r.Stages) == 0 {
 		return errors.New("schedule needs a duration")
 	}
@@ -362,9 +370,6 @@ func (r Ramp) Validate() error {
 		}
 		if st.Target < 0 {
 			return errors.New("stage rates must not be negative")
-		}
-		if st.Target > MaxRate {
-			return fmt.Errorf("stage rate %s is above %s, the most one generator schedules", FormatRate(st.Target), FormatRate(MaxRate))
 		}
 	}
 	return nil
@@ -378,7 +383,22 @@ func (r Ramp) ExpectedArrivals() float64              { return newIntegral(r).to
 // exactly what a walk yields.
 func (r Ramp) Planned() int64 { return int64(math.Ceil(newIntegral(r).total)) }
 
-func (r Ramp) Arrivals() Arrivals { return &rampWalk{in: newIntegral(r)} }
+func (r Ramp) Arrivals() Arrivals { return r.arrivalsFrom(0, 1) }
+
+// arrivalsFrom walks arrivals first, first+stride, ...: x = k exactly, as
+// in the whole walk.
+func (r Ramp) arrivalsFrom(first, stride int) Arrivals {
+	return &rampWalk{in: newIntegral(r), x: float64(first), stride: stride}
+}
+
+// peak is the highest rate the ramp reaches: at a stage's end or its start.
+func (r Ramp) peak() float64 {
+	p := r.Start
+	for _, s := range r.Stages {
+		p = max(p, s.Target)
+	}
+	return p
+}
 
 // Poisson is arrivals of a Poisson process whose rate follows Rate, with
 // exponential gaps drawn from a generator seeded by Seed: the same seed
@@ -398,9 +418,19 @@ func (p Poisson) ExpectedArrivals() float64              { return p.Rate.Expecte
 // form for the count one seed draws.
 func (p Poisson) Planned() int64 { return countArrivals(p.Arrivals()) }
 
-func (p Poisson) Arrivals() Arrivals {
+func (p Poisson) Arrivals() Arrivals { return p.arrivalsFrom(0, 1) }
+func (p Poisson) peak() float64      { return p.Rate.peak() }
+
+// arrivalsFrom walks arrivals first, first+stride, ...: it draws every gap
+// of the whole schedule and adds them one by one in the same order, so each
+// x is bit for bit the whole walk's, but inverts Λ only for its own.
+func (p Poisson) arrivalsFrom(first, stride int) Arrivals {
 	rng := rand.New(rand.NewPCG(p.Seed, p.Seed^0x9e3779b97f4a7c15))
-	return &rampWalk{in: newIntegral(p.Rate), rng: rng, x: rng.ExpFloat64()}
+	x := rng.ExpFloat64()
+	for i := 0; i < first; i++ {
+		x += rng.ExpFloat64()
+	}
+	return &rampWalk{in: newIntegral(p.Rate), rng: rng, x: x, stride: stride}
 }
 
 func countArrivals(a Arrivals) int64 {
@@ -531,6 +561,7 @@ func newIntegral(r Ramp) integral {
 type rampWalk struct {
 	in      integral
 	x       float64
+	stride  int // walk every stride-th arrival (a segment's share)
 	piece   int
 	rng     *rand.Rand // nil: evenly spaced arrivals
 	started bool
@@ -539,9 +570,11 @@ type rampWalk struct {
 func (s *rampWalk) Next() (time.Duration, bool) {
 	if s.started {
 		if s.rng != nil {
-			s.x += s.rng.ExpFloat64()
+			for i := 0; i < s.stride; i++ {
+				s.x += s.rng.ExpFloat64()
+			}
 		} else {
-			s.x++
+			s.x += float64(s.stride)
 		}
 	}
 	s.started = true

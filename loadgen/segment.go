@@ -81,7 +81,25 @@ func (o openShare) ExpectedArrivals() float64 { return o.s.ExpectedArrivals() / 
 // n is the whole schedule's count.
 func (o openShare) Planned() int64 { return o.g.share(o.s.Planned()) }
 
-func (o openShare) Arrivals() Arrivals { return &shareWalk{a: o.s.Arrivals(), g: o.g} }
+func (o openShare) Arrivals() Arrivals {
+	if s, ok := o.s.(strided); ok {
+		return s.arrivalsFrom(o.g.Index, o.g.Count)
+	}
+	return &shareWalk{a: o.s.Arrivals(), g: o.g}
+}
+
+func (o openShare) peak() float64 {
+	if p, ok := o.s.(interface{ peak() float64 }); ok {
+		return p.peak() / float64(o.g.Count)
+	}
+	return 0
+}
+
+// strided is a schedule that walks a share of its arrivals directly,
+// without computing the others' send times.
+type strided interface {
+	arrivalsFrom(first, stride int) Arrivals
+}
 
 // share is how many of the items 0..n-1 fall in the segment.
 func (g Segment) share(n int64) int64 {
@@ -91,10 +109,9 @@ func (g Segment) share(n int64) int64 {
 	return (n - int64(g.Index) + int64(g.Count) - 1) / int64(g.Count)
 }
 
-// shareWalk walks the whole schedule and keeps the segment's arrivals: the
-// walk is cheap beside sending a request, and walking the same sequence is
-// what makes the shares add up to the whole exactly, Poisson arrivals
-// included.
+// shareWalk walks the whole schedule and keeps the segment's arrivals, for
+// schedules that cannot walk their share directly: walking the same sequence
+// is what makes the shares add up to the whole exactly.
 type shareWalk struct {
 	a Arrivals
 	g Segment

@@ -1,15 +1,13 @@
 package main
 
 import (
-	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/faultline-dev/faultline/internal/exitcode"
+	"github.com/faultline-dev/faultline/experiments"
 	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/report"
 
@@ -107,107 +105,97 @@ func indent(s, prefix string) string {
 	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
 }
 
-// loadOptions turns the flags into engine options, naming the flag at fault.
-func loadOptions(f loadFlags, args []string) (loadgen.Options, loadgen.Shape, error) {
-	var shape loadgen.Shape
-	opts := loadgen.Options{
-		MaxInFlight: f.maxInFlight, Connections: f.connections,
+// loadSpec turns the flags into the load's spec, naming the flag at fault.
+func loadSpec(f loadFlags, args []string) (loadgen.Spec, error) {
+	spec := loadgen.Spec{
+		Tool: "faultline " + version, MaxInFlight: f.maxInFlight, Connections: f.connections,
 		Timeout: f.timeout, ConnectTimeout: f.connectTimeout, Grace: f.grace, HTTP2: f.http2,
-		TLS:       loadgen.TLSOptions{Insecure: f.insecure, CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile},
-		UserAgent: "faultline/" + version,
+		TLS: loadgen.TLSOptions{Insecure: f.insecure, CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile},
 	}
 	for _, c := range []struct {
 		flag string
 		v    time.Duration
 	}{{"--timeout", f.timeout}, {"--connect-timeout", f.connectTimeout}, {"--grace", f.grace}} {
 		if c.v <= 0 {
-			return opts, shape, usageErrorf("%s %s: must be positive", c.flag, c.v)
+			return spec, usageErrorf("%s %s: must be positive", c.flag, c.v)
 		}
 	}
 	if f.maxInFlight <= 0 {
-		return opts, shape, usageErrorf("--max-in-flight %d: must be positive", f.maxInFlight)
+		return spec, usageErrorf("--max-in-flight %d: must be positive", f.maxInFlight)
 	}
 	if f.connections <= 0 {
-		return opts, shape, usageErrorf("--connections %d: must be positive", f.connections)
+		return spec, usageErrorf("--connections %d: must be positive", f.connections)
 	}
 	if f.concurrency < 0 {
-		return opts, shape, usageErrorf("--concurrency %d: must not be negative", f.concurrency)
+		return spec, usageErrorf("--concurrency %d: must not be negative", f.concurrency)
 	}
 
-	shape, err := loadShape(f)
-	if err != nil {
-		return opts, shape, err
-	}
-	if opts.Schedule, err = shape.Schedule(); err != nil {
-		return opts, shape, exitcode.Wrap(err, exitcode.Usage)
+	var err error
+	if spec.Shape, err = loadShape(f); err != nil {
+		return spec, err
 	}
 	if f.segment != "" {
-		seg, err := loadgen.ParseSegment(f.segment)
-		if err != nil {
-			return opts, shape, usageErrorf("--segment: %v", err)
-		}
-		if opts.Schedule, err = seg.Of(opts.Schedule); err != nil {
-			return opts, shape, usageErrorf("--segment: %v", err)
+		if spec.Segment, err = loadgen.ParseSegment(f.segment); err != nil {
+			return spec, usageErrorf("--segment: %v", err)
 		}
 	}
-	opts.Model = shape.Model
 	if f.thinkTime != "" {
-		if opts.Model != loadgen.Closed {
-			return opts, shape, usageErrorf("--think-time belongs to the closed model (--concurrency)")
+		if spec.Shape.Model != loadgen.Closed {
+			return spec, usageErrorf("--think-time belongs to the closed model (--concurrency)")
 		}
 		d, err := time.ParseDuration(f.thinkTime)
 		if err != nil || d < 0 {
-			return opts, shape, usageErrorf("--think-time %q: want a duration like 100ms", f.thinkTime)
+			return spec, usageErrorf("--think-time %q: want a duration like 100ms", f.thinkTime)
 		}
-		opts.ThinkTime = d
+		spec.ThinkTime = d
 	}
-	if opts.Model == loadgen.Closed && f.connections != loadgen.DefaultConnections {
-		return opts, shape, usageErrorf("--connections belongs to the open model: in the closed model each virtual user has its own connection")
+	if spec.Shape.Model == loadgen.Closed && f.connections != loadgen.DefaultConnections {
+		return spec, usageErrorf("--connections belongs to the open model: in the closed model each virtual user has its own connection")
 	}
 
 	// Targets: a URL argument or a targets file.
 	switch {
 	case len(args) == 1 && f.targetsFile != "":
-		return opts, shape, usageErrorf("give a URL or --targets, not both")
+		return spec, usageErrorf("give a URL or --targets, not both")
 	case len(args) == 1:
 		t, err := loadgen.NewTarget(f.method, args[0])
 		if err != nil {
-			return opts, shape, usageErrorf("URL: %v", err)
+			return spec, usageErrorf("URL: %v", err)
 		}
 		for _, h := range f.headers {
 			name, value, ok := strings.Cut(h, ":")
 			if !ok || strings.TrimSpace(name) == "" {
-				return opts, shape, usageErrorf("--header %q: want 'Name: value'", h)
+				return spec, usageErrorf("--header %q: want 'Name: value'", h)
 			}
 			t.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 		}
 		if f.body != "" {
 			b, err := os.ReadFile(f.body)
 			if err != nil {
-				return opts, shape, usageErrorf("--body: %v", err)
+				return spec, usageErrorf("--body: %v", err)
 			}
 			t.Body = b
 		}
 		t.Name = f.name
-		opts.Targets = []loadgen.Target{t}
+		spec.Targets = []loadgen.Target{t}
 	case f.targetsFile != "":
 		if len(f.headers) > 0 || f.body != "" || f.name != "" {
-			return opts, shape, usageErrorf("--header, --body and --name apply to a URL argument; put them in the targets file")
+			return spec, usageErrorf("--header, --body and --name apply to a URL argument; put them in the targets file")
 		}
 		file, err := os.Open(f.targetsFile)
 		if err != nil {
-			return opts, shape, usageErrorf("--targets: %v", err)
+			return spec, usageErrorf("--targets: %v", err)
 		}
 		defer file.Close()
 		ts, err := loadgen.ParseTargets(file, f.targetsFile)
 		if err != nil {
-			return opts, shape, usageErrorf("--targets: %v", err)
+			return spec, usageErrorf("--targets: %v", err)
 		}
-		opts.Targets = ts
+		spec.Targets = ts
 	default:
-		return opts, shape, usageErrorf("give a URL to load, or --targets FILE")
+		return spec, usageErrorf("give a URL to load, or --targets FILE")
 	}
-	return opts, shape, nil
+	return spec, nil
 }
 
 // loadShape reads the load's shape from the flags. The model is what they
@@ -271,118 +259,28 @@ func loadShape(f loadFlags) (loadgen.Shape, error) {
 var hgrmUnits = map[string]float64{"ns": report.Nanoseconds, "us": report.Microseconds, "ms": report.Milliseconds, "s": report.Seconds}
 
 func runLoad(cmd *cobra.Command, e *env, f loadFlags, args []string) error {
-	opts, shape, err := loadOptions(f, args)
+	spec, err := loadSpec(f, args)
 	if err != nil {
 		return err
 	}
-	var thresholds []*loadgen.Threshold
+	lr := experiments.LoadRun{Spec: spec, ResultsPath: f.out, HgrmPath: f.hgrm, Summary: e.stdout}
 	for _, src := range f.thresholds {
 		t, err := loadgen.ParseThreshold(src)
 		if err != nil {
 			return usageErrorf("--threshold: %v", err)
 		}
-		thresholds = append(thresholds, t)
+		lr.Thresholds = append(lr.Thresholds, t)
 	}
-	scale, ok := hgrmUnits[f.hgrmUnit]
-	if !ok {
+	var ok bool
+	if lr.HgrmScale, ok = hgrmUnits[f.hgrmUnit]; !ok {
 		return usageErrorf("--hgrm-unit %q: want ns, us, ms or s", f.hgrmUnit)
 	}
-	if err := opts.Validate(); err != nil {
-		return exitcode.Wrap(err, exitcode.Usage)
+	if !f.quiet && e.stderrIsTerminal() {
+		lr.Progress = e.stderr
 	}
-
-	evaluator := loadgen.NewEvaluator(thresholds)
-	var progress *loadgen.Progress
-	showProgress := !f.quiet && e.stderrIsTerminal()
-	var results *report.ResultsWriter
-	start := time.Now()
-	if f.out != "" {
-		planned := opts.Schedule.Duration()
-		info, err := report.NewRunInfo("faultline "+version, opts.Model, start, planned, opts.Schedule.ExpectedArrivals()/planned.Seconds(), describeLoad(opts, shape))
-		if err != nil {
-			return err
-		}
-		if results, err = report.CreateResults(f.out, info); err != nil {
-			return usageErrorf("--out: %v", err)
-		}
-	}
-	opts.OnInterval = func(iv *loadgen.Stats) {
-		evaluator.Observe(iv)
-		if results != nil {
-			results.WriteInterval(iv)
-		}
-		if showProgress {
-			if progress == nil {
-				progress = loadgen.NewProgress(e.stderr, opts.Schedule, start)
-			}
-			progress.Update(iv)
-		}
-	}
-	res, err := loadgen.Run(cmd.Context(), opts)
-	if progress != nil {
-		progress.Done()
-	}
+	code, err := experiments.RunLoad(cmd.Context(), lr)
 	if err != nil {
-		if results != nil {
-			results.Abort()
-		}
-		return exitcode.Wrap(err, exitcode.Usage)
-	}
-	verdicts := evaluator.Results(res.Total)
-	summary := report.Summarize(res, verdicts)
-	if err := report.WriteSummary(e.stdout, summary); err != nil {
 		return err
 	}
-	if results != nil {
-		if err := results.Close(res.End, summary); err != nil {
-			return err
-		}
-	}
-	if f.hgrm != "" {
-		if err := report.WriteFileAtomic(f.hgrm, func(w io.Writer) error {
-			return report.WriteHgrm(w, res.Total.Latency(""), scale, report.DefaultTicksPerHalfDistance)
-		}); err != nil {
-			return fmt.Errorf("--hgrm: %w", err)
-		}
-	}
-	switch {
-	case res.Interrupted:
-		return exitSilently(exitcode.Interrupted)
-	case res.Total.Responses("") == 0 && res.Total.Completed("") > 0:
-		return exitcode.Errorf(exitcode.Runtime, "no request got a response: the target is unreachable (%s)", errorClassesLine(res.Total))
-	case !loadgen.AllHeld(verdicts):
-		return exitSilently(exitcode.Failed)
-	}
-	return nil
-}
-
-func errorClassesLine(s *loadgen.Stats) string {
-	var parts []string
-	for _, c := range loadgen.ErrorClasses {
-		if n := s.ErrorsByClass("")[c]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%s: %d", c, n))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-// describeLoad is the options as stored in the results file.
-func describeLoad(o loadgen.Options, shape loadgen.Shape) map[string]any {
-	targets := make([]map[string]any, len(o.Targets))
-	for i, t := range o.Targets {
-		targets[i] = map[string]any{"name": t.Name, "method": t.Method, "url": t.URL.String(), "weight": t.Weight}
-		if targets[i]["name"] == "" {
-			targets[i]["name"] = t.DefaultName()
-		}
-	}
-	stages := make([]map[string]any, len(shape.Stages))
-	for i, s := range shape.Stages {
-		stages[i] = map[string]any{"duration": s.Duration.String(), "target": s.Target}
-	}
-	return map[string]any{
-		"model": o.Model, "rate": shape.Rate, "stages": stages, "duration": shape.Duration.String(),
-		"poisson": shape.Poisson, "connections": o.Connections, "max_in_flight": o.MaxInFlight,
-		"concurrency": shape.Concurrency, "think_time": o.ThinkTime.String(), "timeout": o.Timeout.String(),
-		"http2": o.HTTP2, "targets": targets,
-	}
+	return exitSilently(code)
 }

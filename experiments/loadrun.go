@@ -1,0 +1,157 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/faultline-dev/faultline/internal/exitcode"
+	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report"
+)
+
+// LoadRun is a plain load, as faultline load runs it: one schedule, no
+// phases or faults, thresholds judged over the whole run.
+type LoadRun struct {
+	Spec       loadgen.Spec
+	Thresholds []*loadgen.Threshold
+	// ResultsPath, when set, receives the results file (every interval's
+	// histograms, then the summary).
+	ResultsPath string
+	// HgrmPath, when set, receives the latency distribution in .hgrm
+	// layout, values in HgrmScale units (report.Milliseconds, ...).
+	HgrmPath  string
+	HgrmScale float64
+	// Summary receives the summary at the end.
+	Summary io.Writer
+	// Progress, when set, receives a live progress line redrawn in place
+	// (a terminal).
+	Progress io.Writer
+}
+
+// RunLoad runs the load and writes its summary and files. The code says
+// how it went: OK, Failed when a threshold did not hold, Interrupted when
+// ctx ended it. An error carries its own code (internal/exitcode): Usage
+// when the load cannot start (nothing was sent), Runtime when no request
+// got a response or a file could not be written.
+func RunLoad(ctx context.Context, lr LoadRun) (exitcode.Code, error) {
+	opts, err := lr.Spec.Options()
+	if err != nil {
+		return exitcode.Usage, exitcode.Wrap(err, exitcode.Usage)
+	}
+	evaluator := loadgen.NewEvaluator(lr.Thresholds)
+	start := time.Now()
+	var results *report.ResultsWriter
+	if lr.ResultsPath != "" {
+		planned := opts.Schedule.Duration()
+		info, err := report.NewRunInfo(lr.Spec.Tool, opts.Model, start, planned, opts.Schedule.ExpectedArrivals()/planned.Seconds(), describeLoad(lr.Spec, opts))
+		if err != nil {
+			return exitcode.Runtime, err
+		}
+		if results, err = report.CreateResults(lr.ResultsPath, info); err != nil {
+			return exitcode.Usage, exitcode.Wrap(fmt.Errorf("results file: %w", err), exitcode.Usage)
+		}
+	}
+	var progress *loadgen.Progress
+	opts.OnInterval = func(iv *loadgen.Stats) {
+		evaluator.Observe(iv)
+		if results != nil {
+			results.WriteInterval(iv)
+		}
+		if lr.Progress != nil {
+			if progress == nil {
+				progress = loadgen.NewProgress(lr.Progress, opts.Schedule, start)
+			}
+			progress.Update(iv)
+		}
+	}
+	res, err := loadgen.Run(ctx, opts)
+	if progress != nil {
+		progress.Done()
+	}
+	if err != nil {
+		if results != nil {
+			results.Abort()
+		}
+		return exitcode.Usage, exitcode.Wrap(err, exitcode.Usage)
+	}
+	verdicts := evaluator.Results(res.Total)
+	if err := writeLoadOutputs(lr, res, verdicts, results); err != nil {
+		return exitcode.Runtime, err
+	}
+	return loadCode(res, verdicts)
+}
+
+// writeLoadOutputs writes the summary, closes the results file and writes
+// the .hgrm file.
+func writeLoadOutputs(lr LoadRun, res *loadgen.Result, verdicts []loadgen.ThresholdResult, results *report.ResultsWriter) error {
+	summary := report.Summarize(res, verdicts)
+	if err := report.WriteSummary(lr.Summary, summary); err != nil {
+		return err
+	}
+	if results != nil {
+		if err := results.Close(res.End, summary); err != nil {
+			return err
+		}
+	}
+	if lr.HgrmPath != "" {
+		if err := report.WriteFileAtomic(lr.HgrmPath, func(w io.Writer) error {
+			return report.WriteHgrm(w, res.Total.Latency(""), lr.HgrmScale, report.DefaultTicksPerHalfDistance)
+		}); err != nil {
+			return fmt.Errorf("hgrm file: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadCode is a finished load's exit code: an interruption first, then a
+// target that never answered (an error: the thresholds mean nothing), then
+// the thresholds.
+func loadCode(res *loadgen.Result, verdicts []loadgen.ThresholdResult) (exitcode.Code, error) {
+	switch {
+	case res.Interrupted:
+		return exitcode.Interrupted, nil
+	case res.Total.Responses("") == 0 && res.Total.Completed("") > 0:
+		return exitcode.Runtime, exitcode.Errorf(exitcode.Runtime, "no request got a response: the target is unreachable (%s)", errorClassesLine(res.Total))
+	case !loadgen.AllHeld(verdicts):
+		return exitcode.Failed, nil
+	}
+	return exitcode.OK, nil
+}
+
+func errorClassesLine(s *loadgen.Stats) string {
+	var parts []string
+	for _, c := range loadgen.ErrorClasses {
+		if n := s.ErrorsByClass("")[c]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s: %d", c, n))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// describeLoad is the load as stored in the results file.
+func describeLoad(s loadgen.Spec, o loadgen.Options) map[string]any {
+	targets := make([]map[string]any, len(o.Targets))
+	for i, t := range o.Targets {
+		targets[i] = map[string]any{"name": t.Name, "method": t.Method, "url": t.URL.String(), "weight": t.Weight}
+		if targets[i]["name"] == "" {
+			targets[i]["name"] = t.DefaultName()
+		}
+	}
+	stages := make([]map[string]any, len(s.Shape.Stages))
+	for i, st := range s.Shape.Stages {
+		stages[i] = map[string]any{"duration": st.Duration.String(), "target": st.Target}
+	}
+	d := map[string]any{
+		"model": o.Model, "rate": s.Shape.Rate, "stages": stages, "duration": s.Shape.Duration.String(),
+		"poisson": s.Shape.Poisson, "connections": o.Connections, "max_in_flight": o.MaxInFlight,
+		"concurrency": s.Shape.Concurrency, "think_time": o.ThinkTime.String(), "timeout": o.Timeout.String(),
+		"http2": o.HTTP2, "targets": targets,
+	}
+	if s.Segment.Count > 1 {
+		d["segment"] = s.Segment.String()
+	}
+	return d
+}

@@ -18,54 +18,20 @@ import (
 // share: selecting containers, and the injection that acts on them through
 // the Docker Engine and brings them back on revert.
 
-// containerFields are the fields every container kind accepts.
-var containerFields = []string{"names", "labels", "mode", "value", "seed", "restore"}
-
-// containerAction is one container kind's verb.
-type containerAction struct {
-	name    string
-	summary string
-	fields  []string // the kind's own fields, beyond containerFields
-	// validate checks the kind's own fields.
-	validate func(Spec) []error
-	// describe says what the action does, such as "kill (SIGKILL)".
-	describe func(Spec) string
-	// do applies the action to one container.
-	do func(ctx context.Context, eng *docker.Engine, c *containerInjection, id string) error
-	// undo brings one container back to running; state is its state now.
-	undo func(ctx context.Context, eng *docker.Engine, id, state string) (string, error)
+// containerTarget selects running containers: every container kind has
+// these fields.
+type containerTarget struct {
+	Names     []string          `yaml:"names,omitempty" flag:"name" doc:"container names (or IDs) to match exactly; an entry re2:EXPR is an RE2 regular expression matched against names (at most one); names or labels is required"`
+	Labels    map[string]string `yaml:"labels,omitempty" flag:"label" doc:"containers carrying every one of these labels, KEY: VALUE (an empty VALUE: any value)"`
+	Selection `yaml:",inline"`
+	Seed      *uint64 `yaml:"seed,omitempty" doc:"this fault's seed for picking among the matching containers, overriding the run's"`
 }
-
-var containerActions = map[string]*containerAction{}
-
-// registerContainerAction registers a container action as a fault kind.
-func registerContainerAction(a containerAction) {
-	containerActions[a.name] = &a
-	registerKind(kind{
-		name:         a.name,
-		group:        "container",
-		summary:      a.summary,
-		fields:       append(append([]string{}, containerFields...), a.fields...),
-		build:        func(s Spec) Fault { return &containerFault{action: containerActions[a.name], spec: s} },
-		newInjection: func() Injection { return new(containerInjection) },
-	})
-}
-
-// containerFault acts on the containers its selector and selection pick.
-type containerFault struct {
-	action *containerAction
-	spec   Spec
-}
-
-var _ Fault = (*containerFault)(nil)
-
-func (f *containerFault) Kind() string { return f.action.name }
 
 // selector turns the names (with at most one "re2:" regex) and labels into
 // the engine's selector.
-func selectorOf(s Spec) (docker.Selector, error) {
-	sel := docker.Selector{Labels: s.Labels}
-	for _, n := range s.Names {
+func (t containerTarget) selector() (docker.Selector, error) {
+	sel := docker.Selector{Labels: t.Labels}
+	for _, n := range t.Names {
 		if expr, ok := strings.CutPrefix(n, "re2:"); ok {
 			if sel.NameRegex != "" {
 				return sel, errors.New("names: at most one re2: regular expression")
@@ -82,6 +48,74 @@ func selectorOf(s Spec) (docker.Selector, error) {
 		sel.Names = append(sel.Names, n)
 	}
 	return sel, nil
+}
+
+func (t containerTarget) validate() []error {
+	var errs []error
+	sel, err := t.selector()
+	if err != nil {
+		errs = append(errs, &FieldError{Field: "names", Err: err})
+	} else if sel.IsEmpty() {
+		errs = append(errs, errors.New("select containers with names (exact, or one re2:EXPR) or labels"))
+	}
+	return append(errs, t.Selection.Validate()...)
+}
+
+// describe says which containers the target picks.
+func (t containerTarget) describe() string {
+	sel, _ := t.selector()
+	return fmt.Sprintf("%s of the running containers with %s", t.Selection, describeSelector(sel))
+}
+
+// seed returns the target's own seed if it has one, else the run's.
+func (t containerTarget) seed(env *Env) uint64 {
+	if t.Seed != nil {
+		return *t.Seed
+	}
+	return env.Seed
+}
+
+// pick finds the running containers the target selects, touching nothing,
+// and says how they were picked.
+func (t containerTarget) pick(ctx context.Context, env *Env) (*docker.Engine, []containerRef, string, error) {
+	sel, err := t.selector()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	eng, err := env.docker(ctx)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	matches, err := eng.List(ctx, sel)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("docker engine at %s: %w", eng.Host(), err)
+	}
+	var running []docker.ContainerInfo
+	var others []string
+	for _, c := range matches {
+		if c.State == "running" {
+			running = append(running, c)
+		} else {
+			others = append(others, fmt.Sprintf("%s (%s)", c.Name, c.State))
+		}
+	}
+	if len(running) == 0 {
+		msg := fmt.Sprintf("no running container matches %s on the docker engine at %s", describeSelector(sel), eng.Host())
+		if len(others) > 0 {
+			msg += "; not running: " + strings.Join(others, ", ")
+		}
+		return nil, nil, "", errors.New(msg)
+	}
+	seed := t.seed(env)
+	victims, err := Pick(running, func(c docker.ContainerInfo) string { return c.Name }, t.Selection, seed)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("select among %d running containers: %w", len(running), err)
+	}
+	refs := make([]containerRef, len(victims))
+	for i, v := range victims {
+		refs[i] = containerRef{ID: v.ID, Name: v.Name}
+	}
+	return eng, refs, fmt.Sprintf("%s of %d running with %s, seed %d", t.Selection, len(running), describeSelector(sel), seed), nil
 }
 
 // describeSelector renders a selector for messages.
@@ -103,72 +137,74 @@ func describeSelector(sel docker.Selector) string {
 	return strings.Join(parts, " and ")
 }
 
-func (f *containerFault) Validate() []error {
-	var errs []error
-	sel, err := selectorOf(f.spec)
-	if err != nil {
-		errs = append(errs, err)
-	} else if sel.IsEmpty() {
-		errs = append(errs, errors.New("select containers with names (exact, or one re2:EXPR) or labels"))
-	}
-	errs = append(errs, f.spec.Selection.Validate()...)
-	if f.action.validate != nil {
-		errs = append(errs, f.action.validate(f.spec)...)
-	}
-	return errs
+// containerAction is the fields of one container action (kill, stop,
+// restart, pause), beyond the target's: an action kind is its fields
+// struct, its containerOps and a registerContainerAction line (see
+// pause.go).
+type containerAction interface {
+	// validate checks the action's own fields.
+	validate() []error
+	// describe is what follows the kind's name in descriptions, such as
+	// " (SIGKILL)".
+	describe() string
+	// configure records the action's parameters in the injection.
+	configure(inj *containerInjection)
 }
 
-func (f *containerFault) Describe() string {
-	sel, _ := selectorOf(f.spec)
-	return fmt.Sprintf("%s %s of the running containers with %s", f.action.describe(f.spec), f.spec.Selection, describeSelector(sel))
+// containerOps act on one container: do applies the action, undo brings
+// it back to running (state is its state now). They are looked up by name
+// when a ledger entry is reverted.
+type containerOps struct {
+	do   func(ctx context.Context, eng *docker.Engine, c *containerInjection, id string) error
+	undo func(ctx context.Context, eng *docker.Engine, id, state string) (string, error)
 }
 
-func (f *containerFault) Resolve(ctx context.Context, env *Env) (Injection, error) {
-	sel, err := selectorOf(f.spec)
+var containerActions = map[string]containerOps{}
+
+// registerContainerAction registers a container action as a fault kind.
+func registerContainerAction[A containerAction](name, summary string, ops containerOps) {
+	containerActions[name] = ops
+	registerKind(kind{
+		name:         name,
+		group:        GroupContainer,
+		summary:      summary,
+		newFault:     func() Fault { return &containerFault[A]{kind: name} },
+		newInjection: func() Injection { return new(containerInjection) },
+	})
+}
+
+// containerFault acts on the containers its target picks.
+type containerFault[A containerAction] struct {
+	kind   string
+	Target containerTarget `yaml:",inline"`
+	Revert restoreField    `yaml:",inline"`
+	Action A               `yaml:",inline"`
+}
+
+func (f *containerFault[A]) Kind() string { return f.kind }
+
+func (f *containerFault[A]) Validate() []error {
+	return append(f.Target.validate(), f.Action.validate()...)
+}
+
+func (f *containerFault[A]) Describe() string {
+	return fmt.Sprintf("%s%s %s", f.kind, f.Action.describe(), f.Target.describe())
+}
+
+func (f *containerFault[A]) Resolve(ctx context.Context, env *Env) (Injection, error) {
+	eng, refs, how, err := f.Target.pick(ctx, env)
 	if err != nil {
 		return nil, err
-	}
-	eng, err := env.docker(ctx)
-	if err != nil {
-		return nil, err
-	}
-	matches, err := eng.List(ctx, sel)
-	if err != nil {
-		return nil, fmt.Errorf("docker engine at %s: %w", eng.Host(), err)
-	}
-	var running []docker.ContainerInfo
-	var others []string
-	for _, c := range matches {
-		if c.State == "running" {
-			running = append(running, c)
-		} else {
-			others = append(others, fmt.Sprintf("%s (%s)", c.Name, c.State))
-		}
-	}
-	if len(running) == 0 {
-		msg := fmt.Sprintf("no running container matches %s on the docker engine at %s", describeSelector(sel), eng.Host())
-		if len(others) > 0 {
-			msg += "; not running: " + strings.Join(others, ", ")
-		}
-		return nil, errors.New(msg)
-	}
-	seed := f.spec.seed(env)
-	victims, err := Pick(running, func(c docker.ContainerInfo) string { return c.Name }, f.spec.Selection, seed)
-	if err != nil {
-		return nil, fmt.Errorf("select among %d running containers: %w", len(running), err)
 	}
 	inj := &containerInjection{
-		Host:      eng.Host(),
-		Action:    f.action.name,
-		What:      f.action.describe(f.spec),
-		Signal:    killSignal(f.spec),
-		Timeout:   timeoutOr(f.spec, 0),
-		Restore:   f.spec.restore(),
-		Selection: fmt.Sprintf("%s of %d running with %s, seed %d", f.spec.Selection, len(running), describeSelector(sel), seed),
+		Host:       eng.Host(),
+		Action:     f.kind,
+		What:       f.kind + f.Action.describe(),
+		Restore:    f.Revert.restore(),
+		Selection:  how,
+		Containers: refs,
 	}
-	for _, v := range victims {
-		inj.Containers = append(inj.Containers, containerRef{ID: v.ID, Name: v.Name})
-	}
+	f.Action.configure(inj)
 	return inj, nil
 }
 
@@ -206,24 +242,29 @@ func (c *containerInjection) Describe() string {
 	return fmt.Sprintf("%s container(s) %s (%s) on the docker engine at %s", c.What, c.names(), c.Selection, c.Host)
 }
 
-func (c *containerInjection) action() (*containerAction, error) {
+func (c *containerInjection) action() (containerOps, error) {
 	a, ok := containerActions[c.Action]
 	if !ok {
-		return nil, fmt.Errorf("unknown container action %q", c.Action)
+		return a, fmt.Errorf("unknown container action %q", c.Action)
 	}
 	return a, nil
 }
 
-// engine connects to the engine the containers are on. The ledger records
-// the host, and the engine is the one the environment names; a mismatch is
-// an error rather than a revert on the wrong machine.
+// engine connects to the engine the containers are on.
 func (c *containerInjection) engine(ctx context.Context, env *Env) (*docker.Engine, error) {
+	return engineAt(ctx, env, c.Host)
+}
+
+// engineAt connects to the engine the environment names, which must be the
+// one at host, as the ledger recorded it: a mismatch is an error rather
+// than a revert on the wrong machine.
+func engineAt(ctx context.Context, env *Env, host string) (*docker.Engine, error) {
 	eng, err := env.docker(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if c.Host != "" && eng.Host() != c.Host {
-		return nil, fmt.Errorf("the containers are on the docker engine at %s, but this process reaches %s: run with DOCKER_HOST=%s", c.Host, eng.Host(), c.Host)
+	if host != "" && eng.Host() != host {
+		return nil, fmt.Errorf("the containers are on the docker engine at %s, but this process reaches %s: run with DOCKER_HOST=%s", host, eng.Host(), host)
 	}
 	return eng, nil
 }
@@ -300,15 +341,4 @@ func startIfDown(ctx context.Context, eng *docker.Engine, id, state string) (str
 		return "", err
 	}
 	return "started", nil
-}
-
-// killSignal is the signal of a kill fault, SIGKILL by default.
-func killSignal(s Spec) string {
-	if s.Kind != "kill" {
-		return ""
-	}
-	if s.Signal == "" {
-		return "SIGKILL"
-	}
-	return normalSignal(s.Signal)
 }

@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,32 +10,33 @@ import (
 func init() {
 	registerKind(kind{
 		name:         "crash",
-		group:        "service",
+		group:        GroupService,
 		summary:      "close an in-process service's listener and live connections; revert brings it back on the same address",
-		fields:       []string{"service"},
-		build:        func(s Spec) Fault { return &crashFault{spec: s} },
+		newFault:     func() Fault { return new(crashFault) },
 		newInjection: func() Injection { return new(crashInjection) },
 	})
 }
 
 // crashFault takes down a service running inside this process (a bundled
 // target), so crash experiments run without Docker.
-type crashFault struct{ spec Spec }
+type crashFault struct {
+	Service string `yaml:"service,omitempty" doc:"the in-process service to crash (required)"`
+}
 
 var _ Fault = (*crashFault)(nil)
 
 func (f *crashFault) Kind() string     { return "crash" }
-func (f *crashFault) Describe() string { return "crash service " + f.spec.Service }
+func (f *crashFault) Describe() string { return "crash service " + f.Service }
 
 func (f *crashFault) Validate() []error {
-	if f.spec.Service == "" {
-		return []error{errors.New("service is required: the name of an in-process service")}
+	if f.Service == "" {
+		return []error{fieldErrorf("service", "service is required: the name of an in-process service")}
 	}
 	return nil
 }
 
 func (f *crashFault) Resolve(ctx context.Context, env *Env) (Injection, error) {
-	if _, ok := env.Services[f.spec.Service]; !ok {
+	if _, ok := env.Services[f.Service]; !ok {
 		names := make([]string, 0, len(env.Services))
 		for name := range env.Services {
 			names = append(names, name)
@@ -46,9 +46,9 @@ func (f *crashFault) Resolve(ctx context.Context, env *Env) (Injection, error) {
 		if len(names) > 0 {
 			there = "running here: " + strings.Join(names, ", ")
 		}
-		return nil, fmt.Errorf("no in-process service %q (%s)", f.spec.Service, there)
+		return nil, fmt.Errorf("no in-process service %q (%s)", f.Service, there)
 	}
-	return &crashInjection{Service: f.spec.Service, Owner: self()}, nil
+	return &crashInjection{Service: f.Service, Owner: self()}, nil
 }
 
 // crashInjection crashes an in-process service and restores it on revert.

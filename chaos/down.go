@@ -8,25 +8,26 @@ import (
 func init() {
 	registerKind(kind{
 		name:         "down",
-		group:        "toxiproxy",
+		group:        GroupToxiproxy,
 		summary:      "disable the proxy: new connections are refused and every live one is closed",
-		fields:       []string{"proxy", "listen", "upstream"},
-		build:        func(s Spec) Fault { return &downFault{spec: s} },
+		newFault:     func() Fault { return new(downFault) },
 		newInjection: func() Injection { return new(downInjection) },
 	})
 }
 
 // downFault disables a proxy.
-type downFault struct{ spec Spec }
+type downFault struct {
+	Target proxyFields `yaml:",inline"`
+}
 
 var _ Fault = (*downFault)(nil)
 
 func (f *downFault) Kind() string      { return "down" }
-func (f *downFault) Validate() []error { return validateProxyFields(f.spec) }
-func (f *downFault) Describe() string  { return "down: proxy " + f.spec.Proxy + " disabled" }
+func (f *downFault) Validate() []error { return f.Target.validate() }
+func (f *downFault) Describe() string  { return "down: proxy " + f.Target.Proxy + " disabled" }
 
 func (f *downFault) Resolve(ctx context.Context, env *Env) (Injection, error) {
-	server, target, err := resolveProxy(ctx, env, f.spec)
+	server, target, err := resolveProxy(ctx, env, f.Target)
 	if err != nil {
 		return nil, err
 	}

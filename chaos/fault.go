@@ -2,17 +2,16 @@ package chaos
 
 import (
 	"context"
-	"fmt"
-	"slices"
-	"sort"
-	"strings"
 	"sync"
 
 	"github.com/faultline-dev/faultline/chaos/docker"
-	"github.com/faultline-dev/faultline/internal/suggest"
 )
 
-// Fault is one configured fault of some kind, built from a Spec by New.
+// Fault is one configured fault of some kind. It is also the kind's
+// configuration: a pointer to the kind's own struct, whose fields (their
+// yaml, flag and doc tags) are the kind's fields in an experiment's
+// `faults:` entry, on the `faultline chaos` command line, in the JSON
+// Schema and in docs/chaos.md. NewFault returns one with every field zero.
 //
 // A fault is applied in two steps so that nothing is touched before the
 // ledger knows how to undo it: Resolve finds the targets (which proxy, which
@@ -22,7 +21,9 @@ import (
 type Fault interface {
 	// Kind is the registered name of the fault's kind, such as "latency".
 	Kind() string
-	// Validate returns every problem with the fault's configuration.
+	// Validate returns every problem with the fault's configuration; a
+	// problem with one field is a *FieldError, so that callers can point
+	// at that field.
 	Validate() []error
 	// Describe says what the fault does, in a few words.
 	Describe() string
@@ -101,72 +102,4 @@ func (e *Env) Close() error {
 	err := e.engine.Close()
 	e.engine = nil
 	return err
-}
-
-// kind is a registered fault kind.
-type kind struct {
-	name    string
-	group   string   // "toxiproxy", "container", "process" or "service"
-	summary string   // one line for help and docs
-	fields  []string // the Spec fields (YAML names) the kind accepts
-	// hidden kinds are not faults a user asks for (the runner's proxies):
-	// Kinds omits them and New rejects them, but the ledger decodes them.
-	hidden bool
-	build  func(Spec) Fault
-	// newInjection returns an empty Injection of the kind for the ledger to
-	// decode into.
-	newInjection func() Injection
-}
-
-var kinds = map[string]*kind{}
-
-// registerKind adds a fault kind; a duplicate name panics at start-up.
-func registerKind(k kind) {
-	if _, dup := kinds[k.name]; dup {
-		panic("chaos: fault kind registered twice: " + k.name)
-	}
-	kinds[k.name] = &k
-}
-
-// Kinds returns the names of every registered fault kind, sorted.
-func Kinds() []string {
-	names := make([]string, 0, len(kinds))
-	for name, k := range kinds {
-		if !k.hidden {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	return names
-}
-
-// KindInfo describes a registered fault kind for help and documentation.
-type KindInfo struct {
-	Name    string
-	Group   string
-	Summary string
-	Fields  []string
-}
-
-// DescribeKind returns the description of a registered kind.
-func DescribeKind(name string) (KindInfo, bool) {
-	k, ok := kinds[name]
-	if !ok || k.hidden {
-		return KindInfo{}, false
-	}
-	return KindInfo{Name: k.name, Group: k.group, Summary: k.summary, Fields: slices.Clone(k.fields)}, true
-}
-
-// unknownKindError names the valid kinds, and the closest one when the
-// name looks like a typo.
-func unknownKindError(name string) error {
-	valid := Kinds()
-	msg := fmt.Sprintf("unknown fault kind %q", name)
-	if name == "" {
-		msg = "fault kind is missing"
-	}
-	if best := suggest.Closest(name, valid); best != "" {
-		msg += fmt.Sprintf(" (did you mean %s?)", best)
-	}
-	return fmt.Errorf("%s: valid kinds are %s", msg, strings.Join(valid, ", "))
 }

@@ -8,20 +8,27 @@ import (
 )
 
 func init() {
-	registerContainerAction(containerAction{
-		name:    "kill",
-		summary: "send a signal (default SIGKILL) to containers; revert starts them again",
-		fields:  []string{"signal"},
-		validate: func(s Spec) []error {
-			if err := checkSignal(killSignal(s)); err != nil {
-				return []error{err}
-			}
-			return nil
-		},
-		describe: func(s Spec) string { return fmt.Sprintf("kill (%s)", killSignal(s)) },
+	registerContainerAction[killAction]("kill", "send a signal (default SIGKILL) to containers; revert starts them again", containerOps{
 		do: func(ctx context.Context, eng *docker.Engine, c *containerInjection, id string) error {
 			return eng.Kill(ctx, id, c.Signal)
 		},
 		undo: startIfDown,
 	})
 }
+
+// killAction signals the containers' main process.
+type killAction struct {
+	Signal string `yaml:"signal,omitempty" default:"SIGKILL" doc:"the signal to send to the containers' main process"`
+}
+
+func (k killAction) signal() string { return signalOr(k.Signal, "SIGKILL") }
+
+func (k killAction) validate() []error {
+	if err := checkSignal(k.signal()); err != nil {
+		return []error{&FieldError{Field: "signal", Err: err}}
+	}
+	return nil
+}
+
+func (k killAction) describe() string                  { return fmt.Sprintf(" (%s)", k.signal()) }
+func (k killAction) configure(inj *containerInjection) { inj.Signal = k.signal() }

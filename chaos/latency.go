@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -9,33 +8,38 @@ import (
 )
 
 func init() {
-	registerToxic(toxicKind{
-		name:    "latency",
-		summary: "delay data by latency, plus or minus a random jitter",
-		fields:  []string{"latency", "jitter"},
-		validate: func(s Spec) []error {
-			var errs []error
-			if s.Latency <= 0 {
-				errs = append(errs, errors.New("latency is required and must be positive, such as 200ms"))
-			} else if _, err := wholeMillis("latency", s.Latency); err != nil {
-				errs = append(errs, err)
-			}
-			if _, err := wholeMillis("jitter", s.Jitter); err != nil {
-				errs = append(errs, err)
-			}
-			if s.Jitter > s.Latency && s.Latency > 0 {
-				errs = append(errs, fmt.Errorf("jitter %s is larger than latency %s", s.Jitter, s.Latency))
-			}
-			return errs
-		},
-		attributes: func(s Spec) toxiproxy.Attributes {
-			return toxiproxy.Attributes{"latency": int64(s.Latency / time.Millisecond), "jitter": int64(s.Jitter / time.Millisecond)}
-		},
-		describe: func(s Spec) string {
-			if s.Jitter > 0 {
-				return fmt.Sprintf("latency %s ±%s", s.Latency, s.Jitter)
-			}
-			return fmt.Sprintf("latency %s", s.Latency)
-		},
-	})
+	registerToxic[latencyToxic]("latency", "delay data by latency, plus or minus a random jitter")
+}
+
+// latencyToxic delays data.
+type latencyToxic struct {
+	Latency time.Duration `yaml:"latency,omitempty" doc:"the delay added to the data (required; whole milliseconds), such as 200ms"`
+	Jitter  time.Duration `yaml:"jitter,omitempty" doc:"random variation of the latency, plus or minus (whole milliseconds, at most latency)"`
+}
+
+func (l latencyToxic) validate() []error {
+	var errs []error
+	if l.Latency <= 0 {
+		errs = append(errs, fieldErrorf("latency", "latency is required and must be positive, such as 200ms"))
+	} else if _, err := wholeMillis("latency", l.Latency); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := wholeMillis("jitter", l.Jitter); err != nil {
+		errs = append(errs, err)
+	}
+	if l.Jitter > l.Latency && l.Latency > 0 {
+		errs = append(errs, fieldErrorf("jitter", "jitter %s is larger than latency %s", l.Jitter, l.Latency))
+	}
+	return errs
+}
+
+func (l latencyToxic) attributes() toxiproxy.Attributes {
+	return toxiproxy.Attributes{"latency": int64(l.Latency / time.Millisecond), "jitter": int64(l.Jitter / time.Millisecond)}
+}
+
+func (l latencyToxic) describe() string {
+	if l.Jitter > 0 {
+		return fmt.Sprintf("latency %s ±%s", l.Latency, l.Jitter)
+	}
+	return fmt.Sprintf("latency %s", l.Latency)
 }

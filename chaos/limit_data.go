@@ -1,26 +1,29 @@
 package chaos
 
 import (
-	"errors"
 	"fmt"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
 )
 
 func init() {
-	registerToxic(toxicKind{
-		name:    "limit_data",
-		summary: "close the connection once bytes have passed",
-		fields:  []string{"bytes"},
-		validate: func(s Spec) []error {
-			if s.Bytes <= 0 {
-				return []error{errors.New("bytes is required and must be positive, such as 1KiB")}
-			}
-			return nil
-		},
-		attributes: func(s Spec) toxiproxy.Attributes {
-			return toxiproxy.Attributes{"bytes": int64(s.Bytes)}
-		},
-		describe: func(s Spec) string { return fmt.Sprintf("limit_data %s", s.Bytes) },
-	})
+	registerToxic[limitDataToxic]("limit_data", "close the connection once bytes have passed")
 }
+
+// limitDataToxic closes a connection after some bytes.
+type limitDataToxic struct {
+	Bytes Size `yaml:"bytes,omitempty" doc:"the bytes to let through before closing (required), such as 1KiB"`
+}
+
+func (l limitDataToxic) validate() []error {
+	if l.Bytes <= 0 {
+		return []error{fieldErrorf("bytes", "bytes is required and must be positive, such as 1KiB")}
+	}
+	return nil
+}
+
+func (l limitDataToxic) attributes() toxiproxy.Attributes {
+	return toxiproxy.Attributes{"bytes": int64(l.Bytes)}
+}
+
+func (l limitDataToxic) describe() string { return fmt.Sprintf("limit_data %s", l.Bytes) }

@@ -7,10 +7,7 @@ import (
 )
 
 func init() {
-	registerContainerAction(containerAction{
-		name:     "pause",
-		summary:  "freeze every process of containers; revert unpauses them",
-		describe: func(Spec) string { return "pause" },
+	registerContainerAction[pauseAction]("pause", "freeze every process of containers; revert unpauses them", containerOps{
 		do: func(ctx context.Context, eng *docker.Engine, c *containerInjection, id string) error {
 			return eng.Pause(ctx, id)
 		},
@@ -25,3 +22,10 @@ func init() {
 		},
 	})
 }
+
+// pauseAction has no fields of its own.
+type pauseAction struct{}
+
+func (pauseAction) validate() []error                 { return nil }
+func (pauseAction) describe() string                  { return "" }
+func (pauseAction) configure(inj *containerInjection) {}

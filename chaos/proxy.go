@@ -8,16 +8,14 @@ import (
 // The proxy "kind" is not a fault: it is how the experiment runner creates
 // the proxies an experiment declares, through a Session, so that the ledger
 // records them and a revert (or cleanup after a crash) deletes them. It is
-// hidden from Kinds, and Spec.Validate and New reject it; build it with
-// NewProxy.
+// hidden from Kinds, and NewFault rejects it; build it with NewProxy.
 func init() {
 	registerKind(kind{
 		name:         "proxy",
-		group:        "toxiproxy",
+		group:        GroupToxiproxy,
 		summary:      "create a Toxiproxy proxy; revert deletes it",
-		fields:       []string{"proxy", "listen", "upstream"},
 		hidden:       true,
-		build:        func(s Spec) Fault { return &proxyFault{spec: s} },
+		newFault:     func() Fault { return new(proxyFault) },
 		newInjection: func() Injection { return new(proxyInjection) },
 	})
 }
@@ -28,7 +26,7 @@ func init() {
 // upstream, it is used as it is and left in place on revert. The listen
 // address the server chose is in the Entry's Injection: see ProxyListen.
 func NewProxy(name, listen, upstream string) (Fault, error) {
-	f := &proxyFault{spec: Spec{Kind: "proxy", Proxy: name, Listen: listen, Upstream: upstream}}
+	f := &proxyFault{Target: proxyFields{Proxy: name, Listen: listen, Upstream: upstream}}
 	if errs := f.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("proxy %s: %w", name, errs[0])
 	}
@@ -45,26 +43,28 @@ func ProxyListen(e *Entry) (string, bool) {
 	return p.Proxy.Listen, true
 }
 
-type proxyFault struct{ spec Spec }
+type proxyFault struct {
+	Target proxyFields `yaml:",inline"`
+}
 
 var _ Fault = (*proxyFault)(nil)
 
 func (f *proxyFault) Kind() string { return "proxy" }
 
 func (f *proxyFault) Validate() []error {
-	errs := validateProxyFields(f.spec)
-	if f.spec.Upstream == "" {
+	errs := f.Target.validate()
+	if f.Target.Upstream == "" {
 		errs = append(errs, fmt.Errorf("upstream is required"))
 	}
 	return errs
 }
 
 func (f *proxyFault) Describe() string {
-	return fmt.Sprintf("proxy %s -> %s", f.spec.Proxy, f.spec.Upstream)
+	return fmt.Sprintf("proxy %s -> %s", f.Target.Proxy, f.Target.Upstream)
 }
 
 func (f *proxyFault) Resolve(ctx context.Context, env *Env) (Injection, error) {
-	server, target, err := resolveProxy(ctx, env, f.spec)
+	server, target, err := resolveProxy(ctx, env, f.Target)
 	if err != nil {
 		return nil, err
 	}

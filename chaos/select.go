@@ -21,8 +21,8 @@ var modes = []string{ModeOne, ModeAll, ModeFixed, ModePercent}
 // Selection is the blast radius of a fault that picks among many targets.
 // The zero value means ModeOne.
 type Selection struct {
-	Mode  string  `yaml:"mode"`
-	Value float64 `yaml:"value"`
+	Mode  string  `yaml:"mode,omitempty" default:"one" enum:"one,all,fixed,percent" doc:"how many of the matching targets: one, all, fixed (value of them) or percent (value percent, rounded up), picked with the seed"`
+	Value float64 `yaml:"value,omitempty" doc:"the count for mode fixed, the percentage for mode percent"`
 }
 
 func (s Selection) mode() string {
@@ -38,18 +38,18 @@ func (s Selection) Validate() []error {
 	switch s.mode() {
 	case ModeOne, ModeAll:
 		if s.Value != 0 {
-			errs = append(errs, fmt.Errorf("value applies only to mode fixed or percent, not %s", s.mode()))
+			errs = append(errs, fieldErrorf("value", "value applies only to mode fixed or percent, not %s", s.mode()))
 		}
 	case ModeFixed:
 		if s.Value < 1 || s.Value != math.Trunc(s.Value) {
-			errs = append(errs, fmt.Errorf("mode fixed needs value, a whole number of targets >= 1 (got %v)", s.Value))
+			errs = append(errs, fieldErrorf("value", "mode fixed needs value, a whole number of targets >= 1 (got %v)", s.Value))
 		}
 	case ModePercent:
 		if s.Value <= 0 || s.Value > 100 {
-			errs = append(errs, fmt.Errorf("mode percent needs value in (0, 100] (got %v)", s.Value))
+			errs = append(errs, fieldErrorf("value", "mode percent needs value in (0, 100] (got %v)", s.Value))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("unknown mode %q: valid modes are %s", s.Mode, strings.Join(modes, ", ")))
+		errs = append(errs, fieldErrorf("mode", "unknown mode %q: valid modes are %s", s.Mode, strings.Join(modes, ", ")))
 	}
 	return errs
 }

@@ -12,47 +12,56 @@ import (
 func init() {
 	registerKind(kind{
 		name:         "signal",
-		group:        "process",
+		group:        GroupProcess,
 		summary:      "send a signal (default SIGKILL) to a pid or the pid in a pidfile; SIGSTOP is undone with SIGCONT",
-		fields:       []string{"pid", "pidfile", "signal", "restore"},
-		build:        func(s Spec) Fault { return &signalFault{spec: s} },
+		newFault:     func() Fault { return new(signalFault) },
 		newInjection: func() Injection { return new(signalInjection) },
 	})
 }
 
 // signalFault signals a process of this machine.
-type signalFault struct{ spec Spec }
+type signalFault struct {
+	PID     int          `yaml:"pid,omitempty" doc:"the process id to signal (this or pidfile is required)"`
+	Pidfile string       `yaml:"pidfile,omitempty" doc:"a file holding the process id to signal"`
+	Signal  string       `yaml:"signal,omitempty" default:"SIGKILL" doc:"the signal to send: SIGKILL, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGSTOP, SIGCONT, SIGUSR1 or SIGUSR2 (stop and STOP work too)"`
+	Revert  restoreField `yaml:",inline"`
+}
+
+// restoreField lets a fault leave its targets as it left them.
+type restoreField struct {
+	Restore *bool `yaml:"restore,omitempty" default:"true" doc:"false leaves the targets as the fault left them on revert (killed, stopped, paused)"`
+}
+
+// restore reports whether revert should bring targets back (the default).
+func (r restoreField) restore() bool { return r.Restore == nil || *r.Restore }
 
 var _ Fault = (*signalFault)(nil)
 
 func (f *signalFault) Kind() string { return "signal" }
 
 func (f *signalFault) signal() string {
-	if f.spec.Signal == "" {
-		return "SIGKILL"
-	}
-	return normalSignal(f.spec.Signal)
+	return signalOr(f.Signal, "SIGKILL")
 }
 
 func (f *signalFault) Describe() string {
-	if f.spec.Pidfile != "" {
-		return fmt.Sprintf("%s to the process in %s", f.signal(), f.spec.Pidfile)
+	if f.Pidfile != "" {
+		return fmt.Sprintf("%s to the process in %s", f.signal(), f.Pidfile)
 	}
-	return fmt.Sprintf("%s to pid %d", f.signal(), f.spec.PID)
+	return fmt.Sprintf("%s to pid %d", f.signal(), f.PID)
 }
 
 func (f *signalFault) Validate() []error {
 	var errs []error
 	switch {
-	case f.spec.PID == 0 && f.spec.Pidfile == "":
+	case f.PID == 0 && f.Pidfile == "":
 		errs = append(errs, errors.New("pid or pidfile is required"))
-	case f.spec.PID != 0 && f.spec.Pidfile != "":
-		errs = append(errs, errors.New("give pid or pidfile, not both"))
-	case f.spec.PID < 0:
-		errs = append(errs, fmt.Errorf("pid %d: want a positive process id", f.spec.PID))
+	case f.PID != 0 && f.Pidfile != "":
+		errs = append(errs, fieldErrorf("pidfile", "give pid or pidfile, not both"))
+	case f.PID < 0:
+		errs = append(errs, fieldErrorf("pid", "pid %d: want a positive process id", f.PID))
 	}
 	if err := checkSignal(f.signal()); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, &FieldError{Field: "signal", Err: err})
 	}
 	return errs
 }
@@ -66,6 +75,14 @@ func normalSignal(name string) string {
 	return name
 }
 
+// signalOr is the named signal, normalised, or def when none is named.
+func signalOr(name, def string) string {
+	if name == "" {
+		return def
+	}
+	return normalSignal(name)
+}
+
 func checkSignal(name string) error {
 	if _, ok := lookupSignal(name); !ok {
 		return fmt.Errorf("unknown signal %q: use SIGKILL, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGSTOP, SIGCONT, SIGUSR1 or SIGUSR2", name)
@@ -74,18 +91,18 @@ func checkSignal(name string) error {
 }
 
 func (f *signalFault) Resolve(ctx context.Context, env *Env) (Injection, error) {
-	pid := f.spec.PID
+	pid := f.PID
 	from := ""
-	if f.spec.Pidfile != "" {
-		b, err := os.ReadFile(f.spec.Pidfile)
+	if f.Pidfile != "" {
+		b, err := os.ReadFile(f.Pidfile)
 		if err != nil {
 			return nil, fmt.Errorf("read pidfile: %w", err)
 		}
 		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
 		if err != nil || pid <= 0 {
-			return nil, fmt.Errorf("pidfile %s: no process id in it", f.spec.Pidfile)
+			return nil, fmt.Errorf("pidfile %s: no process id in it", f.Pidfile)
 		}
-		from = " (from " + f.spec.Pidfile + ")"
+		from = " (from " + f.Pidfile + ")"
 	}
 	if pid == os.Getpid() {
 		return nil, fmt.Errorf("pid %d%s is faultline itself", pid, from)
@@ -93,7 +110,7 @@ func (f *signalFault) Resolve(ctx context.Context, env *Env) (Injection, error) 
 	if !processExists(pid) {
 		return nil, fmt.Errorf("no process with pid %d%s", pid, from)
 	}
-	return &signalInjection{PID: pid, Start: processStart(pid), Signal: f.signal(), Pidfile: f.spec.Pidfile, Restore: f.spec.restore()}, nil
+	return &signalInjection{PID: pid, Start: processStart(pid), Signal: f.signal(), Pidfile: f.Pidfile, Restore: f.Revert.restore()}, nil
 }
 
 // signalInjection sends a signal to a process. Only SIGSTOP has an undo,

@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -9,22 +8,26 @@ import (
 )
 
 func init() {
-	registerToxic(toxicKind{
-		name:    "slow_close",
-		summary: "delay the close of the connection by delay",
-		fields:  []string{"delay"},
-		validate: func(s Spec) []error {
-			if s.Delay <= 0 {
-				return []error{errors.New("delay is required and must be positive, such as 1s")}
-			}
-			if _, err := wholeMillis("delay", s.Delay); err != nil {
-				return []error{err}
-			}
-			return nil
-		},
-		attributes: func(s Spec) toxiproxy.Attributes {
-			return toxiproxy.Attributes{"delay": int64(s.Delay / time.Millisecond)}
-		},
-		describe: func(s Spec) string { return fmt.Sprintf("slow_close %s", s.Delay) },
-	})
+	registerToxic[slowCloseToxic]("slow_close", "delay the close of the connection by delay")
 }
+
+// slowCloseToxic delays the close of a connection.
+type slowCloseToxic struct {
+	Delay time.Duration `yaml:"delay,omitempty" doc:"how long the close of the connection is delayed (required; whole milliseconds)"`
+}
+
+func (s slowCloseToxic) validate() []error {
+	if s.Delay <= 0 {
+		return []error{fieldErrorf("delay", "delay is required and must be positive, such as 1s")}
+	}
+	if _, err := wholeMillis("delay", s.Delay); err != nil {
+		return []error{err}
+	}
+	return nil
+}
+
+func (s slowCloseToxic) attributes() toxiproxy.Attributes {
+	return toxiproxy.Attributes{"delay": int64(s.Delay / time.Millisecond)}
+}
+
+func (s slowCloseToxic) describe() string { return fmt.Sprintf("slow_close %s", s.Delay) }

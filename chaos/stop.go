@@ -3,17 +3,13 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/faultline-dev/faultline/chaos/docker"
 )
 
 func init() {
-	registerContainerAction(containerAction{
-		name:     "stop",
-		summary:  "stop containers (SIGTERM, then SIGKILL after timeout, default 10s); revert starts them again",
-		fields:   []string{"timeout"},
-		validate: validateStopTimeout,
-		describe: func(s Spec) string { return "stop" + graceOf(s) },
+	registerContainerAction[graceAction]("stop", "stop containers (SIGTERM, then SIGKILL after timeout, default 10s); revert starts them again", containerOps{
 		do: func(ctx context.Context, eng *docker.Engine, c *containerInjection, id string) error {
 			return eng.Stop(ctx, id, c.Timeout)
 		},
@@ -21,17 +17,25 @@ func init() {
 	})
 }
 
-func validateStopTimeout(s Spec) []error {
-	if t := timeoutOr(s, 0); t < 0 {
-		return []error{fmt.Errorf("timeout %s must not be negative", t)}
+// graceAction is the field of stop and restart: how long the container
+// has between SIGTERM and SIGKILL.
+type graceAction struct {
+	Timeout time.Duration `yaml:"timeout,omitempty" doc:"stop, restart: the grace period between SIGTERM and SIGKILL (default 10s, rounded up to whole seconds)"`
+}
+
+func (g graceAction) validate() []error {
+	if g.Timeout < 0 {
+		return []error{fieldErrorf("timeout", "timeout %s must not be negative", g.Timeout)}
 	}
 	return nil
 }
 
-// graceOf describes a stop grace period, when one is given.
-func graceOf(s Spec) string {
-	if t := timeoutOr(s, 0); t > 0 {
-		return fmt.Sprintf(" (timeout %s)", t)
+// describe names the grace period, when one is given.
+func (g graceAction) describe() string {
+	if g.Timeout > 0 {
+		return fmt.Sprintf(" (timeout %s)", g.Timeout)
 	}
 	return ""
 }
+
+func (g graceAction) configure(inj *containerInjection) { inj.Timeout = g.Timeout }

@@ -8,42 +8,37 @@ import (
 )
 
 func init() {
-	registerToxic(toxicKind{
-		name:       "timeout",
-		summary:    "blackhole data: nothing passes; with timeout > 0 the connection is closed after it",
-		fields:     []string{"timeout"},
-		validate:   validateTimeoutMillis,
-		attributes: timeoutAttributes,
-		describe: func(s Spec) string {
-			if d := timeoutOr(s, 0); d > 0 {
-				return fmt.Sprintf("timeout (blackhole, close after %s)", d)
-			}
-			return "timeout (blackhole)"
-		},
-	})
+	registerToxic[timeoutToxic]("timeout", "blackhole data: nothing passes; with timeout > 0 the connection is closed after it")
 }
 
-// validateTimeoutMillis checks the timeout of the toxics whose one
-// attribute is a timeout in whole milliseconds (timeout, reset_peer).
-func validateTimeoutMillis(s Spec) []error {
-	if s.Timeout == nil {
-		return nil
+// timeoutToxic blackholes data.
+type timeoutToxic struct {
+	Close toxicTimeout `yaml:",inline"`
+}
+
+func (t timeoutToxic) validate() []error                { return t.Close.validate() }
+func (t timeoutToxic) attributes() toxiproxy.Attributes { return t.Close.attributes() }
+
+func (t timeoutToxic) describe() string {
+	if t.Close.Timeout > 0 {
+		return fmt.Sprintf("timeout (blackhole, close after %s)", t.Close.Timeout)
 	}
-	if _, err := wholeMillis("timeout", *s.Timeout); err != nil {
+	return "timeout (blackhole)"
+}
+
+// toxicTimeout is the one attribute of the timeout and reset_peer toxics,
+// a timeout in whole milliseconds.
+type toxicTimeout struct {
+	Timeout time.Duration `yaml:"timeout,omitempty" doc:"timeout: close the connection after this long (default 0: never); reset_peer: reset it after this long (default 0: at once); whole milliseconds"`
+}
+
+func (t toxicTimeout) validate() []error {
+	if _, err := wholeMillis("timeout", t.Timeout); err != nil {
 		return []error{err}
 	}
 	return nil
 }
 
-// timeoutAttributes is the Toxiproxy attributes of those toxics.
-func timeoutAttributes(s Spec) toxiproxy.Attributes {
-	return toxiproxy.Attributes{"timeout": int64(timeoutOr(s, 0) / time.Millisecond)}
-}
-
-// timeoutOr returns the spec's timeout, or def when it has none.
-func timeoutOr(s Spec, def time.Duration) time.Duration {
-	if s.Timeout == nil {
-		return def
-	}
-	return *s.Timeout
+func (t toxicTimeout) attributes() toxiproxy.Attributes {
+	return toxiproxy.Attributes{"timeout": int64(t.Timeout / time.Millisecond)}
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
 )
@@ -65,26 +65,34 @@ func (p proxyTarget) String() string {
 // URL paths unescaped.
 var proxyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// validateProxyFields checks the fields naming and creating a proxy.
-func validateProxyFields(s Spec) []error {
+// proxyFields name the proxy a network fault acts on, and create it when
+// it does not exist. Every network kind has them.
+type proxyFields struct {
+	Proxy    string `yaml:"proxy,omitempty" doc:"the name of the Toxiproxy proxy (required; letters, digits, '.', '_', '-')"`
+	Upstream string `yaml:"upstream,omitempty" doc:"HOST:PORT: if the proxy does not exist, create it to this upstream (deleted again on revert); if it exists, its upstream must be this one"`
+	Listen   string `yaml:"listen,omitempty" doc:"with upstream: the address the created proxy listens on (default 127.0.0.1:0, a port the OS picks)"`
+}
+
+// validate checks the fields naming and creating a proxy.
+func (p proxyFields) validate() []error {
 	var errs []error
 	switch {
-	case s.Proxy == "":
-		errs = append(errs, errors.New("proxy is required: the name of the Toxiproxy proxy"))
-	case !proxyName.MatchString(s.Proxy):
-		errs = append(errs, fmt.Errorf("proxy name %q: use letters, digits, '.', '_' and '-'", s.Proxy))
+	case p.Proxy == "":
+		errs = append(errs, fieldErrorf("proxy", "proxy is required: the name of the Toxiproxy proxy"))
+	case !proxyName.MatchString(p.Proxy):
+		errs = append(errs, fieldErrorf("proxy", "proxy name %q: use letters, digits, '.', '_' and '-'", p.Proxy))
 	}
-	if s.Listen != "" && s.Upstream == "" {
-		errs = append(errs, errors.New("listen needs upstream: they create the proxy together"))
+	if p.Listen != "" && p.Upstream == "" {
+		errs = append(errs, fieldErrorf("listen", "listen needs upstream: they create the proxy together"))
 	}
-	if s.Upstream != "" {
-		if _, _, err := net.SplitHostPort(s.Upstream); err != nil {
-			errs = append(errs, fmt.Errorf("upstream %q: want HOST:PORT", s.Upstream))
+	if p.Upstream != "" {
+		if _, _, err := net.SplitHostPort(p.Upstream); err != nil {
+			errs = append(errs, fieldErrorf("upstream", "upstream %q: want HOST:PORT", p.Upstream))
 		}
 	}
-	if s.Listen != "" {
-		if _, _, err := net.SplitHostPort(s.Listen); err != nil {
-			errs = append(errs, fmt.Errorf("listen %q: want HOST:PORT", s.Listen))
+	if p.Listen != "" {
+		if _, _, err := net.SplitHostPort(p.Listen); err != nil {
+			errs = append(errs, fieldErrorf("listen", "listen %q: want HOST:PORT", p.Listen))
 		}
 	}
 	return errs
@@ -92,7 +100,7 @@ func validateProxyFields(s Spec) []error {
 
 // resolveProxy finds the proxy a fault names on the server, or plans its
 // creation when the fault gives an upstream.
-func resolveProxy(ctx context.Context, env *Env, s Spec) (toxiServer, proxyTarget, error) {
+func resolveProxy(ctx context.Context, env *Env, s proxyFields) (toxiServer, proxyTarget, error) {
 	server := serverOf(env)
 	c, err := ConnectToxiproxy(ctx, server.URL)
 	if err != nil {
@@ -162,85 +170,87 @@ func deleteCreatedProxy(c *toxiproxy.Client, target proxyTarget) (string, error)
 	return fmt.Sprintf("; deleted proxy %s", target.Name), nil
 }
 
-// toxicKind describes one Toxiproxy toxic as a fault kind.
-type toxicKind struct {
-	name    string // the fault kind and the toxic type
-	summary string
-	fields  []string // the toxic's own fields, beyond the ones every toxic has
+// toxicAttrs are the fields of one Toxiproxy toxic, beyond the ones every
+// toxic has: a toxic kind is its attributes struct and a registerToxic line
+// (see latency.go).
+type toxicAttrs interface {
 	// validate checks the toxic's own fields.
-	validate func(Spec) []error
-	// attributes converts a valid spec to the toxic's attributes.
-	attributes func(Spec) toxiproxy.Attributes
+	validate() []error
+	// attributes converts valid fields to the toxic's attributes.
+	attributes() toxiproxy.Attributes
 	// describe says what the toxic does, such as "latency 200ms ±20ms".
-	describe func(Spec) string
+	describe() string
 }
 
-// toxicFields are the fields every toxic kind accepts.
-var toxicFields = []string{"proxy", "listen", "upstream", "stream", "toxicity"}
+// toxicFields are the fields every toxic has, beyond the proxy's.
+type toxicFields struct {
+	Stream   string   `yaml:"stream,omitempty" default:"downstream" enum:"downstream,upstream" doc:"the direction the toxic applies to: downstream (server to client) or upstream (client to server)"`
+	Toxicity *float64 `yaml:"toxicity,omitempty" default:"1" doc:"the probability, from 0 to 1, that the toxic applies to a connection (drawn once per connection, not per request)"`
+}
 
-// registerToxic registers a toxic as a fault kind.
-func registerToxic(tk toxicKind) {
+// registerToxic registers a toxic, named as its Toxiproxy type, as a fault
+// kind.
+func registerToxic[A toxicAttrs](name, summary string) {
 	registerKind(kind{
-		name:         tk.name,
-		group:        "toxiproxy",
-		summary:      tk.summary,
-		fields:       append(append([]string{}, toxicFields...), tk.fields...),
-		build:        func(s Spec) Fault { return &toxicFault{kind: tk, spec: s} },
+		name:         name,
+		group:        GroupToxiproxy,
+		summary:      summary,
+		newFault:     func() Fault { return &toxicFault[A]{kind: name} },
 		newInjection: func() Injection { return new(toxicInjection) },
 	})
 }
 
 // toxicFault is a fault that adds one toxic to a proxy.
-type toxicFault struct {
-	kind toxicKind
-	spec Spec
+type toxicFault[A toxicAttrs] struct {
+	kind   string
+	Target proxyFields `yaml:",inline"`
+	Toxic  toxicFields `yaml:",inline"`
+	Attrs  A           `yaml:",inline"`
 }
 
-var _ Fault = (*toxicFault)(nil)
+func (f *toxicFault[A]) Kind() string { return f.kind }
 
-func (f *toxicFault) Kind() string { return f.kind.name }
-
-func (f *toxicFault) Validate() []error {
-	errs := validateProxyFields(f.spec)
-	switch f.spec.Stream {
+func (f *toxicFault[A]) Validate() []error {
+	errs := f.Target.validate()
+	switch f.Toxic.Stream {
 	case "", "downstream", "upstream":
 	default:
-		errs = append(errs, fmt.Errorf("stream %q: want upstream or downstream", f.spec.Stream))
+		errs = append(errs, fieldErrorf("stream", "stream %q: want upstream or downstream", f.Toxic.Stream))
 	}
-	if t := f.spec.Toxicity; t != nil && (*t < 0 || *t > 1) {
-		errs = append(errs, fmt.Errorf("toxicity %v: want a probability in [0, 1]", *t))
+	if t := f.Toxic.Toxicity; t != nil && (*t < 0 || *t > 1) {
+		errs = append(errs, fieldErrorf("toxicity", "toxicity %v: want a probability in [0, 1]", *t))
 	}
-	return append(errs, f.kind.validate(f.spec)...)
+	return append(errs, f.Attrs.validate()...)
 }
 
-func (f *toxicFault) stream() string {
-	if f.spec.Stream == "" {
+func (f *toxicFault[A]) stream() string {
+	if f.Toxic.Stream == "" {
 		return "downstream"
 	}
-	return f.spec.Stream
+	return f.Toxic.Stream
 }
 
-func (f *toxicFault) toxicity() float32 {
-	if f.spec.Toxicity == nil {
+func (f *toxicFault[A]) toxicity() float32 {
+	if f.Toxic.Toxicity == nil {
 		return 1
 	}
-	return float32(*f.spec.Toxicity)
+	return float32(*f.Toxic.Toxicity)
 }
 
-func (f *toxicFault) Describe() string {
-	return fmt.Sprintf("%s on proxy %s", f.what(), f.spec.Proxy)
+func (f *toxicFault[A]) Describe() string {
+	return fmt.Sprintf("%s on proxy %s", f.what(), f.Target.Proxy)
 }
 
-func (f *toxicFault) what() string {
-	s := f.kind.describe(f.spec) + " " + f.stream()
+func (f *toxicFault[A]) what() string {
+	s := f.Attrs.describe() + " " + f.stream()
 	if t := f.toxicity(); t != 1 {
 		s += fmt.Sprintf(", toxicity %v", t)
 	}
 	return s
 }
 
-func (f *toxicFault) Resolve(ctx context.Context, env *Env) (Injection, error) {
-	server, target, err := resolveProxy(ctx, env, f.spec)
+func (f *toxicFault[A]) Resolve(ctx context.Context, env *Env) (Injection, error) {
+	server, target, err := resolveProxy(ctx, env, f.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -250,14 +260,25 @@ func (f *toxicFault) Resolve(ctx context.Context, env *Env) (Injection, error) {
 		Server: server,
 		Proxy:  target,
 		Toxic: toxicDef{
-			Name:       "faultline_" + f.kind.name + "_" + hex.EncodeToString(b[:]),
-			Type:       f.kind.name,
+			Name:       "faultline_" + f.kind + "_" + hex.EncodeToString(b[:]),
+			Type:       f.kind,
 			Stream:     f.stream(),
 			Toxicity:   f.toxicity(),
-			Attributes: f.kind.attributes(f.spec),
+			Attributes: f.Attrs.attributes(),
 		},
 		What: f.what(),
 	}, nil
+}
+
+// wholeMillis converts d for a Toxiproxy attribute counted in milliseconds.
+func wholeMillis(field string, d time.Duration) (int64, error) {
+	if d < 0 {
+		return 0, fieldErrorf(field, "%s must not be negative (got %s)", field, d)
+	}
+	if d%time.Millisecond != 0 {
+		return 0, fieldErrorf(field, "%s must be a whole number of milliseconds (got %s)", field, d)
+	}
+	return int64(d / time.Millisecond), nil
 }
 
 // toxicDef is a toxic as the Toxiproxy API takes it.

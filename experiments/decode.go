@@ -146,6 +146,12 @@ func isLeaf(t reflect.Type) bool {
 	return true
 }
 
+// nodeDecoder is a value whose fields depend on what the node says (a
+// fault's depend on its kind): it decodes itself, with d for its parts.
+type nodeDecoder interface {
+	decodeNode(d *decoder, n *yaml.Node, path string)
+}
+
 // decode fills v (addressable) from n, recording problems under path.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if d.interrupted() {
@@ -163,6 +169,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.aliasValues++
 	}
 	d.pos[path] = nodePos(n)
+	if nd, ok := v.Addr().Interface().(nodeDecoder); ok {
+		nd.decodeNode(d, n, path)
+		return
+	}
 	t := v.Type()
 	if isLeaf(t) {
 		if err := n.Decode(v.Addr().Interface()); err != nil {

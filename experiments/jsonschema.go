@@ -32,7 +32,7 @@ func JSONSchema() ([]byte, error) { return jsonSchema(nil) }
 // "TypeName.FieldName" (a field) or "TypeName" (a type), as written in the
 // Go doc comments.
 func jsonSchema(descriptions map[string]string) ([]byte, error) {
-	g := &schemaGen{desc: descriptions, defs: map[string]*schemaDef{}, kindsOf: faultFieldKinds(), used: map[string]bool{}}
+	g := &schemaGen{desc: descriptions, defs: map[string]*schemaDef{}, used: map[string]bool{}}
 	// The decoder fills the experiment over these values (see Parse), so
 	// their non-zero fields are the defaults of the fields left out.
 	defaults := Experiment{Targets: TargetsSpec{Config: targets.Defaults()}}
@@ -144,10 +144,8 @@ func schemaEnums() map[string][]string {
 		"TargetsSpec.Only":               targets.Services(),
 		"ProxySpec.Link":                 links,
 		"ReportSpec.Formats":             ReportFormats,
-		"Spec.Kind":                      chaos.Kinds(),
-		"Spec.Service":                   targets.Services(),
-		"Spec.Stream":                    {"downstream", "upstream"},
-		"Selection.Mode":                 {chaos.ModeOne, chaos.ModeAll, chaos.ModeFixed, chaos.ModePercent},
+		"FaultSpec.Kind":                 chaos.Kinds(),
+		"fault.service":                  targets.Services(),
 		"ServiceTimeConfig.Distribution": {targets.DistLogNormal, targets.DistFixed},
 	}
 }
@@ -166,10 +164,6 @@ var schemaCodeDefaults = map[string]any{
 	"HTTPProbe.Method":        http.MethodGet,
 	"HTTPProbe.Timeout":       defaultProbeTimeout,
 	"PrometheusProbe.Timeout": defaultProbeTimeout,
-	"Spec.Stream":             "downstream",
-	"Spec.Toxicity":           1.0,
-	"Spec.Restore":            true,
-	"Selection.Mode":          chaos.ModeOne,
 }
 
 // schemaRequired lists, by Go type name, the YAML fields the validator
@@ -203,11 +197,10 @@ type schemaDef struct {
 }
 
 type schemaGen struct {
-	desc    map[string]string
-	defs    map[string]*schemaDef
-	order   []string
-	kindsOf map[string][]string // fault field (YAML name) -> kinds that accept it
-	used    map[string]bool     // "TypeName.FieldName" of every field seen
+	desc  map[string]string
+	defs  map[string]*schemaDef
+	order []string
+	used  map[string]bool // "TypeName.FieldName" of every field seen, "fault.name" of every fault field
 }
 
 // checkOverrides fails on an override keyed by a field that does not
@@ -233,19 +226,6 @@ func (g *schemaGen) checkOverrides() error {
 		}
 	}
 	return nil
-}
-
-// faultFieldKinds maps each field of chaos.Spec to the fault kinds that
-// accept it, from the fault registry.
-func faultFieldKinds() map[string][]string {
-	out := map[string][]string{}
-	for _, name := range chaos.Kinds() {
-		info, _ := chaos.DescribeKind(name)
-		for _, f := range info.Fields {
-			out[f] = append(out[f], name)
-		}
-	}
-	return out
 }
 
 // schemaField is one YAML field of a struct, inline structs flattened.
@@ -302,6 +282,13 @@ func (g *schemaGen) structSchema(t reflect.Type, v reflect.Value) (object, error
 			return nil, err
 		}
 		props = append(props, member{f.name, p})
+		if t == reflect.TypeOf(FaultSpec{}) && f.name == "kind" {
+			fields, err := g.faultFields()
+			if err != nil {
+				return nil, err
+			}
+			props = append(props, fields...)
+		}
 	}
 	s = append(s, member{"properties", props})
 	if req := schemaRequired[t.Name()]; len(req) > 0 {
@@ -357,29 +344,21 @@ func (g *schemaGen) fieldSchema(f schemaField) (object, error) {
 	return p, nil
 }
 
-// describe is the field's description: its doc comment, and for the
-// fields of a fault the kinds that use them.
+// describe is the field's description: its doc comment, and for a fault's
+// kind the kinds there are.
 func (g *schemaGen) describe(f schemaField, key string) string {
 	d := g.desc[key]
-	if f.owner != reflect.TypeOf(chaos.Spec{}) && f.owner != reflect.TypeOf(chaos.Selection{}) {
+	if key != "FaultSpec.Kind" {
 		return d
 	}
-	var note string
-	if f.name == "kind" {
-		var lines []string
-		for _, name := range chaos.Kinds() {
-			info, _ := chaos.DescribeKind(name)
-			lines = append(lines, fmt.Sprintf("\n- %s (%s): %s", name, info.Group, info.Summary))
-		}
-		note = "The fault kind; each kind accepts only its own fields (docs/chaos.md):" + strings.Join(lines, "")
-	} else if kinds := g.kindsOf[f.name]; len(kinds) > 0 {
-		note = "Fault kinds: " + strings.Join(kinds, ", ") + "."
+	var lines []string
+	for _, name := range chaos.Kinds() {
+		info, _ := chaos.DescribeKind(name)
+		lines = append(lines, fmt.Sprintf("\n- %s (%s): %s", name, info.Group, info.Summary))
 	}
-	switch {
-	case d == "":
+	note := "Each kind accepts only its own fields (docs/chaos.md):" + strings.Join(lines, "")
+	if d == "" {
 		return note
-	case note == "":
-		return d
 	}
 	return d + " " + note
 }

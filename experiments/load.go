@@ -51,14 +51,14 @@ type Phase struct {
 type PlannedFault struct {
 	Phase      string
 	Index      int // within the phase's faults
-	Spec       chaos.Spec
+	Kind       string
 	Fault      chaos.Fault
 	Start, End time.Duration // offsets from the start of the load
 }
 
 // Label names the fault in reports: "fault[0] latency".
 func (f *PlannedFault) Label() string {
-	return fmt.Sprintf("%s.faults[%d] %s", f.Phase, f.Index, f.Spec.Kind)
+	return fmt.Sprintf("%s.faults[%d] %s", f.Phase, f.Index, f.Kind)
 }
 
 // SteadyStateAt is when the steady state is checked before anything
@@ -604,44 +604,6 @@ func (v *validator) validatePhases() []string {
 	}
 	sort.SliceStable(v.plan.Faults, func(i, j int) bool { return v.plan.Faults[i].Start < v.plan.Faults[j].Start })
 	return names
-}
-
-func (v *validator) validateFault(path string, ps PhaseSpec, phase *Phase, index int, fs FaultSpec) {
-	f, err := chaos.New(fs.Spec)
-	if err != nil {
-		for _, e := range unjoin(err) {
-			v.problem(path, "%v", e)
-		}
-	}
-	if fs.At < 0 {
-		v.problem(path+".at", "must not be negative")
-	}
-	if fs.For < 0 {
-		v.problem(path+".for", "must not be negative")
-	}
-	end := ps.Duration
-	if fs.For > 0 {
-		end = fs.At + fs.For
-	}
-	if fs.At >= ps.Duration && ps.Duration > 0 {
-		v.problem(path+".at", "%s is not inside the phase (%s long)", fs.At, ps.Duration)
-	} else if end > ps.Duration && ps.Duration > 0 {
-		v.problem(path+".for", "the fault would end %s into a %s phase: faults are reverted by the end of their phase", end, ps.Duration)
-	}
-	if fs.Proxy != "" && fs.Upstream == "" && !contains(v.proxyNames(), fs.Proxy) {
-		v.problem(path+".proxy", "%v", unknownName("proxy", fs.Proxy, v.proxyNames()))
-	}
-	if fs.Service != "" && v.exp.Targets.Shop && !contains(v.targetNames(), fs.Service) {
-		v.problem(path+".service", "%v", unknownName("service", fs.Service, v.targetNames()))
-	}
-	if fs.Kind == "crash" && (!v.exp.Targets.Shop || v.exp.Targets.Docker) {
-		v.problem(path, "crash acts on the bundled shop's in-process services: add targets.shop: true (for containers, use kill)")
-	}
-	v.checkRefs(path, fs.Spec)
-	v.plan.Faults = append(v.plan.Faults, &PlannedFault{
-		Phase: ps.Name, Index: index, Spec: fs.Spec, Fault: f,
-		Start: phase.Start + v.scale(fs.At), End: phase.Start + v.scale(end),
-	})
 }
 
 // unjoin splits an errors.Join error into its parts.

@@ -73,6 +73,12 @@ phases:
 		{"reserved phase", strings.Replace(base, "name: a", "name: service", 1), "reserved"},
 		{"no phases", "name: x\nload:\n  rate: 1/s\n  requests:\n    - url: http://127.0.0.1:1/\n", "at least one phase"},
 		{"unknown kind", base + "    faults:\n      - kind: latncy\n", "did you mean latency"},
+		// Every fault problem points at the value at fault, not at "- kind:".
+		{"unknown kind at its value", base + "    faults:\n      - kind: latncy\n", "x.yaml:10:15: phases[0].faults[0].kind: unknown fault kind"},
+		{"bad field value at its value", "proxies:\n  - name: p\n    upstream: 127.0.0.1:1\n" + base + "    faults:\n      - kind: latency\n        proxy: p\n        latency: 10ms\n        jitter: 1s\n", "x.yaml:16:17: phases[0].faults[0].jitter: latency: jitter 1s is larger than latency 10ms"},
+		{"bad field type at its value", base + "    faults:\n      - kind: limit_data\n        proxy: p\n        bytes: lots\n", "x.yaml:12:16: phases[0].faults[0].bytes:"},
+		{"a field of another kind", base + "    faults:\n      - kind: latency\n        proxy: p\n        rate: 1KB/s\n", `x.yaml:12:9: phases[0].faults[0]: unknown field "rate"`},
+		{"missing kind", base + "    faults:\n      - proxy: p\n", "x.yaml:10:9: phases[0].faults[0]: fault kind is missing"},
 		{"wrong type list", strings.Replace(base, "phases:", "tags: nope\nphases:", 1), "tags: want a list"},
 		{"unknown top", base + "hypotesis: {}\n", `did you mean "hypothesis"`},
 		{"bad ref", strings.Replace(base, "http://127.0.0.1:1/", "${nope}/", 1), "unresolvable"},

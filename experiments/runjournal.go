@@ -72,7 +72,7 @@ func (j *runJournal) start(plan *Plan, tool string, loadStart time.Time) {
 		jp.Phases = append(jp.Phases, report.JournalPhase{Name: p.Name, StartMs: ms(p.Start), EndMs: ms(p.End), Rate: max(p.Rate, 0), Users: max(p.Concurrency, 0)})
 	}
 	for _, f := range plan.Faults {
-		jp.Faults = append(jp.Faults, report.JournalFaultPlan{Label: f.Label(), Kind: f.Spec.Kind, Phase: f.Phase,
+		jp.Faults = append(jp.Faults, report.JournalFaultPlan{Label: f.Label(), Kind: f.Kind, Phase: f.Phase,
 			Describe: describeFault(f), StartMs: ms(f.Start), EndMs: ms(f.End)})
 	}
 	j.write(report.JournalRecord{Type: "start", Plan: jp})
@@ -80,7 +80,7 @@ func (j *runJournal) start(plan *Plan, tool string, loadStart time.Time) {
 
 func describeFault(f *PlannedFault) string {
 	if f.Fault == nil {
-		return f.Spec.Kind
+		return f.Kind
 	}
 	return f.Fault.Describe()
 }

@@ -200,7 +200,7 @@ func runFake(t *testing.T, ctx context.Context, plan *Plan, session faultSession
 	r.startLoad = fakeLoadgen(failedAt)
 	r.faults.session = session
 	for _, f := range plan.Faults {
-		if f.Fault, err = chaos.New(f.Spec); err != nil {
+		if err := chaos.Check(f.Fault); err != nil {
 			t.Fatal(err)
 		}
 	}

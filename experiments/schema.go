@@ -180,11 +180,14 @@ type PhaseSpec struct {
 
 // FaultSpec is a fault of any kind chaos knows, placed inside its phase: it
 // is injected At after the phase starts and reverted For later (default:
-// at the end of the phase).
+// at the end of the phase). Its other fields are its kind's own
+// (docs/chaos.md), decoded strictly into the kind's struct, Fault.
 type FaultSpec struct {
-	chaos.Spec `yaml:",inline"`
-	At         time.Duration `yaml:"at"`
-	For        time.Duration `yaml:"for"`
+	// Kind is the fault kind.
+	Kind  string        `yaml:"kind"`
+	At    time.Duration `yaml:"at"`
+	For   time.Duration `yaml:"for"`
+	Fault chaos.Fault   `yaml:"-"`
 }
 
 // ActionSpec is a rollback: an HTTP call or a command, run at the end of

@@ -3,11 +3,9 @@ package experiments
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
-	"slices"
 	"strings"
 
 	"github.com/faultline-dev/faultline/chaos"
@@ -91,15 +89,15 @@ func (e *environment) setUp(ctx context.Context) error {
 	}
 	// Faults may name what only exists now: ${run.id}, ${targets.X}, ...
 	for _, f := range e.plan.Faults {
-		spec := f.Spec
-		spec.Labels = maps.Clone(spec.Labels)
-		spec.Names = slices.Clone(spec.Names)
-		resolveStrings(reflect.ValueOf(&spec).Elem(), e.resolve)
-		fault, err := chaos.New(spec)
+		fault, err := chaos.Copy(f.Fault)
+		if err == nil {
+			resolveStrings(reflect.ValueOf(fault).Elem(), e.resolve)
+			err = chaos.Check(fault)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.Label(), err)
 		}
-		f.Spec, f.Fault = spec, fault
+		f.Fault = fault
 	}
 	return e.createProxies(ctx)
 }
@@ -149,7 +147,7 @@ func (e *environment) startChaos(ctx context.Context) error {
 	}
 	needToxi := len(exp.Proxies) > 0
 	for _, f := range e.plan.Faults {
-		if f.Spec.Proxy != "" {
+		if faultGroup(f) == chaos.GroupToxiproxy {
 			needToxi = true
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,8 +97,8 @@ flags.`,
 			if _, known := chaos.DescribeKind(args[0]); known {
 				return usageErrorf("fault kind %s cannot be injected from the command line: its targets are the in-process services of an experiment run", args[0])
 			}
-			_, err := chaos.New(chaos.Spec{Kind: args[0]})
-			return exitcode.Wrap(err, exitcode.Usage)
+			_, err := chaos.NewFault(args[0])
+			return err
 		},
 	}
 	for _, k := range cliKinds() {
@@ -118,117 +119,71 @@ flags.`,
 func cliKinds() []string {
 	var out []string
 	for _, k := range chaos.Kinds() {
-		if info, _ := chaos.DescribeKind(k); info.Group != "service" {
+		if info, _ := chaos.DescribeKind(k); info.Group != chaos.GroupService {
 			out = append(out, k)
 		}
 	}
 	return out
 }
 
-// fieldFlag binds one Spec field to a flag.
+// fieldFlag is one field of a fault kind's struct as a flag: its name,
+// help and parsing all come from the struct (see chaos.Field).
 type fieldFlag struct {
-	flag, usage string
-	bind        func(fs *pflag.FlagSet, name, usage string, s *specFlags)
+	field chaos.Field
+	fault chaos.Fault
 }
 
-// specFlags holds the flags of one inject command until they become a Spec;
-// optional fields are set only when their flag was given.
-type specFlags struct {
-	spec     chaos.Spec
-	toxicity float64
-	timeout  time.Duration
-	restore  bool
-	labels   []string
-}
+func (v fieldFlag) String() string     { return "" }
+func (v fieldFlag) Set(s string) error { return v.field.Set(v.fault, s) }
+func (v fieldFlag) Type() string       { return v.field.TypeName() }
 
-var fieldFlags = map[string]fieldFlag{
-	"proxy":          {"proxy", "name of the Toxiproxy proxy", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Proxy, n, "", u) }},
-	"listen":         {"listen", "address the proxy listens on, when --upstream creates it (default 127.0.0.1:0)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Listen, n, "", u) }},
-	"upstream":       {"upstream", "HOST:PORT: create the proxy to it if it does not exist (deleted on revert)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Upstream, n, "", u) }},
-	"stream":         {"stream", "downstream (server to client) or upstream (default downstream)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Stream, n, "", u) }},
-	"toxicity":       {"toxicity", "probability, per connection, that the toxic applies", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.Float64Var(&s.toxicity, n, 1, u) }},
-	"latency":        {"latency", "delay added to the data, such as 200ms", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.DurationVar(&s.spec.Latency, n, 0, u) }},
-	"jitter":         {"jitter", "random variation of the latency, plus or minus", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.DurationVar(&s.spec.Jitter, n, 0, u) }},
-	"rate":           {"rate", "throughput limit, such as 100KB/s (whole KB/s, 1 KB = 1000 bytes)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.Var(&s.spec.Rate, n, u) }},
-	"delay":          {"delay", "delay (slow_close: before closing; slicer: between slices)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.DurationVar(&s.spec.Delay, n, 0, u) }},
-	"timeout":        {"timeout", "timeout (timeout, reset_peer: before closing/resetting, 0 = never/at once; stop, restart: grace before SIGKILL)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.DurationVar(&s.timeout, n, 0, u) }},
-	"average_size":   {"average-size", "average size of the slices, such as 64B", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.Var(&s.spec.AverageSize, n, u) }},
-	"size_variation": {"size-variation", "variation of the slice size, plus or minus", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.Var(&s.spec.SizeVariation, n, u) }},
-	"bytes":          {"bytes", "bytes to let through before closing, such as 1KiB", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.Var(&s.spec.Bytes, n, u) }},
-	"names":          {"name", "container name, or re2:EXPR to match names (repeatable)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringArrayVar(&s.spec.Names, n, nil, u) }},
-	"labels":         {"label", "container label KEY=VALUE, or KEY for any value (repeatable; all must match)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringArrayVar(&s.labels, n, nil, u) }},
-	"mode":           {"mode", "how many matching containers: one, all, fixed or percent (default one)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Mode, n, "", u) }},
-	"value":          {"value", "the count for --mode fixed, the percentage for --mode percent", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.Float64Var(&s.spec.Value, n, 0, u) }},
-	"signal":         {"signal", "signal to send (default SIGKILL)", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Signal, n, "", u) }},
-	"restore":        {"restore", "bring the targets back on revert; --restore=false leaves them as the fault left them", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.BoolVar(&s.restore, n, true, u) }},
-	"pid":            {"pid", "process id to signal", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.IntVar(&s.spec.PID, n, 0, u) }},
-	"pidfile":        {"pidfile", "file holding the process id to signal", func(fs *pflag.FlagSet, n, u string, s *specFlags) { fs.StringVar(&s.spec.Pidfile, n, "", u) }},
-}
-
-// toSpec completes the spec with the optional fields whose flags were given.
-func (s *specFlags) toSpec(fs *pflag.FlagSet) (chaos.Spec, error) {
-	spec := s.spec
-	if fs.Changed("toxicity") {
-		spec.Toxicity = &s.toxicity
-	}
-	if fs.Changed("timeout") {
-		spec.Timeout = &s.timeout
-	}
-	if fs.Changed("restore") {
-		spec.Restore = &s.restore
-	}
-	for _, l := range s.labels {
-		k, v, _ := strings.Cut(l, "=")
-		if k == "" {
-			return spec, usageErrorf("--label %q: want KEY=VALUE or KEY", l)
+// bindFields adds a flag for every field of the fault's kind.
+func bindFields(fs *pflag.FlagSet, f chaos.Fault, fields []chaos.Field) {
+	for _, field := range fields {
+		usage := field.Doc
+		if field.Default != "" {
+			usage += " (default " + field.Default + ")"
 		}
-		if spec.Labels == nil {
-			spec.Labels = map[string]string{}
+		if field.Repeatable() {
+			usage += " (repeatable)"
 		}
-		spec.Labels[k] = v
+		flag := fs.VarPF(fieldFlag{field: field, fault: f}, field.Flag, "", usage)
+		if field.IsBool() {
+			flag.NoOptDefVal = "true"
+		}
 	}
-	return spec, nil
 }
 
 func newInjectCmd(e *env, opts *chaosOptions, kind, use string) *cobra.Command {
 	info, _ := chaos.DescribeKind(kind)
-	sf := &specFlags{spec: chaos.Spec{Kind: kind}}
+	fault, _ := chaos.NewFault(kind)
 	var (
 		hold   time.Duration
 		dryRun bool
-		seed   uint64
 	)
 	cmd := &cobra.Command{
 		Use:   strings.TrimPrefix(use, "inject ") + " [flags]",
 		Short: info.Summary,
 		Args:  cobra.NoArgs,
 	}
-	for _, field := range info.Fields {
-		if ff, ok := fieldFlags[field]; ok {
-			ff.bind(cmd.Flags(), ff.flag, ff.usage, sf)
-		}
-	}
+	bindFields(cmd.Flags(), fault, info.Fields)
 	cmd.Flags().DurationVar(&hold, "for", 0, "revert after this long (default: leave the fault until cleanup)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "resolve the fault (which proxy, which containers) and print it, touching nothing")
-	if info.Group == "container" {
-		cmd.Flags().Uint64Var(&seed, "seed", 0, "seed for picking containers; the same seed picks the same ones (default random, printed)")
-	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		spec, err := sf.toSpec(cmd.Flags())
-		if err != nil {
-			return err
-		}
-		f, err := chaos.New(spec)
-		if err != nil {
+		if err := chaos.Check(fault); err != nil {
 			return err
 		}
 		if hold < 0 {
 			return usageErrorf("--for %s: must not be negative", hold)
 		}
-		if info.Group == "container" && !cmd.Flags().Changed("seed") {
-			seed = randomSeed()
+		// Container kinds pick their victims with a seed: the one given
+		// (--seed), else a random one, printed so the pick can be redone.
+		picks := info.Group == chaos.GroupContainer
+		seed := randomSeed()
+		if picks && cmd.Flags().Changed("seed") {
+			seed, _ = strconv.ParseUint(cmd.Flags().Lookup("seed").Value.String(), 10, 64)
 		}
-		return runInject(cmd.Context(), e, opts, f, info.Group, injectRun{hold: hold, dryRun: dryRun, seed: seed, showSeed: info.Group == "container"})
+		return runInject(cmd.Context(), e, opts, fault, info.Group, injectRun{hold: hold, dryRun: dryRun, seed: seed, showSeed: picks})
 	}
 	return cmd
 }
@@ -253,7 +208,7 @@ func runInject(ctx context.Context, e *env, opts *chaosOptions, f chaos.Fault, g
 	}
 	cenv := &chaos.Env{ToxiproxyURL: opts.toxiproxyURL, Seed: r.seed}
 	defer cenv.Close()
-	if group == "toxiproxy" && opts.toxiproxyURL == "" {
+	if group == chaos.GroupToxiproxy && opts.toxiproxyURL == "" {
 		tp, err := chaos.StartToxiproxy(ctx)
 		if err != nil {
 			return exitcode.Wrap(err, exitcode.Runtime)

@@ -99,7 +99,11 @@ func WriteHTML(w io.Writer, r *Run, _ Options) error {
 		{"spectrum", "Latency by percentile on HdrHistogram's 1/(1-p) axis: the further right, the rarer the request.", spectrumPlot},
 		{"latency", "Latency per interval (p50, p99, max of every request); faults shaded, phases marked.", latencyPlot},
 		{"throughput", "Successful responses and errors per second, per interval; faults shaded, phases marked.", throughputPlot},
+		{"links", "Each of faultline's timed requests through a proxy to the service behind it, beside the edge's p99 per interval: a fault the edge hides shows where it acts.", linkPlot},
 	} {
+		if pl.id == "links" && len(r.Links) == 0 {
+			continue
+		}
 		p, err := pl.build(r)
 		if err != nil {
 			return err

@@ -392,6 +392,7 @@ func TestHTMLInChromium(t *testing.T) {
 		{"spectrum", map[string]color.RGBA{"baseline": colorP50, "fault": colorP99, "recovery": colorOK}},
 		{"latency", map[string]color.RGBA{"p50": colorP50, "p99": colorP99, "max": colorMax, "fault shading": faultShade}},
 		{"throughput", map[string]color.RGBA{"ok": colorOK, "errors": colorErrors, "fault shading": faultShade}},
+		{"links", map[string]color.RGBA{"edge p99": colorP99, "link": colorLink, "fault shading": faultShade}},
 	} {
 		box, ok := v.plots[want.id]
 		if !ok {

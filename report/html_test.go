@@ -24,8 +24,13 @@ func TestHTMLIsSelfContained(t *testing.T) {
 				t.Errorf("%s: the page holds %q: ...%s...", name, bad, page[max(0, i-60):min(len(page), i+60)])
 			}
 		}
-		if n := strings.Count(page, "<svg"); n != 3 {
-			t.Errorf("%s: %d inline SVG plots, want 3", name, n)
+		// The experiment timed a link: its plot comes fourth.
+		want := map[string]int{"experiment": 4, "load": 3}[name]
+		if n := strings.Count(page, "<svg"); n != want {
+			t.Errorf("%s: %d inline SVG plots, want %d", name, n, want)
+		}
+		if (name == "experiment") != strings.Contains(page, `id="links"`) {
+			t.Errorf("%s: the link plot is there %v, the run timed links %v", name, strings.Contains(page, `id="links"`), name == "experiment")
 		}
 		for _, id := range []string{`id="spectrum"`, `id="latency"`, `id="throughput"`} {
 			if !strings.Contains(page, id) {

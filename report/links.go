@@ -2,9 +2,15 @@ package report
 
 import (
 	"fmt"
+	"image/color"
 	"io"
+	"math"
 	"strconv"
 	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
 
 	"github.com/faultline-dev/faultline/loadgen"
 )
@@ -118,3 +124,60 @@ func WriteLinks(w io.Writer, r *Run) error {
 	fmt.Fprintln(w, LinkLegend)
 	return writeTable(w, append([]string{"link", "phase"}, linkColumns...), rows, 2)
 }
+
+// linkPlot draws every timed request through each proxy over time beside
+// the edge's p99 per interval, on one axis: a fault the edge hides shows on
+// its link.
+func linkPlot(r *Run) (*plot.Plot, error) {
+	maxNs := 1.0
+	var edge plotter.XYs
+	for _, iv := range r.Intervals {
+		if h := iv.Latency(""); h.TotalCount() > 0 {
+			v := float64(h.ValueAtPercentile(99))
+			maxNs = math.Max(maxNs, v)
+			edge = append(edge, plotter.XY{X: r.midpoint(iv), Y: v})
+		}
+	}
+	var labels []string
+	lines := map[string]plotter.XYs{}
+	for _, p := range r.Links {
+		l := p.label()
+		if _, ok := lines[l]; !ok {
+			labels = append(labels, l)
+		}
+		lines[l] = append(lines[l], plotter.XY{X: r.offset(p.At), Y: float64(p.Latency)})
+		maxNs = math.Max(maxNs, float64(p.Latency))
+	}
+	scale, unit := latencyUnit(maxNs)
+	p, err := timelinePlot(r, "Links beside the edge", "latency ("+unit+")", maxNs/scale)
+	if err != nil {
+		return nil, fmt.Errorf("link plot: %w", err)
+	}
+	add := func(label string, xys plotter.XYs, i int) error {
+		for j := range xys {
+			xys[j].Y /= scale
+		}
+		l, err := newLine(xys, linkColors[i%len(linkColors)], vg.Points(2), false)
+		if err != nil {
+			return fmt.Errorf("link plot: %w", err)
+		}
+		p.Add(l)
+		p.Legend.Add(label, l)
+		return nil
+	}
+	if len(edge) > 0 {
+		if err := add("edge p99", edge, 0); err != nil {
+			return nil, err
+		}
+	}
+	for i, l := range labels {
+		if err := add(l, lines[l], i+1); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// linkColors colour the link plot's lines: the edge first, as the latency
+// plot draws p99, then each link.
+var linkColors = []color.Color{colorP99, colorLink, colorP50, colorOK, colorMax}

@@ -31,6 +31,7 @@ var (
 	colorScheduled = color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}
 	colorPhase     = color.RGBA{R: 0x55, G: 0x55, B: 0x55, A: 0xff}
 	colorFault     = color.NRGBA{R: 0xff, G: 0x99, B: 0x00, A: 0x50}
+	colorLink      = color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}
 	// seriesColors colour the lines of the percentile spectrum in turn.
 	seriesColors = []color.Color{colorP50, colorP99, colorOK, colorMax,
 		color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, color.RGBA{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},

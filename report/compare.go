@@ -74,10 +74,14 @@ type ComparisonRow struct {
 	Change, Relative float64
 	// Judged says whether the noise could be estimated; when it could, Low
 	// and High bound Change at the comparison's confidence, and Beyond
-	// says whether that interval excludes zero.
-	Judged    bool
-	Low, High float64
-	Beyond    bool
+	// says whether that interval excludes zero. RelativeLow and
+	// RelativeHigh bound Relative: they come from the bootstrap of the
+	// relative change itself (each resample's change over that resample's
+	// base), so a latency's never falls below -100%; Low / Base does.
+	Judged                    bool
+	Low, High                 float64
+	RelativeLow, RelativeHigh float64
+	Beyond                    bool
 	// Note says why the noise was not judged.
 	Note string
 }
@@ -371,7 +375,9 @@ func compareGroup(rng *rand.Rand, baseIvs, newIvs []*loadgen.Stats, req string, 
 	}
 	baseV, newV := make([]float64, len(ms)), make([]float64, len(ms))
 	boot := statistics.Bootstrap{Rounds: opts.Resamples, Rand: rng}
-	diffs := boot.Run([]int{len(baseB), len(newB)}, len(ms), func(picks [][]int, out []float64) {
+	// Each round yields every metric's change, then every metric's
+	// relative change.
+	diffs := boot.Run([]int{len(baseB), len(newB)}, 2*len(ms), func(picks [][]int, out []float64) {
 		a.reset()
 		b.reset()
 		for _, k := range picks[0] {
@@ -384,10 +390,13 @@ func compareGroup(rng *rand.Rand, baseIvs, newIvs []*loadgen.Stats, req string, 
 		b.values(ms, newV)
 		for i := range ms {
 			out[i] = newV[i] - baseV[i]
+			if baseV[i] != 0 {
+				out[len(ms)+i] = newV[i]/baseV[i] - 1
+			}
 		}
 	})
 	for i, m := range ms {
-		judgeRow(&rows[i], m, diffs[i], tails[i], opts.Confidence)
+		judgeRow(&rows[i], m, diffs[i], diffs[len(ms)+i], tails[i], opts.Confidence)
 	}
 	return rows
 }
@@ -416,10 +425,10 @@ func pointRows(a, b *accumulator, ms []metric.Metric, req string) []ComparisonRo
 	return rows
 }
 
-// judgeRow bounds a row's change from its bootstrap draws, or says why it
-// cannot: tail is the fewest values either run has in the histogram the
-// metric reads.
-func judgeRow(r *ComparisonRow, m metric.Metric, d statistics.Draws, tail int64, confidence float64) {
+// judgeRow bounds a row's change and relative change from their bootstrap
+// draws, or says why it cannot: tail is the fewest values either run has
+// in the histogram the metric reads.
+func judgeRow(r *ComparisonRow, m metric.Metric, d, rel statistics.Draws, tail int64, confidence float64) {
 	switch {
 	case math.IsNaN(r.Change) || !d.Enough():
 		r.Note = "not judged: no data"
@@ -441,6 +450,11 @@ func judgeRow(r *ComparisonRow, m metric.Metric, d statistics.Draws, tail int64,
 	r.Judged = true
 	r.Low, r.High = ci.Low, ci.High
 	r.Beyond = ci.Excludes(0)
+	r.RelativeLow, r.RelativeHigh = math.NaN(), math.NaN()
+	if rel.Enough() {
+		rci := rel.Interval(confidence)
+		r.RelativeLow, r.RelativeHigh = rci.Low, rci.High
+	}
 }
 
 // minTailSamples is the fewest samples a run must have above a percentile

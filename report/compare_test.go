@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -294,4 +295,45 @@ func FuzzParseGate(f *testing.F) {
 			t.Errorf("%q: accepted metric %q: %v", s, g.Metric, err)
 		}
 	})
+}
+
+// TestCompareRelativeIntervalAboveMinus100 compares a base run with a few
+// slow intervals to a fast run. A latency cannot fall by more than 100%,
+// yet the interval printed "-113.8% .. -17.7%" (issue 10): it divided the
+// bootstrap of the difference by the observed base, while each resample's
+// base differs. The relative interval is the bootstrap of the relative
+// change itself.
+func TestCompareRelativeIntervalAboveMinus100(t *testing.T) {
+	t.Parallel()
+	base := loadShaped(syntheticStats(11, fixtureStart, 20, func(i int) sampleSpec {
+		median := 1e6
+		if i%7 == 3 {
+			median = 100e6
+		}
+		return sampleSpec{names: []string{"GET /a"}, perName: 300, medianNs: median, sigma: 0.3}
+	}))
+	next := loadShaped(syntheticStats(12, fixtureStart, 20, func(int) sampleSpec {
+		return sampleSpec{names: []string{"GET /a"}, perName: 300, medianNs: 1e6, sigma: 0.3}
+	}))
+	c, err := Compare(base, next, nil, CompareOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"mean", "p90", "p99"} {
+		r := compareRow(t, c, "", m)
+		if !r.Judged || !r.Beyond {
+			t.Errorf("%s: judged %v beyond %v (%s), want a fall beyond noise", m, r.Judged, r.Beyond, r.Note)
+			continue
+		}
+		lo, hi, ok := strings.Cut(r.intervalString(), " .. ")
+		low, _ := strconv.ParseFloat(strings.TrimSuffix(lo, "%"), 64)
+		high, _ := strconv.ParseFloat(strings.TrimSuffix(hi, "%"), 64)
+		if !ok || low < -100 || low > high || high > 0 {
+			t.Errorf("%s: %s -> %s, relative interval %q, want one within -100%% .. 0%%", m,
+				formatMetric(m, r.Base), formatMetric(m, r.New), r.intervalString())
+		}
+		if rel := r.Relative * 100; rel < low || rel > high {
+			t.Errorf("%s: change %+.1f%% outside its interval %q", m, rel, r.intervalString())
+		}
+	}
 }

@@ -92,16 +92,16 @@ func (r ComparisonRow) changeString() string {
 	return fmt.Sprintf("%s (%s)", signedPercent(r.Relative), formatDelta(r.Metric, r.Change))
 }
 
-// intervalString is the confidence interval of the change, relative to the
-// base value where the change is shown relative.
+// intervalString is the confidence interval of the change: of the
+// relative change where the change is shown relative.
 func (r ComparisonRow) intervalString() string {
 	if !r.Judged {
 		return "-"
 	}
-	if unitOf(r.Metric) == metric.Ratio || r.Base == 0 {
+	if unitOf(r.Metric) == metric.Ratio || r.Base == 0 || math.IsNaN(r.RelativeLow) {
 		return formatDelta(r.Metric, r.Low) + " .. " + formatDelta(r.Metric, r.High)
 	}
-	return signedPercent(r.Low/r.Base) + " .. " + signedPercent(r.High/r.Base)
+	return signedPercent(r.RelativeLow) + " .. " + signedPercent(r.RelativeHigh)
 }
 
 // visibleRows drops the per-name rows when there is only one name: its

@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,6 +109,39 @@ func TestLoadSegmentSendsItsShare(t *testing.T) {
 	}
 	if n := hits.Load(); n != 100 {
 		t.Errorf("segment 1/3 of 300 requests sent %d, want 100", n)
+	}
+}
+
+// Three generators, one segment each, send the schedule once between them,
+// and their results files merge into the one run.
+func TestLoadSegmentsMergeIntoTheSchedule(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	outs := make([]string, 3)
+	for i := range outs {
+		outs[i] = filepath.Join(dir, fmt.Sprintf("g%d.json", i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, stdout, stderr := runCLI(t, "load", srv.URL+"/", "--stage", "1s:400/s", "--stage", "500ms:0/s", "--segment", fmt.Sprintf("%d/3", i), "--out", outs[i])
+			if code != 0 || !strings.Contains(stdout, "of 100 scheduled") {
+				t.Errorf("segment %d/3: exit %d; stdout:\n%s\nstderr:\n%s", i, code, stdout, stderr)
+			}
+		}()
+	}
+	wg.Wait()
+	// The ramp plans 200 + 100 requests: 100 per segment.
+	if n := hits.Load(); n != 300 {
+		t.Errorf("three segments sent %d requests, want the schedule's 300", n)
+	}
+	merged := filepath.Join(dir, "merged.json")
+	code, stdout, stderr := runCLI(t, append([]string{"report", "merge", "-o", merged}, outs...)...)
+	if code != 0 || !strings.Contains(stdout, "of 300 scheduled") {
+		t.Errorf("merge: exit %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
 

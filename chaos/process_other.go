@@ -18,9 +18,3 @@ func lookupSignal(name string) (struct{}, bool) {
 func signalProcess(pid int, name string) error {
 	return fmt.Errorf("send %s to pid %d: %w", name, pid, errors.ErrUnsupported)
 }
-
-// processExists cannot tell on this platform, so it assumes the process
-// lives: nothing is declared moot that might not be.
-func processExists(pid int) bool { return pid > 0 }
-
-func processStart(int) uint64 { return 0 }

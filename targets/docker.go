@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/chaos/docker"
+	"github.com/faultline-dev/faultline/internal/proc"
 )
 
 // DefaultImage is the tag `faultline targets image` builds.
@@ -31,7 +32,7 @@ const ConfigEnv = "FAULTLINE_TARGETS_CONFIG"
 
 // Labels put on what the Docker mode creates.
 const (
-	LabelRun     = "faultline.run"     // the run's ID, on containers and the network
+	LabelRun     = docker.LabelRun     // the run's ID, on containers and the network
 	LabelService = "faultline.service" // the service a container runs
 	LabelImage   = "faultline.image"   // "targets" on the image
 )
@@ -139,9 +140,10 @@ type DockerShop struct {
 }
 
 // StartDocker builds (or takes) the targets image, creates a private
-// network and one container per service, labelled faultline.run=<id> and
-// faultline.service=<name>, and waits until every service is ready. On
-// error it removes everything it created.
+// network and one container per service, labelled faultline.run=<id>,
+// faultline.service=<name> and with this process's identity
+// (faultline.owner.pid, .start, .host), and waits until every service is
+// ready. On error it removes everything it created.
 func StartDocker(ctx context.Context, cfg Config, opts DockerOptions) (_ *DockerShop, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -194,6 +196,9 @@ func StartDocker(ctx context.Context, cfg Config, opts DockerOptions) (_ *Docker
 		labels = map[string]string{}
 	}
 	labels[LabelRun] = runID
+	// The owner's identity lets `faultline chaos cleanup` remove the shop
+	// once this process has ended without closing it (a SIGKILL).
+	maps.Copy(labels, proc.Self().Labels())
 	if _, err := eng.CreateNetwork(ctx, d.network, labels); err != nil {
 		return nil, err
 	}

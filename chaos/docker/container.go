@@ -74,6 +74,33 @@ func (e *Engine) CreateNetwork(ctx context.Context, name string, labels map[stri
 	return resp.ID, nil
 }
 
+// LabelRun carries the ID of a deployment of the bundled shop (one
+// experiment run, or one `faultline targets up --docker`) on each of its
+// containers and its network, so that everything of one deployment is
+// found, and removed, together.
+const LabelRun = "faultline.run"
+
+// NetworkInfo is one network as the engine lists it.
+type NetworkInfo struct {
+	ID, Name string
+	Labels   map[string]string
+}
+
+// Networks lists the networks carrying every label in labels (an empty
+// value matches any value), sorted by name.
+func (e *Engine) Networks(ctx context.Context, labels map[string]string) ([]NetworkInfo, error) {
+	list, err := e.cli.NetworkList(ctx, network.ListOptions{Filters: labelFilters(labels)})
+	if err != nil {
+		return nil, fmt.Errorf("list networks: %w", err)
+	}
+	out := make([]NetworkInfo, 0, len(list))
+	for _, n := range list {
+		out = append(out, NetworkInfo{ID: n.ID, Name: n.Name, Labels: n.Labels})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
 // RemoveNetwork removes a network. A missing network is not an error.
 func (e *Engine) RemoveNetwork(ctx context.Context, id string) error {
 	if err := e.cli.NetworkRemove(ctx, id); err != nil && !IsNotFound(err) {

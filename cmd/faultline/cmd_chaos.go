@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -257,7 +258,8 @@ func newChaosStatusCmd(e *env, opts *chaosOptions) *cobra.Command {
 		Short: "Show the active faults: the ledger's, and the toxics on the Toxiproxy servers involved",
 		Long: `Show the faults the ledger lists as active, and the proxies and toxics of the
 Toxiproxy servers they use (and of --toxiproxy-url), each toxic marked as in
-the ledger or not.
+the ledger or not, then the shops on the Docker Engine (containers and network
+labelled faultline.run) and whether the process that deployed each runs.
 
 The ledger is --ledger, else ` + chaos.LedgerPathHelp + `:
 one per user, whatever the working directory. A ledger named with --ledger
@@ -281,7 +283,7 @@ recorded cannot be known.`,
 			if st != nil {
 				st.Write(e.stdout, time.Now())
 			}
-			return exitcode.Wrap(err, exitcode.Runtime)
+			return exitcode.Wrap(errors.Join(err, chaos.CheckShops(cmd.Context(), e.stdout)), exitcode.Runtime)
 		},
 	}
 }
@@ -296,6 +298,11 @@ start or unpause containers on the Docker Engine each fault used, send
 SIGCONT to stopped processes. Faults on an embedded Toxiproxy server whose
 process has ended are gone with it. A fault that cannot be reverted is
 reported and the command exits 6.
+
+Then it removes every shop on the Docker Engine (containers and network
+labelled faultline.run) whose deploying process has ended, as after a
+SIGKILL of "faultline run" or "faultline targets up --docker"; a shop
+whose process runs is left to it.
 
 The ledger is --ledger, else ` + chaos.LedgerPathHelp + `:
 one per user, so cleanup finds the faults of every command the user ran,
@@ -315,13 +322,16 @@ in effect.`,
 			cenv := &chaos.Env{}
 			defer cenv.Close()
 			n, err := chaos.RevertLedger(cmd.Context(), ledger, cenv, e.stdout)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
+			if n == 0 && err == nil {
 				fmt.Fprintf(e.stdout, "nothing to clean up in %s\n", ledger.Path())
 			}
-			return nil
+			// Faults first (a killed container of the shop is started
+			// again), then the shops whose process has ended.
+			_, serr := chaos.CleanupShops(cmd.Context(), e.stdout)
+			if err == nil && serr != nil {
+				err = exitcode.Wrap(serr, exitcode.RevertFailed)
+			}
+			return err
 		},
 	}
 }

@@ -111,8 +111,9 @@ services and addresses, and run until Ctrl-C (or --for), then stop cleanly.
 
 With --docker, each service runs as a container (image FROM scratch around
 this static binary) on a private network, labelled faultline.run=<id> and
-faultline.service=<name>; every container and the network are removed on
-exit, also after an error.`,
+faultline.service=<name> and with this process's pid; every container and
+the network are removed on exit, also after an error. After a SIGKILL,
+"faultline chaos cleanup" removes them.`,
 		Example: `  faultline targets up
   faultline targets up --only store,catalog --set catalog.cache.ttl=2s
   faultline targets up --config shop.yaml --upstream catalog->store=127.0.0.1:9000

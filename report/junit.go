@@ -89,9 +89,10 @@ func WriteJUnit(w io.Writer, r *Run, _ Options) error {
 		return &s
 	}
 	known := map[string]bool{}
+	links := r.linkStats()
 	for i, p := range r.Phases {
 		known[p.Name] = true
-		doc.Suites = append(doc.Suites, *suite(p.Name, p.Start, p.End, phaseTable(r, i)))
+		doc.Suites = append(doc.Suites, *suite(p.Name, p.Start, p.End, phaseTable(r, i, links)))
 	}
 	// Checks on the whole run, or on a phase the run does not list, still
 	// become test cases.
@@ -128,8 +129,9 @@ func WriteJUnit(w io.Writer, r *Run, _ Options) error {
 
 // phaseTable is the statistics of phase i as plain text: the statistics
 // table, the statuses and error classes, the failing responses and the
-// links. Writing to memory cannot fail, so errors are not checked.
-func phaseTable(r *Run, i int) string {
+// links (of every phase: r.linkStats()). Writing to memory cannot fail, so
+// errors are not checked.
+func phaseTable(r *Run, i int, links []linkStat) string {
 	st := r.PhaseStats(i)
 	rows := tableRows(st)
 	if len(rows) == 0 {
@@ -152,7 +154,7 @@ func phaseTable(r *Run, i int) string {
 		}
 	}
 	var lrows [][]string
-	for _, ls := range r.linkStats() {
+	for _, ls := range links {
 		if ls.Phase == r.Phases[i].Name {
 			lrows = append(lrows, append([]string{ls.Label}, ls.cells()...))
 		}

@@ -7,12 +7,13 @@ import (
 	"math"
 	"strconv"
 	"text/tabwriter"
+	"time"
 )
 
 // Prediction is the fitted latency and concurrency at one throughput.
 type Prediction struct {
 	Throughput  float64 `json:"throughput"`
-	Latency     float64 `json:"latency,omitempty"` // in the time unit of the throughput's denominator (seconds for req/s)
+	Latency     float64 `json:"latency,omitempty"` // seconds: throughputs are per second
 	Concurrency float64 `json:"concurrency,omitempty"`
 	Error       string  `json:"error,omitempty"`
 }
@@ -34,6 +35,10 @@ func NewFitReport(fit *USLFit, at []float64) *FitReport {
 	}
 	return r
 }
+
+// secondsDuration converts seconds to a Duration, rounded to the
+// nanosecond.
+func secondsDuration(s float64) time.Duration { return time.Duration(math.Round(s * float64(time.Second))) }
 
 // Predict returns the latency and concurrency at throughput x.
 func (f *USLFit) Predict(x float64) Prediction {
@@ -93,13 +98,13 @@ func (r *FitReport) WriteText(w io.Writer) error {
 	if len(r.Predictions) > 0 {
 		out.printf("\nPREDICTIONS  R is the smaller root of κX²R² + (σX - κX - λ)R + (1 - σ) = 0; N = X·R\n")
 		tw := tabwriter.NewWriter(out.w, 0, 0, 2, ' ', 0)
-		out.tab(tw, "  X\tR (time unit of X)\tN\n")
+		out.tab(tw, "  X (/s)\tR\tN\n")
 		for _, p := range r.Predictions {
 			if p.Error != "" {
 				out.tab(tw, "  %s\t-\t- (%s)\n", sig(p.Throughput), p.Error)
 				continue
 			}
-			out.tab(tw, "  %s\t%s\t%s\n", sig(p.Throughput), sig(p.Latency), sig(p.Concurrency))
+			out.tab(tw, "  %s\t%s\t%s\n", sig(p.Throughput), HumanDuration(secondsDuration(p.Latency)), sig(p.Concurrency))
 		}
 		out.flush(tw)
 	}

@@ -3,6 +3,7 @@ package estimate
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParsePoints(t *testing.T) {
@@ -126,5 +127,36 @@ func TestParseThroughputs(t *testing.T) {
 		if _, err := ParseThroughputs(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+}
+
+// TestFitReportPrintsLatencyAsDuration: predictions printed
+// "R (time unit of X) 0.0016" (issue 10). Throughputs are per second (--at
+// reads 60/min as 1), so R is in seconds and prints as a duration.
+func TestFitReportPrintsLatencyAsDuration(t *testing.T) {
+	t.Parallel()
+	var points []Point
+	for _, n := range []float64{1, 2, 4, 8, 16, 32} {
+		points = append(points, Point{N: n, X: 1000 * n / (1 + 0.02*(n-1) + 0.0005*n*(n-1))})
+	}
+	f, err := FitUSL(points)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewFitReport(f, []float64{2000})
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	want := HumanDuration(time.Duration(r.Predictions[0].Latency * float64(time.Second)))
+	var row []string
+	for _, line := range strings.Split(text, "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "2000" {
+			row = f
+		}
+	}
+	if row == nil || row[1] != want || !strings.HasSuffix(want, "ms") {
+		t.Errorf("the prediction at 2000/s should print R as a duration (%s), got %q:\n%s", want, row, text)
 	}
 }

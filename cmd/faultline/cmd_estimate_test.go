@@ -118,7 +118,7 @@ func TestEstimateCommand(t *testing.T) {
 			name:     "fit",
 			args:     []string{"estimate", "fit", points, "--at", "3"},
 			wantCode: 0,
-			wantOut:  []string{"N* = sqrt((1 - σ) / κ) = sqrt((1 - 0.02001) / 0.02) = 7\n", "X(N*) = 3.571", "dominant   coherency", "  3  1.271               3.812"},
+			wantOut:  []string{"N* = sqrt((1 - σ) / κ) = sqrt((1 - 0.02001) / 0.02) = 7\n", "X(N*) = 3.571", "dominant   coherency", "  3       1.27s  3.812"},
 		},
 		{
 			name:     "fit with fewer than three points",

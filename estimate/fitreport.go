@@ -38,7 +38,9 @@ func NewFitReport(fit *USLFit, at []float64) *FitReport {
 
 // secondsDuration converts seconds to a Duration, rounded to the
 // nanosecond.
-func secondsDuration(s float64) time.Duration { return time.Duration(math.Round(s * float64(time.Second))) }
+func secondsDuration(s float64) time.Duration {
+	return time.Duration(math.Round(s * float64(time.Second)))
+}
 
 // Predict returns the latency and concurrency at throughput x.
 func (f *USLFit) Predict(x float64) Prediction {

@@ -202,6 +202,13 @@ func judge(c *Condition, sc *scope, rng *rand.Rand) Judgement {
 		j.Detail = fmt.Sprintf("%s = %s, %s %s", c.Left, j.Measured, opWord(c.Op, pointHeld), formatDim(j.Right, c.Right.dim()))
 		return j
 	}
+	return judgeRelative(c, sc, rng, j)
+}
+
+// judgeRelative decides a comparison between phases by the bootstrap
+// judge describes; j holds the point values.
+func judgeRelative(c *Condition, sc *scope, rng *rand.Rand, j Judgement) Judgement {
+	pick := sc.samplesOf
 	phases := phasesOf(c)
 	for _, phase := range phases {
 		if n := len(pick(phase)); n < minIntervals {
@@ -210,24 +217,7 @@ func judge(c *Condition, sc *scope, rng *rand.Rand) Judgement {
 			return j
 		}
 	}
-	boot := statistics.Bootstrap{Rounds: bootstrapRounds, Rand: rng}
-	sizes := make([]int, len(phases))
-	for i, phase := range phases {
-		sizes[i] = len(pick(phase))
-	}
-	resampled := map[string][]*sample{}
-	rpick := func(phase string) []*sample { return resampled[phase] }
-	diffs := boot.Run(sizes, 1, func(picks [][]int, out []float64) {
-		for i, phase := range phases {
-			src := pick(phase)
-			re := make([]*sample, len(picks[i]))
-			for k, idx := range picks[i] {
-				re[k] = src[idx]
-			}
-			resampled[phase] = re
-		}
-		out[0] = eval(c.Left, sc, rpick) - eval(c.Right, sc, rpick)
-	})[0]
+	diffs := bootstrapDifference(c, sc, phases, rng)
 	if !diffs.Enough() {
 		j.Verdict = Inconclusive
 		j.Detail = "too many resamples without data to bound the difference"
@@ -257,6 +247,30 @@ func judge(c *Condition, sc *scope, rng *rand.Rand) Judgement {
 		j.Detail += ": the interval straddles the limit, so the data cannot tell"
 	}
 	return j
+}
+
+// bootstrapDifference draws left - right of c over resamples of the
+// intervals of each phase it reads, each phase resampled independently.
+func bootstrapDifference(c *Condition, sc *scope, phases []string, rng *rand.Rand) statistics.Draws {
+	pick := sc.samplesOf
+	sizes := make([]int, len(phases))
+	for i, phase := range phases {
+		sizes[i] = len(pick(phase))
+	}
+	resampled := map[string][]*sample{}
+	rpick := func(phase string) []*sample { return resampled[phase] }
+	boot := statistics.Bootstrap{Rounds: bootstrapRounds, Rand: rng}
+	return boot.Run(sizes, 1, func(picks [][]int, out []float64) {
+		for i, phase := range phases {
+			src := pick(phase)
+			re := make([]*sample, len(picks[i]))
+			for k, idx := range picks[i] {
+				re[k] = src[idx]
+			}
+			resampled[phase] = re
+		}
+		out[0] = eval(c.Left, sc, rpick) - eval(c.Right, sc, rpick)
+	})[0]
 }
 
 func verdictOf(held, deviated bool) Verdict {

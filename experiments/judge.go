@@ -44,6 +44,7 @@ type scope struct {
 	current       []*sample            // the phase or window being judged
 	phases        map[string][]*sample // every phase, by name, for PHASE.metric
 	timeToRecover float64              // nanoseconds; +Inf when it never recovered, NaN when unknown
+	recoveryNote  string               // why timeToRecover is unknown, when it is
 	value         float64              // a probe's value
 }
 
@@ -180,7 +181,7 @@ func judge(c *Condition, sc *scope, rng *rand.Rand) Judgement {
 		j.Verdict = Inconclusive
 		j.Detail = "no data: no request completed in the span judged"
 		if c.Left.String() == "time_to_recover" {
-			j.Detail = "no fault was reverted while the load still ran, so there is no recovery to judge"
+			j.Detail = orDefault(sc.recoveryNote, "no fault was reverted while the load still ran, so there is no recovery to judge")
 		}
 		return j
 	}

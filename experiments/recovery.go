@@ -1,56 +1,111 @@
 package experiments
 
 import (
+	"fmt"
 	"math"
 	"time"
+
+	"github.com/faultline-dev/faultline/internal/statistics"
 )
 
-// Recovery: the p99 of an interval counts as back to normal within
-// recoveryTolerance of the baseline's p99 (or recoveryFloor above it, for
-// baselines of a millisecond or two, where a quarter is noise), and
-// recovery needs recoveryStable such intervals in a row.
+// Recovery: "back to normal" is judged against the spread the baseline
+// itself showed across its intervals, so that a machine busy with
+// something else, which widens the baseline's intervals as much as the
+// recovery's, does not read as a system that never recovered. An interval
+// is back to normal when
+//
+//   - its p99 is at most the larger of the recoverySpread quantile of the
+//     baseline's per-interval p99s and the baseline's p99 over the whole
+//     phase, times 1 + recoveryTolerance, and in any case at least
+//     recoveryFloor above the baseline's p99 (for baselines of a
+//     millisecond or two, where a quarter is noise); and
+//   - its error rate is at most the larger of the recoverySpread quantile
+//     of the baseline's per-interval error rates and the baseline's error
+//     rate, plus recoveryErrorMargin (an interval with no completed request
+//     passes);
+//
+// and recovery needs recoveryStable such intervals in a row.
 const (
-	recoveryTolerance = 0.25
-	recoveryFloor     = 2 * time.Millisecond
-	recoveryStable    = 3
+	recoverySpread      = 0.9
+	recoveryTolerance   = 0.25
+	recoveryFloor       = 2 * time.Millisecond
+	recoveryErrorMargin = 0.01
+	recoveryStable      = 3
 )
+
+// normal is what "back to normal" means for one interval.
+type normal struct {
+	p99, errorRate float64 // the highest that still count as normal
+}
+
+var (
+	refP99       = &refNode{metric: "p99"}
+	refErrorRate = &refNode{metric: "error_rate"}
+)
+
+// normalOf derives "back to normal" from the baseline's intervals.
+func normalOf(base []*sample) normal {
+	var p99s, errs []float64
+	for _, s := range base {
+		one := []*sample{s}
+		if v := metricValue(refP99, one, nil); !math.IsNaN(v) {
+			p99s = append(p99s, v)
+		}
+		if e := metricValue(refErrorRate, one, nil); !math.IsNaN(e) {
+			errs = append(errs, e)
+		}
+	}
+	p99 := metricValue(refP99, base, nil)
+	errRate := metricValue(refErrorRate, base, nil)
+	spreadP99, spreadErr := p99, errRate
+	if len(p99s) > 0 {
+		spreadP99 = math.Max(p99, statistics.QuantileOf(p99s, recoverySpread))
+	}
+	if len(errs) > 0 {
+		spreadErr = math.Max(errRate, statistics.QuantileOf(errs, recoverySpread))
+	}
+	return normal{
+		p99:       math.Max(spreadP99*(1+recoveryTolerance), p99+float64(recoveryFloor)),
+		errorRate: spreadErr + recoveryErrorMargin,
+	}
+}
+
+// holds reports whether the interval s is back to normal.
+func (n normal) holds(s *sample) bool {
+	one := []*sample{s}
+	v, e := metricValue(refP99, one, nil), metricValue(refErrorRate, one, nil)
+	return !math.IsNaN(v) && v <= n.p99 && (math.IsNaN(e) || e <= n.errorRate)
+}
 
 // timeToRecover is the time from lastRevert (after loadStart) to the start
-// of the first run of recoveryStable intervals of all whose p99 and error
-// rate are back near those of base: +Inf if that never happened, NaN when
-// no interval ended after the revert.
-func timeToRecover(base, all []*sample, loadStart time.Time, lastRevert time.Duration) float64 {
+// of the first run of recoveryStable intervals of all that are back to
+// normal: +Inf if none came while the load ran. It is NaN, with the
+// reason, when the load does not tell: no baseline, or fewer than
+// recoveryStable intervals after the revert without a recovery among them
+// (the load ended, or was stopped by an abort, right after it).
+func timeToRecover(base, all []*sample, loadStart time.Time, lastRevert time.Duration) (float64, string) {
 	if len(base) == 0 {
-		return math.NaN()
+		return math.NaN(), "the baseline phase has no intervals to define normal"
 	}
-	p99 := &refNode{metric: "p99"}
-	errRate := &refNode{metric: "error_rate"}
-	baseP99 := metricValue(p99, base, nil)
-	baseErr := metricValue(errRate, base, nil)
-	limit := math.Max(baseP99*(1+recoveryTolerance), baseP99+float64(recoveryFloor))
-	after := false
-	for _, s := range all {
-		after = after || s.end.Sub(loadStart) > lastRevert
-	}
-	if !after {
-		return math.NaN() // reverted as the load ended: nothing to judge
-	}
-	run := 0
+	n := normalOf(base)
+	run, after := 0, 0
 	for i, s := range all {
 		if s.end.Sub(loadStart) <= lastRevert {
 			continue
 		}
-		one := []*sample{s}
-		v, e := metricValue(p99, one, nil), metricValue(errRate, one, nil)
-		if !math.IsNaN(v) && v <= limit && (math.IsNaN(e) || e <= baseErr+0.01) {
-			run++
-			if run == recoveryStable {
-				first := all[i-recoveryStable+1]
-				return math.Max(0, float64(first.start.Sub(loadStart)-lastRevert))
-			}
-		} else {
+		after++
+		if !n.holds(s) {
 			run = 0
+			continue
+		}
+		run++
+		if run == recoveryStable {
+			first := all[i-recoveryStable+1]
+			return math.Max(0, float64(first.start.Sub(loadStart)-lastRevert)), ""
 		}
 	}
-	return math.Inf(1)
+	if after < recoveryStable {
+		return math.NaN(), fmt.Sprintf("the load ended %d interval(s) after the last revert, and recovery needs %d in a row back to normal, so the run cannot tell", after, recoveryStable)
+	}
+	return math.Inf(1), ""
 }

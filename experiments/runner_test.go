@@ -3,6 +3,7 @@ package experiments
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/faultline-dev/faultline/chaos"
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report"
 )
 
 // runnerPlan is a plan of three 5 s phases with one fault in the middle
@@ -87,7 +89,7 @@ func (s *fakeSession) Inject(ctx context.Context, f chaos.Fault) (*chaos.Entry, 
 func (s *fakeSession) Revert(context.Context, *chaos.Entry) error { return s.revertErr }
 
 // fakeLoadgen is a load that sends nothing: every interval it makes up
-// 100 requests of 1 ms, of which failedAt(offset) fail; it stops when ctx
+// 100 requests of 1 ms a second, of which failedAt(offset) percent fail; it stops when ctx
 // is cancelled or its stages have run, as loadgen.Run does.
 func fakeLoadgen(failedAt func(time.Duration) int) func(context.Context, loadgen.Options) (*loadgen.Result, error) {
 	return func(ctx context.Context, o loadgen.Options) (*loadgen.Result, error) {
@@ -108,7 +110,8 @@ func fakeLoadgen(failedAt func(time.Duration) int) func(context.Context, loadgen
 			iv := loadgen.NewStats(from, now)
 			ok, bad := seriesFor(iv, "", loadgen.OK), seriesFor(iv, "", loadgen.Error)
 			failed := failedAt(now.Sub(start))
-			for i := 0; i < 100; i++ {
+			// 100 requests a second, so a partial interval has fewer.
+			for i := 0; i < int(100*now.Sub(from).Seconds()); i++ {
 				s := ok
 				if i < failed {
 					s = bad
@@ -184,6 +187,32 @@ func TestRunnerOutcome(t *testing.T) {
 				}
 				if aborts != c.wantAbort {
 					t.Errorf("%d abort checks journaled, want %d: %+v", aborts, c.wantAbort, res.Checks)
+				}
+				// The summary and `faultline report` agree on every
+				// phase's rate, also when the run stopped early.
+				run, err := report.OpenRun(res.Journal)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, p := range res.Phases {
+					if got := run.PhaseStats(i).Rate(""); p.Requests > 0 && math.Abs(got-p.Rate) > p.Rate/1000 {
+						t.Errorf("phase %s: rate %.1f/s in the summary, %.1f/s from the journal", p.Name, p.Rate, got)
+					}
+				}
+				// After an abort the load stops right after the revert: it
+				// cannot tell how long recovery takes.
+				want := map[bool]Verdict{true: Inconclusive, false: Held}[c.wantAbort > 0]
+				judged := false
+				for _, ch := range res.Checks {
+					if ch.Expression == "time_to_recover < 3s" {
+						judged = true
+						if ch.Verdict != string(want) {
+							t.Errorf("time_to_recover: %s (%s), want %s", ch.Verdict, ch.Detail, want)
+						}
+					}
+				}
+				if (c.want == exitcode.OK || c.want == exitcode.Aborted) && !judged {
+					t.Error("time_to_recover was not judged")
 				}
 			})
 		})

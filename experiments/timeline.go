@@ -116,6 +116,10 @@ func followTimeline(ctx context.Context, start time.Time, evs []event, intervals
 			steps.interrupt()
 			halt()
 		case d := <-done:
+			if cancelled != nil && ctx.Err() != nil {
+				// Ctrl-C came as the load ended: it is still an interrupt.
+				steps.interrupt()
+			}
 			for {
 				select {
 				case iv := <-intervals:

@@ -17,7 +17,7 @@ func (r *runner) checkSteadyState(ctx context.Context, kind string, samples []*s
 	ok := true
 	for _, p := range r.plan.SteadyState {
 		res := runProbe(ctx, p, samples, r.env.resolve, r.rng)
-		if ctx.Err() != nil {
+		if res.Verdict != Held && ctx.Err() != nil {
 			res = probeResult{Verdict: Inconclusive, Detail: "interrupted before the probe could tell"}
 		}
 		name := p.Spec.Name
@@ -62,14 +62,14 @@ func (r *runner) judge(ctx context.Context) bool {
 		last := r.plan.Phases[len(r.plan.Phases)-1]
 		held = r.checkSteadyState(ctx, "steady_state_after", r.samples[last.Name])
 	}
-	ttr := math.NaN()
+	ttr, why := math.NaN(), ""
 	if r.faults.reverted() {
-		ttr = timeToRecover(r.samples[r.plan.Baseline], r.allSamples(), r.clock.start, r.faults.lastRevert)
+		ttr, why = timeToRecover(r.samples[r.plan.Baseline], r.allSamples(), r.clock.start, r.faults.lastRevert)
 	}
 	phases := r.phaseSamples()
 	for _, p := range r.plan.Phases {
 		for _, c := range p.Hypotheses {
-			j := judge(c, &scope{current: r.samples[p.Name], phases: phases, timeToRecover: ttr}, r.rng)
+			j := judge(c, &scope{current: r.samples[p.Name], phases: phases, timeToRecover: ttr, recoveryNote: why}, r.rng)
 			r.journal.check(report.JournalCheck{Kind: "hypothesis", Phase: p.Name, Expression: c.Source, Verdict: string(j.Verdict),
 				Measured: j.Measured, Detail: j.Detail, CILow: j.CILow, CIHigh: j.CIHigh})
 			if j.Verdict == Deviated || (j.Verdict == Inconclusive && !r.opts.InconclusiveOK) {

@@ -15,7 +15,13 @@ func RunFromJournal(j *Journal) *Run {
 		run.End = j.Intervals[n-1].End
 	}
 	for _, p := range j.Plan.Phases {
-		run.Phases = append(run.Phases, Phase{Name: p.Name, Start: at(p.StartMs), End: at(p.EndMs)})
+		// A run stopped early (an abort, Ctrl-C) ran its phases only up to
+		// its end: rates are over the time the load ran, as the run says.
+		end := at(p.EndMs)
+		if end.After(run.End) {
+			end = run.End
+		}
+		run.Phases = append(run.Phases, Phase{Name: p.Name, Start: minTime(at(p.StartMs), end), End: end})
 	}
 	open := map[string]int{} // fault label -> index of its window awaiting a revert
 	for _, f := range j.Faults {
@@ -50,4 +56,11 @@ func RunFromJournal(j *Journal) *Run {
 		run.Checks = append(run.Checks, Check{Phase: c.Phase, Expression: expr, Verdict: c.Verdict, Measured: c.Measured, Detail: c.Detail})
 	}
 	return run
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

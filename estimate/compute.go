@@ -236,8 +236,9 @@ func storage(p *Plan) Section {
 
 func bandwidth(p *Plan, t trafficResult) Section {
 	s := Section{Title: "bandwidth"}
-	if !t.ok || !p.Has("request_size") && !p.Has("response_size") {
-		s.Skipped = "needs the traffic inputs and request_size or response_size"
+	perRequest := t.ok && (p.Has("request_size") || p.Has("response_size"))
+	if !perRequest && !p.hasStorage() {
+		s.Skipped = "needs the traffic inputs and request_size or response_size, or new_records and record_size"
 		return s
 	}
 	add := func(key, label, what string, size float64) {
@@ -249,19 +250,49 @@ func bandwidth(p *Plan, t trafficResult) Section {
 			{key + "_peak", label + " (peak)", "peak requests per second", t.peak},
 		} {
 			bps := v.rps * size
-			l := newLine(v.key, v.label, v.rate+" × "+what,
-				fmt.Sprintf("%s × %s B", Num(v.rps), Num(size)), bps, "B/s")
-			l.Also = &Also{Value: bps * 8, Unit: "bit/s", Rounded: Human(bps*8, "bit/s")}
-			s.Lines = append(s.Lines, l)
+			s.Lines = append(s.Lines, withBits(newLine(v.key, v.label, v.rate+" × "+what,
+				fmt.Sprintf("%s × %s B", Num(v.rps), Num(size)), bps, "B/s")))
 		}
 	}
-	if p.Has("request_size") {
+	if t.ok && p.Has("request_size") {
 		add("ingress", "ingress", "request size", p.RequestSize)
 	}
-	if p.Has("response_size") {
+	if t.ok && p.Has("response_size") {
 		add("egress", "egress", "response size", p.ResponseSize)
 	}
+	if p.hasStorage() {
+		s.Lines = append(s.Lines, dataBandwidth(p)...)
+	}
 	return s
+}
+
+// withBits adds the line's B/s value in bit/s.
+func withBits(l Line) Line {
+	l.Also = &Also{Value: l.Value * 8, Unit: "bit/s", Rounded: Human(l.Value*8, "bit/s")}
+	return l
+}
+
+// dataBandwidth is the classic estimate of bandwidth from the data rather
+// than the requests: what comes in is the new data of a day spread over
+// the day, and what goes out is that times the reads per write (each piece
+// of data read as often as the read:write ratio says).
+func dataBandwidth(p *Plan) []Line {
+	perDay := p.NewRecords.PerDay() * p.RecordSize
+	in := perDay / secondsPerDay
+	lines := []Line{withBits(newLine("incoming_data", "incoming data (new data per second)", "storage per day / 86,400 s",
+		fmt.Sprintf("%s B / 86,400", Num(perDay)), in, "B/s"))}
+	if !p.Has("read_write_ratio") {
+		return lines
+	}
+	r := p.ReadShare
+	if r >= 1 {
+		return lines // no writes: no ratio to read the new data by
+	}
+	readsPerWrite := r / (1 - r)
+	out := withBits(newLine("outgoing_data", "outgoing data (reads of the new data)", "incoming data × reads per write",
+		fmt.Sprintf("%s B/s × %s", Num(in), Num(readsPerWrite)), in*readsPerWrite, "B/s"))
+	out.Note = fmt.Sprintf("reads per write = read share / (1 - read share) = %s / %s", Num(r), Num(1-r))
+	return append(lines, out)
 }
 
 func cache(p *Plan, t trafficResult) Section {

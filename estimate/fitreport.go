@@ -61,8 +61,21 @@ func (f *USLFit) Predict(x float64) Prediction {
 	return p
 }
 
-// sig formats a parameter value with 4 significant digits.
-func sig(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+// sig formats a value with 4 significant digits.
+func sig(v float64) string { return sigDigits(v, 4) }
+
+// sigDigits formats v with the given significant digits as a plain number:
+// 11,670 rather than 1.167e+04. Only values below 0.0001 keep an exponent
+// (3.526e-06), where a run of zeros would be harder to read.
+func sigDigits(v float64, digits int) string {
+	s := strconv.FormatFloat(v, 'g', digits, 64)
+	rounded, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.Abs(rounded) < 1000 {
+		return s
+	}
+	// Thousands separators, as every other figure of the estimates.
+	return Num(rounded)
+}
 
 func paramRow(name string, p Param) string {
 	se, ci := "-", "-"
@@ -73,8 +86,8 @@ func paramRow(name string, p Param) string {
 		// Add digits until the bounds differ, so a tight interval does not
 		// print as [0.02, 0.02].
 		for digits := 4; ; digits++ {
-			lo := strconv.FormatFloat(p.CI95[0], 'g', digits, 64)
-			hi := strconv.FormatFloat(p.CI95[1], 'g', digits, 64)
+			lo := sigDigits(p.CI95[0], digits)
+			hi := sigDigits(p.CI95[1], digits)
 			if lo != hi || digits >= 10 {
 				ci = fmt.Sprintf("[%s, %s]", lo, hi)
 				break

@@ -75,6 +75,10 @@ func TestClassicExample(t *testing.T) {
 		// ceil(6,944.44 / (500 × 0.7)) + 1 = 20 + 1.
 		{"instances", 21, "21 instances (N+1)"},
 		{"ingress_peak", 3 * 200e6 / 86400 * 1000, "6.9 MB/s"},
+		// 1 GB of new data a day comes in at about 12 kB/s; 9 reads per
+		// write send 9 times that out.
+		{"incoming_data", 1e9 / 86400, "12 kB/s"},
+		{"outgoing_data", 9 * 1e9 / 86400, "104 kB/s"},
 	}
 	for _, tt := range tests {
 		l, ok := e.Line(tt.key)
@@ -147,7 +151,7 @@ func TestPartialPlan(t *testing.T) {
 	for title, want := range map[string]string{
 		"traffic":   "",
 		"storage":   "needs new_records and record_size",
-		"bandwidth": "request_size or response_size",
+		"bandwidth": "request_size or response_size, or new_records and record_size",
 		"cache":     "cache_share",
 		"instances": "instance_capacity",
 	} {
@@ -378,4 +382,47 @@ func schemaTags(raw planYAML) []string {
 		tags[i] = rt.Field(i).Tag.Get("yaml")
 	}
 	return tags
+}
+
+// TestDataBandwidth is the seed's bandwidth estimate, made from the data
+// rather than the requests: 1 GB of new data a day comes in at about
+// 12 KB/s, and at 10 reads to each write about ten times that goes out,
+// about 120 KB/s. Traffic inputs are not needed.
+func TestDataBandwidth(t *testing.T) {
+	t.Parallel()
+	p, err := DecodePlan("p.yaml", []byte("new_records: 1M/day\nrecord_size: 1KB\nread_write_ratio: \"10:1\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(""); err != nil {
+		t.Fatal(err)
+	}
+	e := Compute(p)
+	tests := []struct {
+		key        string
+		want       float64
+		rounded    string
+		arithmetic string
+	}{
+		{"incoming_data", 1e9 / 86400, "12 kB/s", "1,000,000,000 B / 86,400"},
+		{"outgoing_data", 1e9 / 86400 * 10, "116 kB/s", "11,574.07 B/s × 10"},
+	}
+	for _, tt := range tests {
+		l, ok := e.Line(tt.key)
+		if !ok {
+			t.Fatalf("no line %q in %+v", tt.key, e.Sections)
+		}
+		near(t, tt.key, l.Value, tt.want, 1e-12)
+		if l.Rounded != tt.rounded || l.Arithmetic != tt.arithmetic || l.Also == nil || l.Also.Unit != "bit/s" {
+			t.Errorf("%s: rounded %q, arithmetic %q, also %+v; want %q, %q and bit/s", tt.key, l.Rounded, l.Arithmetic, l.Also, tt.rounded, tt.arithmetic)
+		}
+	}
+	if _, ok := e.Line("ingress_average"); ok {
+		t.Error("a request-based line without request inputs")
+	}
+	// Without a read:write ratio there is nothing to multiply by.
+	p, _ = DecodePlan("p.yaml", []byte("new_records: 1M/day\nrecord_size: 1KB\n"))
+	if e := Compute(p); func() bool { _, ok := e.Line("outgoing_data"); return ok }() {
+		t.Error("outgoing data without a read:write ratio")
+	}
 }

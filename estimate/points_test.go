@@ -55,9 +55,29 @@ func TestParsePoints(t *testing.T) {
 			wantErr: []string{`p.csv:1: unknown column "concurency" (did you mean "concurrency"?)`, "p.csv:1: header: want a concurrency column"},
 		},
 		{
-			name:    "no header",
-			csv:     "1,1\n2,2\n3,3\n",
-			wantErr: []string{`p.csv:1: unknown column "1"`},
+			name: "no header: concurrency then throughput",
+			csv:  "1,100\n2,190.5\n4,350\n",
+			want: []Point{{1, 100}, {2, 190.5}, {4, 350}},
+		},
+		{
+			name: "tab-separated, with a header",
+			csv:  "# from a benchmark script\nthreads\trps\n1\t100\n2\t190\n4\t350\n",
+			want: []Point{{1, 100}, {2, 190}, {4, 350}},
+		},
+		{
+			name: "tab-separated, no header",
+			csv:  "1\t100\n2\t190\n\n4\t350\n",
+			want: []Point{{1, 100}, {2, 190}, {4, 350}},
+		},
+		{
+			name:    "no header, three columns",
+			csv:     "1,100,5\n2,190,6\n3,300,7\n",
+			wantErr: []string{"p.csv:1: 3 numbers and no header: without a header, want two columns"},
+		},
+		{
+			name:    "no header, a bad cell further down",
+			csv:     "1,100\n2,x\n3,300\n",
+			wantErr: []string{`p.csv:2: throughput: "x" is not a number`},
 		},
 		{
 			name:    "empty",
@@ -152,11 +172,33 @@ func TestFitReportPrintsLatencyAsDuration(t *testing.T) {
 	want := HumanDuration(time.Duration(r.Predictions[0].Latency * float64(time.Second)))
 	var row []string
 	for _, line := range strings.Split(text, "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "2000" {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == sig(2000) {
 			row = f
 		}
 	}
 	if row == nil || row[1] != want || !strings.HasSuffix(want, "ms") {
 		t.Errorf("the prediction at 2000/s should print R as a duration (%s), got %q:\n%s", want, row, text)
+	}
+}
+
+func TestSigIsPlain(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		v    float64
+		want string
+	}{
+		{11670.3, "11,670"},
+		{36440, "36,440"},
+		{1234.4, "1,234"},
+		{875.3, "875.3"},
+		{0.02001, "0.02001"},
+		{0.0001234, "0.0001234"},
+		{3.526e-06, "3.526e-06"},
+		{-45.74, "-45.74"},
+		{2.5e9, "2,500,000,000"},
+	} {
+		if got := sig(tt.v); got != tt.want {
+			t.Errorf("sig(%v) = %q, want %q", tt.v, got, tt.want)
+		}
 	}
 }

@@ -104,8 +104,9 @@ func newEstimateFitCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fit points.csv",
 		Short: "Fit the Universal Scalability Law to measured (concurrency, throughput) points",
-		Long: `fit reads measured points from CSV with a header (concurrency,throughput
-or N,X) and fits X(N) = λN / (1 + σ(N-1) + κN(N-1)) by bounded non-linear
+		Long: `fit reads measured points from CSV or tab-separated values, with a header
+(concurrency,throughput or N,X) or without one (two columns: concurrency,
+then throughput), and fits X(N) = λN / (1 + σ(N-1) + κN(N-1)) by bounded non-linear
 least squares. It prints σ, κ and λ with standard errors and 95% confidence
 intervals, the peak N* = sqrt((1-σ)/κ) and X(N*), which penalty dominates,
 the residuals, and warnings (fewer than 6 points, σ < 0, κ near 0, N*

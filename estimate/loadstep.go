@@ -67,16 +67,15 @@ func errorKinds(t *loadgen.Stats) map[string]int64 {
 	return kinds
 }
 
-// LoadOptions is the load engine's configuration for one sweep step
-// against target.
-func LoadOptions(step Step, target loadgen.Target, timeout time.Duration) loadgen.Options {
-	o := loadgen.Options{Targets: []loadgen.Target{target}, Duration: step.Duration, Timeout: timeout}
+// LoadSpec is the load of one sweep step against target, in the form
+// faultline load and faultline run build their loads from.
+func LoadSpec(step Step, target loadgen.Target, timeout time.Duration) loadgen.Spec {
+	spec := loadgen.Spec{Targets: []loadgen.Target{target}, Timeout: timeout,
+		Shape: loadgen.Shape{Model: loadgen.Open, Rate: step.Rate, Duration: step.Duration}}
 	if step.Concurrency > 0 {
-		o.Model, o.Concurrency = loadgen.Closed, step.Concurrency
-	} else {
-		o.Model, o.Rate = loadgen.Open, step.Rate
+		spec.Shape = loadgen.Shape{Model: loadgen.Closed, Concurrency: step.Concurrency, Duration: step.Duration}
 	}
-	return o
+	return spec
 }
 
 // LoadStep returns the StepFunc that drives each step with the load engine
@@ -84,7 +83,11 @@ func LoadOptions(step Step, target loadgen.Target, timeout time.Duration) loadge
 // returns what it measured together with the context's error.
 func LoadStep(target loadgen.Target, timeout time.Duration) StepFunc {
 	return func(ctx context.Context, step Step) (StepResult, error) {
-		res, err := loadgen.Run(ctx, LoadOptions(step, target, timeout))
+		opts, err := LoadSpec(step, target, timeout).Options()
+		if err != nil {
+			return StepResult{}, err
+		}
+		res, err := loadgen.Run(ctx, opts)
 		if err != nil {
 			return StepResult{}, err
 		}

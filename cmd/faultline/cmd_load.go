@@ -153,49 +153,54 @@ func loadSpec(f loadFlags, args []string) (loadgen.Spec, error) {
 		return spec, usageErrorf("--connections belongs to the open model: in the closed model each virtual user has its own connection")
 	}
 
-	// Targets: a URL argument or a targets file.
+	spec.Targets, err = loadTargets(f, args)
+	return spec, err
+}
+
+// loadTargets reads the targets: a URL argument with its request flags, or
+// a targets file.
+func loadTargets(f loadFlags, args []string) ([]loadgen.Target, error) {
 	switch {
 	case len(args) == 1 && f.targetsFile != "":
-		return spec, usageErrorf("give a URL or --targets, not both")
+		return nil, usageErrorf("give a URL or --targets, not both")
 	case len(args) == 1:
 		t, err := loadgen.NewTarget(f.method, args[0])
 		if err != nil {
-			return spec, usageErrorf("URL: %v", err)
+			return nil, usageErrorf("URL: %v", err)
 		}
 		for _, h := range f.headers {
 			name, value, ok := strings.Cut(h, ":")
 			if !ok || strings.TrimSpace(name) == "" {
-				return spec, usageErrorf("--header %q: want 'Name: value'", h)
+				return nil, usageErrorf("--header %q: want 'Name: value'", h)
 			}
 			t.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 		}
 		if f.body != "" {
 			b, err := os.ReadFile(f.body)
 			if err != nil {
-				return spec, usageErrorf("--body: %v", err)
+				return nil, usageErrorf("--body: %v", err)
 			}
 			t.Body = b
 		}
 		t.Name = f.name
-		spec.Targets = []loadgen.Target{t}
+		return []loadgen.Target{t}, nil
 	case f.targetsFile != "":
 		if len(f.headers) > 0 || f.body != "" || f.name != "" {
-			return spec, usageErrorf("--header, --body and --name apply to a URL argument; put them in the targets file")
+			return nil, usageErrorf("--header, --body and --name apply to a URL argument; put them in the targets file")
 		}
 		file, err := os.Open(f.targetsFile)
 		if err != nil {
-			return spec, usageErrorf("--targets: %v", err)
+			return nil, usageErrorf("--targets: %v", err)
 		}
 		defer file.Close()
 		ts, err := loadgen.ParseTargets(file, f.targetsFile)
 		if err != nil {
-			return spec, usageErrorf("--targets: %v", err)
+			return nil, usageErrorf("--targets: %v", err)
 		}
-		spec.Targets = ts
+		return ts, nil
 	default:
-		return spec, usageErrorf("give a URL to load, or --targets FILE")
+		return nil, usageErrorf("give a URL to load, or --targets FILE")
 	}
-	return spec, nil
 }
 
 // loadShape reads the load's shape from the flags. The model is what they

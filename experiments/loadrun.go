@@ -148,7 +148,7 @@ func describeLoad(s loadgen.Spec, o loadgen.Options) map[string]any {
 		"model": o.Model, "rate": s.Shape.Rate, "stages": stages, "duration": s.Shape.Duration.String(),
 		"poisson": s.Shape.Poisson, "connections": o.Connections, "max_in_flight": o.MaxInFlight,
 		"concurrency": s.Shape.Concurrency, "think_time": o.ThinkTime.String(), "timeout": o.Timeout.String(),
-		"http2": o.HTTP2, "targets": targets,
+		"http2": o.HTTP2, "engine": o.Engine, "targets": targets,
 	}
 	if s.Segment.Count > 1 {
 		d["segment"] = s.Segment.String()

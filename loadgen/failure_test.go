@@ -63,11 +63,17 @@ func TestFailureSamplesAreBoundedPerIntervalAndName(t *testing.T) {
 	h2.Config.Protocols.SetUnencryptedHTTP2(true)
 	h2.Start()
 	t.Cleanup(h2.Close)
-	for _, c := range []struct {
-		name  string
-		base  string
-		http2 bool
-	}{{"http/1.1", h1.URL, false}, {"h2c", h2.URL, true}} {
+	type runCase struct {
+		name   string
+		base   string
+		http2  bool
+		engine Engine
+	}
+	cases := []runCase{{"h2c", h2.URL, true, EngineAuto}}
+	for _, eng := range testEngines() {
+		cases = append(cases, runCase{"http/1.1 " + string(eng), h1.URL, false, eng})
+	}
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			var targets []Target
@@ -79,7 +85,7 @@ func TestFailureSamplesAreBoundedPerIntervalAndName(t *testing.T) {
 			var intervals []*Stats
 			res := mustRun(t, context.Background(), Options{
 				Targets: targets, Model: Open, Rate: 300, Duration: time.Second, Interval: 250 * time.Millisecond,
-				HTTP2: c.http2, Connections: 4, OnInterval: func(s *Stats) { intervals = append(intervals, s) },
+				HTTP2: c.http2, Connections: 4, Engine: c.engine, OnInterval: func(s *Stats) { intervals = append(intervals, s) },
 			})
 			if res.Total.Failed("") != 200 {
 				t.Fatalf("failed %d, want 200", res.Total.Failed(""))

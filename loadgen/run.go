@@ -86,6 +86,10 @@ type Options struct {
 	// before the first request is due, so that other timelines (phases,
 	// faults) can be laid on the same clock.
 	OnStart func(time.Time)
+
+	// Engine picks how requests are sent (default EngineAuto: the epoll
+	// engine where it serves the run).
+	Engine Engine
 }
 
 func (o *Options) setDefaults() {
@@ -109,6 +113,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = DefaultUserAgent
+	}
+	if o.Engine == "" {
+		o.Engine = EngineAuto
 	}
 	for i := range o.Targets {
 		if o.Targets[i].Name == "" {
@@ -165,6 +172,7 @@ func (o *Options) Validate() error {
 			bad("%s must not be negative", d.name)
 		}
 	}
+	o.validateEngine(bad)
 	return errors.Join(errs...)
 }
 
@@ -214,6 +222,8 @@ type Result struct {
 	// the schedule ended.
 	Interrupted bool
 	Generator   GeneratorHealth
+	// Engine is the engine that ran (EngineEpoll or EngineGoroutine).
+	Engine Engine
 }
 
 // SendRate is the rate at which requests actually left the generator:
@@ -256,6 +266,8 @@ type engine struct {
 	raw       [][]byte // target index -> serialised HTTP/1.1 request
 	rec       *recorder
 	h2        []*h2Client
+	kind      Engine      // the engine that runs: EngineEpoll or EngineGoroutine
+	events    eventEngine // the epoll engine, when it runs
 
 	start    time.Time
 	runCtx   context.Context // cancelled to abandon requests in flight
@@ -300,7 +312,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	defer e.abandon()
 
 	res := &Result{Model: opts.Model, Start: e.start, Planned: planned, Total: NewStats(e.start, e.start),
-		TargetRate: sched.ExpectedArrivals() / planned.Seconds()}
+		TargetRate: sched.ExpectedArrivals() / planned.Seconds(), Engine: e.kind}
 
 	// The collector owns the interval ticks; it stops when done is closed
 	// and delivers the last, partial interval before it returns.
@@ -313,43 +325,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 	var workers sync.WaitGroup
 	scheduleDone := make(chan struct{})
-	switch sched := sched.(type) {
-	case OpenSchedule:
-		ch := make(chan token, opts.MaxInFlight)
-		n := opts.Connections
-		if opts.HTTP2 {
-			n = min(opts.Connections*h2Streams, opts.MaxInFlight)
+	if e.events != nil {
+		e.events.start(ctx, sched, &workers, scheduleDone)
+		if _, closed := sched.(ClosedSchedule); closed {
+			go waitPlanned(ctx, planned, scheduleDone)
 		}
-		for i := 0; i < n; i++ {
-			workers.Add(1)
-			go func() {
-				defer workers.Done()
-				e.openWorker(i, ch)
-			}()
-		}
-		go func() {
-			defer close(scheduleDone)
-			defer close(ch)
-			e.dispatch(ctx, sched, ch)
-		}()
-	case ClosedSchedule:
-		end := e.start.Add(planned)
-		for i := 0; i < sched.Users(); i++ {
-			workers.Add(1)
-			go func() {
-				defer workers.Done()
-				e.virtualUser(ctx, i, sched, end)
-			}()
-		}
-		go func() {
-			defer close(scheduleDone)
-			t := time.NewTimer(planned)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-			}
-		}()
+	} else {
+		e.startGoroutines(ctx, sched, &workers, scheduleDone)
 	}
 
 	workersDone := make(chan struct{})
@@ -389,6 +371,54 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		res.Generator.Utilization = cpu.Seconds() / (wall.Seconds() * float64(cores))
 	}
 	return res, nil
+}
+
+// startGoroutines starts the goroutine engine: in the open model a
+// dispatcher and a worker per connection (per stream over HTTP/2), in the
+// closed model a goroutine per virtual user.
+func (e *engine) startGoroutines(ctx context.Context, sched Schedule, workers *sync.WaitGroup, scheduleDone chan struct{}) {
+	switch sched := sched.(type) {
+	case OpenSchedule:
+		ch := make(chan token, e.opts.MaxInFlight)
+		n := e.opts.Connections
+		if e.opts.HTTP2 {
+			n = min(e.opts.Connections*h2Streams, e.opts.MaxInFlight)
+		}
+		for i := 0; i < n; i++ {
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				e.openWorker(i, ch)
+			}()
+		}
+		go func() {
+			defer close(scheduleDone)
+			defer close(ch)
+			e.dispatch(ctx, sched, ch)
+		}()
+	case ClosedSchedule:
+		end := e.start.Add(sched.Duration())
+		for i := 0; i < sched.Users(); i++ {
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				e.virtualUser(ctx, i, sched, end)
+			}()
+		}
+		go waitPlanned(ctx, sched.Duration(), scheduleDone)
+	}
+}
+
+// waitPlanned closes scheduleDone when the closed model's planned length
+// has passed or ctx has ended.
+func waitPlanned(ctx context.Context, planned time.Duration, scheduleDone chan<- struct{}) {
+	defer close(scheduleDone)
+	t := time.NewTimer(planned)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func newEngine(opts Options, sched Schedule) (*engine, error) {
@@ -447,6 +477,9 @@ func newEngine(opts Options, sched Schedule) (*engine, error) {
 		}
 	}
 	e.rec = newRecorder(opts.Targets, max(2, runtime.GOMAXPROCS(0)))
+	if err := e.chooseEngine(sched); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -638,6 +671,9 @@ func (w *worker) close() {
 func (e *engine) abandonInFlight() {
 	e.stopping.Store(true)
 	e.abandon()
+	if e.events != nil {
+		e.events.abort()
+	}
 	e.connsMu.Lock()
 	for _, c := range e.conns {
 		c.abort()
@@ -646,6 +682,9 @@ func (e *engine) abandonInFlight() {
 }
 
 func (e *engine) closeClients() {
+	if e.events != nil {
+		e.events.close()
+	}
 	for _, c := range e.h2 {
 		c.close()
 	}

@@ -24,6 +24,7 @@ type Spec struct {
 	HTTP2                          bool
 	TLS                            TLSOptions
 	Interval                       time.Duration
+	Engine                         Engine
 }
 
 // Options builds the engine's options, with its schedule, and validates
@@ -41,6 +42,7 @@ func (s Spec) Options() (Options, error) {
 		Connections: s.Connections, MaxInFlight: s.MaxInFlight,
 		Timeout: s.Timeout, ConnectTimeout: s.ConnectTimeout, Grace: s.Grace,
 		HTTP2: s.HTTP2, TLS: s.TLS, Interval: s.Interval, UserAgent: userAgent(s.Tool),
+		Engine: s.Engine,
 	}
 	if err := o.Validate(); err != nil {
 		return Options{}, err

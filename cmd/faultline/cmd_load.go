@@ -26,7 +26,7 @@ type loadFlags struct {
 	segment                               string
 	timeout, connectTimeout, grace        time.Duration
 	caFile, certFile, keyFile, out, hgrm  string
-	hgrmUnit                              string
+	hgrmUnit, engine                      string
 }
 
 func newLoadCmd(e *env) *cobra.Command {
@@ -98,6 +98,7 @@ Metrics:
 	fl.StringVar(&f.hgrm, "hgrm", "", "write the latency percentile distribution (.hgrm) here")
 	fl.StringVar(&f.hgrmUnit, "hgrm-unit", "ms", "unit of --hgrm values: ns, us, ms or s")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress line")
+	fl.StringVar(&f.engine, "engine", string(loadgen.EngineAuto), "how requests are sent: auto (epoll where it serves), epoll (Linux event loops; plain http:// over HTTP/1.1 only) or goroutine (a goroutine per connection; TLS, HTTP/2, every platform)")
 	return cmd
 }
 
@@ -110,7 +111,8 @@ func loadSpec(f loadFlags, args []string) (loadgen.Spec, error) {
 	spec := loadgen.Spec{
 		Tool: "faultline " + version, MaxInFlight: f.maxInFlight, Connections: f.connections,
 		Timeout: f.timeout, ConnectTimeout: f.connectTimeout, Grace: f.grace, HTTP2: f.http2,
-		TLS: loadgen.TLSOptions{Insecure: f.insecure, CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile},
+		TLS:    loadgen.TLSOptions{Insecure: f.insecure, CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile},
+		Engine: loadgen.Engine(f.engine),
 	}
 	for _, c := range []struct {
 		flag string

@@ -41,6 +41,8 @@ func TestLoadBadInputExits2(t *testing.T) {
 		{[]string{"load", "http://127.0.0.1:1/", "--rate", "10/s", "--stage", "1s:10"}, "--stage 1s:10 targets users, but this load is open-model"},
 		{[]string{"load", "http://127.0.0.1:1/", "--concurrency", "2", "--stage", "1s:10/s"}, "targets a rate, but this load is closed-model"},
 		{[]string{"load", "http://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s", "--segment", "3/3"}, "--segment: segment 3/3: the index must be from 0 to 2"},
+		{[]string{"load", "https://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s", "--engine", "epoll"}, "engine epoll"},
+		{[]string{"load", "http://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s", "--engine", "threads"}, "unknown engine"},
 	}
 	for _, c := range cases {
 		code, stdout, stderr := runCLI(t, c.args...)

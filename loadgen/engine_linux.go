@@ -1,0 +1,796 @@
+//go:build linux
+
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const epollSupported = true
+
+// loopEngine is the epoll engine: a few event loops, each on its own locked
+// OS thread with its own epoll set, each owning a share of the connections
+// (open model) or virtual users (closed model). Nothing in it starts a
+// goroutine per request or per connection or sends on a channel per
+// request: a loop waits in epoll_wait for its sockets, its timerfd (the next
+// arrival, or the next user to finish thinking) and its eventfd (stop), and
+// does the work each readiness calls for.
+type loopEngine struct {
+	e     *engine
+	tcp   []*net.TCPAddr // endpoint index -> address
+	loops []*eventLoop
+
+	// The open model's arrivals come from one walk of the schedule and one
+	// target picker shared by the loops, so that the run as a whole keeps
+	// the schedule and the weights exactly; each loop holds its next
+	// arrival.
+	schedMu  sync.Mutex
+	arrivals Arrivals
+	picker   *picker
+	planned  int64 // arrivals the schedule holds
+	walked   int64 // arrivals taken so far
+	walkOver bool  // the walk has ended, or the rest was dropped
+	// sendUntil is when a loop that fell behind stops sending and counts
+	// the arrivals still due as dropped (dispatchSlack after the end).
+	sendUntil time.Duration
+
+	scheduleEnded atomic.Int32 // loops whose schedule has ended
+	scheduleDone  chan<- struct{}
+	closeOnce     sync.Once
+
+	// The closed model's users and when they stop.
+	users ClosedSchedule
+	end   time.Duration
+
+	stopWatch chan struct{} // closed to end the context watcher
+	watcher   sync.WaitGroup
+}
+
+var _ eventEngine = (*loopEngine)(nil)
+
+func newEventEngine(e *engine, addrs []*net.TCPAddr, sched Schedule) (eventEngine, error) {
+	le := &loopEngine{e: e, tcp: addrs, stopWatch: make(chan struct{})}
+	slots := e.opts.Connections
+	if c, ok := sched.(ClosedSchedule); ok {
+		slots = c.Users()
+	}
+	n := max(1, min(runtime.GOMAXPROCS(0), slots))
+	for i := 0; i < n; i++ {
+		l, err := newEventLoop(le, i)
+		if err != nil {
+			le.close()
+			return nil, err
+		}
+		le.loops = append(le.loops, l)
+	}
+	// Slots are dealt round robin, so user i of a ramp is on loop i % n
+	// and the loops share the users that are active at any time evenly.
+	for i := 0; i < slots; i++ {
+		l := le.loops[i%n]
+		s := &slot{id: i, conns: make([]*loopConn, len(le.tcp))}
+		if e.opts.Model == Closed {
+			// Each user has its own picker, started at a different point
+			// of the weight cycle, as in the goroutine engine.
+			s.picker = newPicker(e.opts.Targets)
+			for j := 0; j < i%max(1, s.picker.total); j++ {
+				s.picker.next()
+			}
+		}
+		l.slots = append(l.slots, s)
+	}
+	return le, nil
+}
+
+func (le *loopEngine) start(ctx context.Context, sched Schedule, workers *sync.WaitGroup, scheduleDone chan<- struct{}) {
+	le.scheduleDone = scheduleDone
+	switch sched := sched.(type) {
+	case OpenSchedule:
+		le.arrivals, le.picker, le.planned = sched.Arrivals(), newPicker(le.e.opts.Targets), sched.Planned()
+		le.sendUntil = sched.Duration() + dispatchSlack
+	case ClosedSchedule:
+		le.users, le.end = sched, sched.Duration()
+	}
+	// The watcher wakes the loops when ctx ends, so that they stop
+	// starting requests; Run then abandons those in flight.
+	le.watcher.Add(1)
+	go func() {
+		defer le.watcher.Done()
+		select {
+		case <-ctx.Done():
+			for _, l := range le.loops {
+				l.wake()
+			}
+		case <-le.stopWatch:
+		}
+	}()
+	for _, l := range le.loops {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			l.run(ctx)
+		}()
+	}
+}
+
+// nextArrival takes the next arrival of the shared schedule and the target
+// it goes to.
+func (le *loopEngine) nextArrival() (time.Duration, int, bool) {
+	le.schedMu.Lock()
+	defer le.schedMu.Unlock()
+	if le.walkOver {
+		return 0, 0, false
+	}
+	off, ok := le.arrivals.Next()
+	if !ok {
+		le.walkOver = true
+		return 0, 0, false
+	}
+	le.walked++
+	return off, le.picker.next(), true
+}
+
+// dropRest counts every arrival still due (what the walk has not handed out,
+// from Planned, and the loop's held one) as scheduled and dropped, when a
+// loop is still sending dispatchSlack after the schedule's end, so that the
+// schedule's length bounds the run's (as the goroutine engine's dispatch).
+func (le *loopEngine) dropRest(held bool) {
+	le.schedMu.Lock()
+	defer le.schedMu.Unlock()
+	n := int64(0)
+	if !le.walkOver {
+		n = max(0, le.planned-le.walked)
+		le.walkOver = true
+	}
+	if held {
+		n++
+	}
+	le.e.scheduled.Add(n)
+	le.e.dropped.Add(n)
+}
+
+// loopScheduleEnded is called once by each loop whose schedule has ended;
+// the last one closes scheduleDone.
+func (le *loopEngine) loopScheduleEnded() {
+	if int(le.scheduleEnded.Add(1)) == len(le.loops) {
+		le.closeOnce.Do(func() { close(le.scheduleDone) })
+	}
+}
+
+func (le *loopEngine) abort() {
+	for _, l := range le.loops {
+		l.wake()
+	}
+}
+
+func (le *loopEngine) close() {
+	close(le.stopWatch)
+	le.watcher.Wait()
+	for _, l := range le.loops {
+		l.closeFDs()
+	}
+}
+
+// slot is one sender of a loop: in the open model one of the connections
+// that carry a request at a time (with a connection per endpoint, as the
+// goroutine engine's workers), in the closed model one virtual user.
+type slot struct {
+	id     int
+	conns  []*loopConn // endpoint index -> connection, nil until dialed
+	busy   bool
+	picker *picker // closed model: the user's own
+	// The request in flight.
+	target   int
+	intended time.Duration // offsets from the start of the run
+	sent     time.Duration
+	deadline time.Duration
+	conn     *loopConn
+	fresh    bool // conn was dialed for this request
+	retried  bool
+	// Closed model: thinking until readyAt.
+	thinking bool
+	readyAt  time.Duration
+}
+
+// loopConn is one non-blocking connection of a loop.
+type loopConn struct {
+	fd         int // -1 when closed
+	ep         int
+	slot       *slot
+	connecting bool
+	dialedAt   time.Duration
+	writing    bool // EPOLLOUT is armed: the request did not fit at once
+	wrote      int
+	used       bool   // has carried a response: a failure may be a stale connection
+	carry      []byte // an incomplete line left by the parser
+	parser     h1Parser
+}
+
+// pending is an arrival: the one a loop holds next, or one waiting for a
+// free slot of its loop.
+type pending struct {
+	intended time.Duration
+	target   int
+}
+
+// eventLoop is one event loop: its epoll set, timerfd and eventfd, its slots
+// and the arrivals waiting for one.
+type eventLoop struct {
+	le     *loopEngine
+	e      *engine
+	id     int
+	addrs  []unix.Sockaddr // endpoint index -> address: connect writes into it, so each loop has its own
+	epfd   int
+	timer  int
+	wakefd int
+	slots  []*slot
+	idle   []*slot   // open model: free slots
+	queue  []pending // open model: arrivals waiting for a free slot, oldest first
+	head   int       // queue[head:] are waiting
+	byFD   []*loopConn
+	buf    []byte // read buffer shared by the loop's connections
+	events [128]unix.EpollEvent
+
+	next      pending // open model: the next arrival this loop holds
+	hasNext   bool
+	schedOver bool
+	thinkers  []*slot // closed model: users thinking, in order of readyAt
+	busy      int
+	sweepGap  time.Duration
+	nextSweep time.Duration
+	timerAt   time.Duration // when the timerfd is armed for; 0 disarmed
+	s         sample
+}
+
+func newEventLoop(le *loopEngine, id int) (*eventLoop, error) {
+	l := &eventLoop{le: le, e: le.e, id: id, epfd: -1, timer: -1, wakefd: -1, buf: make([]byte, 64*1024)}
+	for _, a := range le.tcp {
+		if ip4 := a.IP.To4(); ip4 != nil {
+			sa := &unix.SockaddrInet4{Port: a.Port}
+			copy(sa.Addr[:], ip4)
+			l.addrs = append(l.addrs, sa)
+		} else {
+			sa := &unix.SockaddrInet6{Port: a.Port}
+			copy(sa.Addr[:], a.IP.To16())
+			l.addrs = append(l.addrs, sa)
+		}
+	}
+	var err error
+	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("epoll_create: %w", err)
+	}
+	if l.timer, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC); err != nil {
+		l.closeFDs()
+		return nil, fmt.Errorf("timerfd_create: %w", err)
+	}
+	if l.wakefd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+		l.closeFDs()
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	// The timerfd is edge-triggered: each expiry is one event, and its
+	// count never needs reading.
+	for fd, events := range map[int]uint32{l.timer: unix.EPOLLIN | unix.EPOLLET, l.wakefd: unix.EPOLLIN} {
+		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)}); err != nil {
+			l.closeFDs()
+			return nil, fmt.Errorf("epoll_ctl: %w", err)
+		}
+	}
+	// Timeouts and ramps are checked on a sweep of the slots: a request
+	// times out between 100% and 105% of its timeout.
+	gap := min(l.e.opts.Timeout, l.e.opts.ConnectTimeout) / 20
+	if l.e.opts.Model == Closed {
+		gap = min(gap, 10*time.Millisecond)
+	}
+	l.sweepGap = min(max(gap, time.Millisecond), 100*time.Millisecond)
+	return l, nil
+}
+
+func (l *eventLoop) closeFDs() {
+	for _, fd := range []*int{&l.epfd, &l.timer, &l.wakefd} {
+		if *fd >= 0 {
+			unix.Close(*fd)
+			*fd = -1
+		}
+	}
+}
+
+// wake interrupts the loop's epoll_wait.
+func (l *eventLoop) wake() {
+	one := [8]byte{1}
+	_, _ = unix.Write(l.wakefd, one[:])
+}
+
+func (l *eventLoop) now() time.Duration { return time.Since(l.e.start) }
+
+// run is the loop: it returns when its share of the run is over, or at
+// once when the run is abandoned.
+func (l *eventLoop) run(ctx context.Context) {
+	defer l.closeConns()
+	if l.e.opts.Model == Open {
+		l.idle = append(l.idle, l.slots...)
+		l.takeArrival()
+	}
+	for {
+		now := l.now()
+		if l.e.stopping.Load() {
+			l.abandonAll()
+			return
+		}
+		stopped := ctx.Err() != nil
+		sweepDue := now >= l.nextSweep
+		if sweepDue {
+			l.sweep(now)
+			l.nextSweep = now + l.sweepGap
+		}
+		if l.e.opts.Model == Open {
+			l.dispatchDue(now, stopped)
+			if l.schedOver && l.busy == 0 && l.head == len(l.queue) {
+				return
+			}
+		} else if l.usersTurn(now, stopped, sweepDue) {
+			return
+		}
+		l.armTimer(now)
+		wait := int((l.nextSweep - now + time.Millisecond - 1) / time.Millisecond)
+		n, err := unix.EpollWait(l.epfd, l.events[:], max(wait, 1))
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			// Nothing in the loop can repair its epoll set: give up what
+			// is in flight as the goroutine engine does on abandon.
+			l.abandonAll()
+			return
+		}
+		for i := 0; i < n; i++ {
+			l.onEvent(l.events[i])
+		}
+	}
+}
+
+func (l *eventLoop) onEvent(ev unix.EpollEvent) {
+	fd := int(ev.Fd)
+	switch fd {
+	case l.timer:
+		l.timerAt = 0
+		return
+	case l.wakefd:
+		var b [8]byte
+		_, _ = unix.Read(l.wakefd, b[:])
+		return
+	}
+	if fd >= len(l.byFD) || l.byFD[fd] == nil {
+		return
+	}
+	c := l.byFD[fd]
+	switch {
+	case c.connecting:
+		l.onConnected(c)
+	case ev.Events&unix.EPOLLOUT != 0 && c.writing:
+		l.write(c)
+	}
+	if c.fd == fd && ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 && !c.connecting {
+		l.read(c)
+	}
+}
+
+// armTimer sets the timerfd for the loop's next timed event: its next
+// arrival (open model) or the first user to finish thinking (closed).
+func (l *eventLoop) armTimer(now time.Duration) {
+	var at time.Duration
+	switch {
+	case l.hasNext:
+		at = l.next.intended
+	case len(l.thinkers) > 0:
+		at = l.thinkers[0].readyAt
+	}
+	if at == l.timerAt {
+		return
+	}
+	var spec unix.ItimerSpec
+	if at != 0 {
+		// A zero value disarms the timer, so a due time waits 1 ns.
+		spec.Value = unix.NsecToTimespec(int64(max(at-now, 1)))
+	}
+	_ = unix.TimerfdSettime(l.timer, 0, &spec, nil)
+	l.timerAt = at
+}
+
+// takeArrival takes the loop's next arrival from the shared schedule.
+func (l *eventLoop) takeArrival() {
+	off, target, ok := l.le.nextArrival()
+	l.next, l.hasNext = pending{intended: off, target: target}, ok
+	if !ok && !l.schedOver {
+		l.schedOver = true
+		l.le.loopScheduleEnded()
+	}
+}
+
+// maxBatch is how many due arrivals a loop takes before it looks at its
+// sockets again.
+const maxBatch = 256
+
+// dispatchDue sends (or queues, or drops) every arrival that is due. Once
+// ctx has ended no arrival is taken any more.
+func (l *eventLoop) dispatchDue(now time.Duration, stopped bool) {
+	if stopped && !l.schedOver {
+		l.hasNext = false
+		l.schedOver = true
+		l.le.loopScheduleEnded()
+	}
+	if !l.schedOver && now > l.le.sendUntil {
+		l.le.dropRest(l.hasNext)
+		l.hasNext, l.schedOver = false, true
+		l.le.loopScheduleEnded()
+	}
+	limit := int64(l.e.opts.MaxInFlight)
+	// A batch is bounded, so that a schedule denser than the loop can send
+	// still leaves it time for its sockets and for noticing sendUntil; the
+	// timer, armed for a due arrival, wakes the loop again at once.
+	for batch := 0; batch < maxBatch && l.hasNext && l.next.intended <= now; batch++ {
+		a := l.next
+		l.takeArrival()
+		l.e.scheduled.Add(1)
+		if l.e.inflight.Load() >= limit {
+			l.e.dropped.Add(1)
+			continue
+		}
+		l.e.inflight.Add(1)
+		if len(l.idle) > 0 {
+			s := l.idle[len(l.idle)-1]
+			l.idle = l.idle[:len(l.idle)-1]
+			l.startRequest(s, a.target, a.intended, now)
+		} else {
+			l.enqueue(a)
+		}
+	}
+}
+
+func (l *eventLoop) enqueue(a pending) {
+	if l.head > 0 && l.head == len(l.queue) {
+		l.queue, l.head = l.queue[:0], 0
+	}
+	l.queue = append(l.queue, a)
+}
+
+// usersTurn starts the closed-model users whose thinking is over and, on a
+// scan (the first turn, then each sweep, as a ramp moves), every free user
+// the schedule makes active. It reports whether the loop's share of the
+// run is over.
+func (l *eventLoop) usersTurn(now time.Duration, stopped, scan bool) bool {
+	over := stopped || now >= l.le.end
+	for len(l.thinkers) > 0 && (over || l.thinkers[0].readyAt <= now) {
+		s := l.thinkers[0]
+		l.thinkers = l.thinkers[1:]
+		s.thinking = false
+		l.tryUser(s, now, over)
+	}
+	if scan && !over {
+		for _, s := range l.slots {
+			if !s.busy && !s.thinking {
+				l.tryUser(s, now, over)
+			}
+		}
+	}
+	return over && l.busy == 0
+}
+
+// tryUser sends free user s's next request if the run is not over and the
+// schedule makes the user active.
+func (l *eventLoop) tryUser(s *slot, now time.Duration, over bool) {
+	if !over && l.le.users.Active(s.id, now) {
+		l.userSend(s, now)
+	}
+}
+
+// userSend starts a closed-model user's next request.
+func (l *eventLoop) userSend(s *slot, now time.Duration) {
+	l.e.scheduled.Add(1)
+	target := s.picker.next()
+	l.startRequest(s, target, now, now)
+}
+
+// startRequest hands target's request to slot s at now.
+func (l *eventLoop) startRequest(s *slot, target int, intended, now time.Duration) {
+	l.e.sent.Add(1)
+	if off := int64(now); off > l.e.lastSend.Load() {
+		l.e.lastSend.Store(off)
+	}
+	s.busy, s.target, s.intended, s.sent = true, target, intended, now
+	s.deadline = now + l.e.opts.Timeout
+	s.retried = false
+	l.busy++
+	l.attempt(s, now)
+}
+
+// attempt puts s's request on its connection, dialing one if needed.
+func (l *eventLoop) attempt(s *slot, now time.Duration) {
+	ep := l.e.targetEP[s.target]
+	c := s.conns[ep]
+	if c == nil {
+		c = &loopConn{fd: -1, ep: ep, slot: s}
+		s.conns[ep] = c
+	}
+	s.conn, s.fresh = c, false
+	c.parser.reset(l.e.opts.Targets[s.target].Method == http.MethodHead)
+	c.wrote = 0
+	if c.fd < 0 {
+		s.fresh = true
+		if err := l.dial(c, now); err != nil {
+			l.fail(s, err)
+			return
+		}
+		if c.connecting {
+			return
+		}
+	}
+	l.write(c)
+}
+
+// dial opens c's non-blocking connection.
+func (l *eventLoop) dial(c *loopConn, now time.Duration) error {
+	sa := l.addrs[c.ep]
+	domain := unix.AF_INET
+	if _, ok := sa.(*unix.SockaddrInet6); ok {
+		domain = unix.AF_INET6
+	}
+	fd, err := unix.Socket(domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return l.opError("dial", c, err)
+	}
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	err = unix.Connect(fd, sa)
+	if err != nil && !errors.Is(err, unix.EINPROGRESS) {
+		unix.Close(fd)
+		return l.opError("dial", c, err)
+	}
+	c.fd, c.connecting, c.dialedAt, c.used, c.writing = fd, err != nil, now, false, false
+	c.carry = c.carry[:0]
+	events := uint32(unix.EPOLLIN | unix.EPOLLRDHUP)
+	if c.connecting {
+		events |= unix.EPOLLOUT
+	}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)}); err != nil {
+		unix.Close(fd)
+		c.fd = -1
+		return l.opError("dial", c, err)
+	}
+	for fd >= len(l.byFD) {
+		l.byFD = append(l.byFD, nil)
+	}
+	l.byFD[fd] = c
+	return nil
+}
+
+// onConnected finishes a non-blocking connect and sends the request.
+func (l *eventLoop) onConnected(c *loopConn) {
+	soErr, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && soErr != 0 {
+		err = unix.Errno(soErr)
+	}
+	if err != nil {
+		l.fail(c.slot, l.opError("dial", c, err))
+		return
+	}
+	c.connecting = false
+	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)})
+	l.write(c)
+}
+
+// write sends what is left of the slot's request; what does not fit waits
+// for EPOLLOUT.
+func (l *eventLoop) write(c *loopConn) {
+	s := c.slot
+	raw := l.e.raw[s.target]
+	for c.wrote < len(raw) {
+		n, err := unix.Write(c.fd, raw[c.wrote:])
+		if errors.Is(err, unix.EAGAIN) {
+			if !c.writing {
+				c.writing = true
+				_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLOUT, Fd: int32(c.fd)})
+			}
+			return
+		}
+		if err != nil {
+			l.fail(s, l.opError("write", c, err))
+			return
+		}
+		c.wrote += n
+	}
+	if c.writing {
+		c.writing = false
+		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)})
+	}
+}
+
+// read takes what arrived on c and feeds it to the parser.
+func (l *eventLoop) read(c *loopConn) {
+	off := copy(l.buf, c.carry)
+	n, err := unix.Read(c.fd, l.buf[off:])
+	if errors.Is(err, unix.EAGAIN) {
+		return
+	}
+	if s := c.slot; !s.busy || s.conn != c {
+		// Bytes or a close on a connection with nothing in flight: the
+		// server closed an idle connection (or sent what nobody asked
+		// for); either way it cannot carry the next request.
+		l.closeConn(c)
+		return
+	}
+	if err != nil {
+		l.fail(c.slot, l.opError("read", c, err))
+		return
+	}
+	if n == 0 {
+		if perr := c.parser.eof(off); perr != nil {
+			l.fail(c.slot, l.opError("read", c, perr))
+			return
+		}
+		l.complete(c)
+		return
+	}
+	b := l.buf[:off+n]
+	used, done, perr := c.parser.feed(b)
+	c.carry = append(c.carry[:0], b[used:]...)
+	switch {
+	case perr != nil:
+		l.fail(c.slot, l.opError("read", c, perr))
+	case done:
+		l.complete(c)
+	}
+}
+
+// complete records the slot's response and frees the slot.
+func (l *eventLoop) complete(c *loopConn) {
+	s := c.slot
+	c.used = true
+	p := &c.parser
+	now := l.now()
+	l.s = sample{status: p.status, in: p.consumed, out: int64(len(l.e.raw[s.target]))}
+	if p.status >= 400 {
+		l.s.body, l.s.bodyMore = p.failureBody()
+	}
+	if !p.keep {
+		l.closeConn(c)
+	}
+	l.finish(s, now)
+}
+
+// fail ends the slot's request with err: once more on a new connection if
+// a reused one turned out closed before any of the response arrived, else
+// as a transport error.
+func (l *eventLoop) fail(s *slot, err error) {
+	c := s.conn
+	received := c.parser.consumed > 0 || len(c.carry) > 0
+	l.closeConn(c)
+	if !s.fresh && !s.retried && !received && isStaleConn(err) {
+		s.retried = true
+		l.attempt(s, l.now())
+		return
+	}
+	l.s = sample{errClass: classify(err), err: err, out: int64(len(l.e.raw[s.target]))}
+	l.finish(s, l.now())
+}
+
+// finish records the slot's request and gives the slot its next work.
+func (l *eventLoop) finish(s *slot, now time.Duration) {
+	s.busy = false
+	l.busy--
+	closed := l.e.opts.Model == Closed
+	l.s.service = now - s.sent
+	if closed {
+		l.s.latency = l.s.service
+	} else {
+		l.s.latency, l.s.lag, l.s.hasLag = now-s.intended, s.sent-s.intended, true
+		l.e.inflight.Add(-1)
+	}
+	l.e.rec.record(l.id, s.target, &l.s)
+	if closed {
+		l.userDone(s, now)
+		return
+	}
+	if l.e.stopping.Load() {
+		l.idle = append(l.idle, s)
+		return
+	}
+	if l.head < len(l.queue) {
+		a := l.queue[l.head]
+		l.head++
+		l.startRequest(s, a.target, a.intended, now)
+		return
+	}
+	l.idle = append(l.idle, s)
+}
+
+// userDone sends a closed-model user's next request, or lets it think.
+func (l *eventLoop) userDone(s *slot, now time.Duration) {
+	if l.e.opts.ThinkTime > 0 {
+		s.thinking, s.readyAt = true, now+l.e.opts.ThinkTime
+		l.thinkers = append(l.thinkers, s)
+		return
+	}
+	l.tryUser(s, now, now >= l.le.end || l.e.stopping.Load())
+}
+
+// sweep fails the requests whose timeout (or connect timeout) has passed.
+func (l *eventLoop) sweep(now time.Duration) {
+	for _, s := range l.slots {
+		if !s.busy {
+			continue
+		}
+		c := s.conn
+		if now >= s.deadline || (c.connecting && now-c.dialedAt >= l.e.opts.ConnectTimeout) {
+			s.retried = true // a timeout is never retried
+			l.fail(s, l.opError("read", c, os.ErrDeadlineExceeded))
+		}
+	}
+}
+
+// abandonAll gives up every request in flight or waiting: each is counted
+// as unfinished, as the goroutine engine counts them.
+func (l *eventLoop) abandonAll() {
+	for _, s := range l.slots {
+		if s.busy {
+			s.busy = false
+			l.busy--
+			l.e.unfinished.Add(1)
+			if l.e.opts.Model == Open {
+				l.e.inflight.Add(-1)
+			}
+		}
+	}
+	for ; l.head < len(l.queue); l.head++ {
+		l.e.unfinished.Add(1)
+		l.e.inflight.Add(-1)
+	}
+	if !l.schedOver && l.e.opts.Model == Open {
+		l.schedOver = true
+		l.le.loopScheduleEnded()
+	}
+}
+
+func (l *eventLoop) closeConn(c *loopConn) {
+	if c.fd < 0 {
+		return
+	}
+	l.byFD[c.fd] = nil
+	unix.Close(c.fd) // closing also takes it out of the epoll set
+	c.fd, c.connecting, c.writing = -1, false, false
+	c.carry = c.carry[:0]
+}
+
+func (l *eventLoop) closeConns() {
+	for _, s := range l.slots {
+		for _, c := range s.conns {
+			if c != nil {
+				l.closeConn(c)
+			}
+		}
+	}
+}
+
+// opError describes a failure on c the way the net package would, so that
+// failure samples read the same from both engines.
+func (l *eventLoop) opError(op string, c *loopConn, err error) error {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		err = os.NewSyscallError(syscallName(op), errno)
+	}
+	return &net.OpError{Op: op, Net: "tcp", Addr: l.le.tcp[c.ep], Err: err}
+}
+
+func syscallName(op string) string {
+	if op == "dial" {
+		return "connect"
+	}
+	return op
+}

@@ -69,8 +69,10 @@ type decoder struct {
 	unlisted int
 	pos      map[string]Pos
 	// failed holds the paths whose value could not be decoded, so that
-	// later checks do not report them a second time.
-	failed map[string]bool
+	// later checks do not report them a second time, and failedWithin the
+	// paths that hold such a value, whose checks would only report the
+	// consequences.
+	failed, failedWithin map[string]bool
 	// aliasDepth is how many aliases the value being decoded is reached
 	// through, and aliasValues how many values were decoded through one so
 	// far: each alias is decoded again wherever it is used, so without a
@@ -95,7 +97,7 @@ const maxAliasValues = 10000
 const maxProblems = 100
 
 func newDecoder(ctx context.Context, file string) *decoder {
-	return &decoder{ctx: ctx, file: file, pos: map[string]Pos{}, failed: map[string]bool{}}
+	return &decoder{ctx: ctx, file: file, pos: map[string]Pos{}, failed: map[string]bool{}, failedWithin: map[string]bool{}}
 }
 
 func (d *decoder) addf(p Pos, format string, args ...any) {
@@ -157,6 +159,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if d.interrupted() {
 		return
 	}
+	// at is where a problem with the value as a whole is reported: at the
+	// alias that brought it here, if one did, rather than at its anchor.
+	at := nodePos(n)
 	if n.Kind == yaml.AliasNode {
 		if !d.expandAlias(n, path) {
 			return
@@ -168,17 +173,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if d.aliasDepth > 0 {
 		d.aliasValues++
 	}
-	d.pos[path] = nodePos(n)
+	d.pos[path] = at
 	if nd, ok := v.Addr().Interface().(nodeDecoder); ok {
 		nd.decodeNode(d, n, path)
 		return
 	}
 	t := v.Type()
 	if isLeaf(t) {
-		if err := n.Decode(v.Addr().Interface()); err != nil {
-			d.addf(nodePos(n), "%s: %s", displayPath(path), cleanYAMLError(err, t, n))
-			d.failed[path] = true
-		}
+		d.decodeLeaf(n, v, path, at)
 		return
 	}
 	switch t.Kind() {
@@ -192,37 +194,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.decode(n, v.Elem(), path)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			d.addf(nodePos(n), "%s: want a mapping of %s, got %s", displayPath(path), strings.Join(yamlFieldNames(t), ", "), describeNode(n))
+			d.fail(at, path, "want a mapping of %s, got %s", strings.Join(yamlFieldNames(t), ", "), describeNode(n))
 			return
 		}
-		fields := structFields(t)
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key, val := n.Content[i], n.Content[i+1]
-			name := key.Value
-			f, ok := fields[name]
-			if !ok {
-				msg := fmt.Sprintf("%s: unknown field %q", displayPath(path), name)
-				if best := suggest.Closest(name, yamlFieldNames(t)); best != "" {
-					msg += fmt.Sprintf(" (did you mean %q?)", best)
-				} else {
-					msg += fmt.Sprintf(" (known: %s)", strings.Join(yamlFieldNames(t), ", "))
-				}
-				d.addf(nodePos(key), "%s", msg)
-				continue
-			}
-			if seen[name] {
-				d.addf(nodePos(key), "%s: field %q given twice", displayPath(path), name)
-				continue
-			}
-			seen[name] = true
-			fv := v.FieldByIndex(f.index)
-			d.decode(val, fv, join(path, name))
-			d.pos[join(path, name)+"#key"] = nodePos(key)
-		}
+		d.decodeStruct(n, v, path)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			d.addf(nodePos(n), "%s: want a list, got %s", displayPath(path), describeNode(n))
+			d.fail(at, path, "want a list, got %s", describeNode(n))
 			return
 		}
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
@@ -232,29 +210,106 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(s)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			d.addf(nodePos(n), "%s: want a mapping, got %s", displayPath(path), describeNode(n))
+			d.fail(at, path, "want a mapping, got %s", describeNode(n))
 			return
 		}
-		if v.IsNil() {
-			v.Set(reflect.MakeMap(t))
+		d.decodeMap(n, v, path)
+	}
+}
+
+// fail reports that the value at path could not be decoded, so that
+// checks of it and of what contains it do not report its consequences.
+func (d *decoder) fail(at Pos, path, format string, args ...any) {
+	d.addf(at, "%s: %s", displayPath(path), fmt.Sprintf(format, args...))
+	d.markFailed(path)
+}
+
+// markFailed records that path could not be decoded, and that each of its
+// parents holds a value that could not.
+func (d *decoder) markFailed(path string) {
+	d.failed[path] = true
+	for p := path; p != ""; {
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			p = ""
+		} else {
+			p = p[:i]
 		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key, val := n.Content[i], n.Content[i+1]
-			kv := reflect.New(t.Key()).Elem()
-			if err := key.Decode(kv.Addr().Interface()); err != nil {
-				d.addf(nodePos(key), "%s: key %q: %s", displayPath(path), key.Value, cleanYAMLError(err, t.Key(), key))
-				continue
+		d.failedWithin[p] = true
+	}
+}
+
+// decodeLeaf decodes a value yaml.v3 decodes itself. yaml.v3 truncates a
+// number with a fraction into a whole-number field (seed: 1.5 would be
+// 1), so such a value is refused here.
+func (d *decoder) decodeLeaf(n *yaml.Node, v reflect.Value, path string, at Pos) {
+	t := v.Type()
+	if isWholeNumber(t) && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
+		d.fail(at, path, "want %s, got %s", describeType(t), describeNode(n))
+		return
+	}
+	if err := n.Decode(v.Addr().Interface()); err != nil {
+		d.fail(at, path, "%s", cleanYAMLError(err, t, n))
+	}
+}
+
+func isWholeNumber(t reflect.Type) bool {
+	return t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64 && t.String() != "time.Duration"
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	t := v.Type()
+	fields := structFields(t)
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		name := key.Value
+		f, ok := fields[name]
+		if !ok {
+			msg := fmt.Sprintf("%s: unknown field %q", displayPath(path), name)
+			if best := suggest.Closest(name, yamlFieldNames(t)); best != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", best)
+				// The value was most likely meant for best: what
+				// follows from best missing is not a problem of its own.
+				d.markFailed(join(path, best))
+			} else {
+				msg += fmt.Sprintf(" (known: %s)", strings.Join(yamlFieldNames(t), ", "))
 			}
-			if v.MapIndex(kv).IsValid() {
-				d.addf(nodePos(key), "%s: key %q given twice", displayPath(path), key.Value)
-				continue
-			}
-			ev := reflect.New(t.Elem()).Elem()
-			p := join(path, key.Value)
-			d.decode(val, ev, p)
-			d.pos[p+"#key"] = nodePos(key)
-			v.SetMapIndex(kv, ev)
+			d.addf(nodePos(key), "%s", msg)
+			continue
 		}
+		if seen[name] {
+			d.addf(nodePos(key), "%s: field %q given twice", displayPath(path), name)
+			continue
+		}
+		seen[name] = true
+		d.decode(val, v.FieldByIndex(f.index), join(path, name))
+		d.pos[join(path, name)+"#key"] = nodePos(key)
+	}
+}
+
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	t := v.Type()
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(t))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		kv := reflect.New(t.Key()).Elem()
+		if err := key.Decode(kv.Addr().Interface()); err != nil {
+			d.addf(nodePos(key), "%s: key %q: %s", displayPath(path), key.Value, cleanYAMLError(err, t.Key(), key))
+			d.markFailed(path)
+			continue
+		}
+		if v.MapIndex(kv).IsValid() {
+			d.addf(nodePos(key), "%s: key %q given twice", displayPath(path), key.Value)
+			continue
+		}
+		ev := reflect.New(t.Elem()).Elem()
+		p := join(path, key.Value)
+		d.decode(val, ev, p)
+		d.pos[p+"#key"] = nodePos(key)
+		v.SetMapIndex(kv, ev)
 	}
 }
 
@@ -269,7 +324,7 @@ func (d *decoder) expandAlias(n *yaml.Node, path string) bool {
 		d.addf(nodePos(n), "%s: alias *%s: the aliases of this file expand to over %d values; write the values out, or use fewer aliases inside aliased values", displayPath(path), n.Value, maxAliasValues)
 		d.aliasOver = true
 	}
-	d.failed[path] = true
+	d.markFailed(path)
 	return false
 }
 

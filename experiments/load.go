@@ -98,6 +98,22 @@ var reservedPhaseNames = []string{"service", "lag"}
 // being read and parsed for minutes.
 const MaxFileSize = 4 << 20
 
+// The time scales an experiment may run at: from a thousand times faster
+// (a minute in 60 ms) to a thousand times slower.
+const (
+	MinTimeScale = 1e-3
+	MaxTimeScale = 1e3
+)
+
+// CheckTimeScale reports a time scale outside MinTimeScale..MaxTimeScale
+// (NaN and infinities included).
+func CheckTimeScale(scale float64) error {
+	if !(scale >= MinTimeScale && scale <= MaxTimeScale) {
+		return fmt.Errorf("time scale %g: want a number from %g to %g", scale, MinTimeScale, MaxTimeScale)
+	}
+	return nil
+}
+
 // Load reads, decodes and validates an experiment file. Every problem is
 // reported at once as file:line:col: message (a Problems error), with exit
 // code 2. It stops early, returning ctx's error, when ctx is done.
@@ -136,6 +152,9 @@ func parse(ctx context.Context, raw []byte, file string, opts Options) (*Plan, e
 	if opts.TimeScale == 0 {
 		opts.TimeScale = 1
 	}
+	if err := CheckTimeScale(opts.TimeScale); err != nil {
+		return nil, exitcode.Wrap(err, exitcode.Usage)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -172,25 +191,49 @@ type validator struct {
 	targets, proxies []string
 }
 
-// at returns the position of path, or of its nearest recorded parent.
+// at returns the position of path, or of its nearest recorded parent
+// (the top of the file at last).
 func (v *validator) at(path string) Pos {
-	for p := path; ; {
+	for p := path; ; p = parentPath(p) {
 		if pos, ok := v.pos[p]; ok {
 			return pos
 		}
-		i := strings.LastIndexAny(p, ".[")
-		if i < 0 {
+		if p == "" {
 			return Pos{}
 		}
-		p = p[:i]
 	}
 }
 
+// parentPath is the path of what holds path: "a.b[2]" for "a.b[2].c".
+func parentPath(path string) string {
+	if i := strings.LastIndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+// problem reports a problem with the value at path, unless it follows
+// from a value that could not be decoded: the value itself, one inside it
+// (a check of the whole would see it missing) or one holding it.
 func (v *validator) problem(path, format string, args ...any) {
-	if v.failed[path] {
-		return // already reported: its value could not be decoded
+	if v.undecoded(strings.TrimSuffix(path, "#key")) {
+		return
 	}
 	v.addf(v.at(path), "%s: %s", displayPath(path), fmt.Sprintf(format, args...))
+}
+
+func (v *validator) undecoded(path string) bool {
+	if v.failedWithin[path] {
+		return true
+	}
+	for p := path; ; p = parentPath(p) {
+		if v.failed[p] {
+			return true
+		}
+		if p == "" {
+			return false
+		}
+	}
 }
 
 // exprProblem reports a bad expression at its own column.
@@ -276,8 +319,10 @@ var ReportFormats = []string{"text", "json", "junit", "markdown", "hlog", "hgrm"
 func (v *validator) validateTargets() {
 	t := &v.exp.Targets
 	if t.Shop {
-		if _, err := targets.CheckServices(t.Only); err != nil {
-			v.problem("targets.only", "%v", err)
+		for i, name := range t.Only {
+			if !contains(targets.Services(), strings.TrimSpace(name)) {
+				v.problem(fmt.Sprintf("targets.only[%d]", i), "%v", unknownName("service", name, targets.Services()))
+			}
 		}
 		if err := t.Config.Validate(); err != nil {
 			var ce *targets.ConfigError
@@ -289,7 +334,7 @@ func (v *validator) validateTargets() {
 				v.problem("targets", "%v", err)
 			}
 		}
-	} else {
+	} else if !v.undecoded("targets.shop") {
 		if len(t.Only) > 0 {
 			v.problem("targets.only", "only applies to the bundled shop: add shop: true")
 		}
@@ -318,6 +363,26 @@ func (v *validator) validateTargets() {
 	}
 }
 
+// targetsUndecoded reports whether what ${targets.NAME} may name is
+// unknown, because a field that decides it could not be decoded.
+func (v *validator) targetsUndecoded() bool {
+	return v.undecoded("targets.shop") || v.undecoded("targets.only") || v.undecoded("targets.external")
+}
+
+// phaseNamesUndecoded reports whether a phase's name is unknown, because
+// the phases, a phase or its name could not be decoded.
+func (v *validator) phaseNamesUndecoded() bool {
+	if v.failed["phases"] {
+		return true
+	}
+	for i := range v.exp.Phases {
+		if v.undecoded(fmt.Sprintf("phases[%d].name", i)) {
+			return true
+		}
+	}
+	return false
+}
+
 // targetNames lists what ${targets.NAME} may name.
 func (v *validator) targetNames() []string {
 	if v.targets != nil {
@@ -325,7 +390,10 @@ func (v *validator) targetNames() []string {
 	}
 	names := []string{}
 	if v.exp.Targets.Shop {
-		only, _ := targets.CheckServices(v.exp.Targets.Only)
+		only, err := targets.CheckServices(v.exp.Targets.Only)
+		if err != nil {
+			only = targets.Services() // reported at targets.only
+		}
 		names = append(names, only...)
 	}
 	for name := range v.exp.Targets.External {
@@ -365,7 +433,7 @@ func (v *validator) validateProxies() {
 			switch {
 			case err != nil:
 				v.problem(path+".link", "%v", err)
-			case !v.exp.Targets.Shop:
+			case !v.exp.Targets.Shop && !v.undecoded("targets.shop"):
 				v.problem(path+".link", "links belong to the bundled shop: add targets.shop: true")
 			case v.exp.Targets.Docker:
 				v.problem(path+".link", "in Docker mode the services reach each other on the Docker network, which a proxy cannot sit on: proxy a link of the in-process shop, or a published port")
@@ -404,7 +472,7 @@ func (v *validator) checkRef(ref string) error {
 	case ref == "run.id":
 		return nil
 	case (len(parts) == 2 || len(parts) == 3 && parts[2] == "addr") && parts[0] == "targets":
-		if !contains(v.targetNames(), parts[1]) {
+		if !contains(v.targetNames(), parts[1]) && !v.targetsUndecoded() {
 			return unknownName("target", parts[1], v.targetNames())
 		}
 		return nil
@@ -435,10 +503,7 @@ func (v *validator) validateLoad() {
 		v.problem("load", "give rate (open model) or concurrency (closed model), not both")
 	case l.Rate != "":
 		v.plan.Model = loadgen.Open
-		r, err := loadgen.ParseRate(l.Rate)
-		if err != nil {
-			v.problem("load.rate", "%v", err)
-		}
+		r := v.rate("load.rate", l.Rate)
 		for _, p := range v.plan.Phases {
 			if p.Rate < 0 {
 				p.Rate = r
@@ -484,6 +549,7 @@ func (v *validator) validateLoad() {
 	if len(l.Requests) == 0 {
 		v.problem("load.requests", "the load needs at least one request")
 	}
+	weights := 0
 	for i, r := range l.Requests {
 		if v.interrupted() {
 			return
@@ -501,17 +567,7 @@ func (v *validator) validateLoad() {
 				v.problem(path+".method", "%v", err)
 			}
 		}
-		if r.Weight < 0 {
-			v.problem(path+".weight", "must be positive")
-		}
-		if r.Body != "" && r.BodyFile != "" {
-			v.problem(path, "give body or body_file, not both")
-		}
-		if r.BodyFile != "" {
-			if _, err := os.Stat(v.plan.resolvePath(r.BodyFile)); err != nil {
-				v.problem(path+".body_file", "%v", err)
-			}
-		}
+		v.checkRequest(path, r, &weights)
 		v.checkRefs(path, r)
 	}
 	for i, src := range l.Thresholds {
@@ -521,6 +577,62 @@ func (v *validator) validateLoad() {
 			continue
 		}
 		v.plan.Thresholds = append(v.plan.Thresholds, t)
+	}
+}
+
+// MinRate is the lowest arrival rate, per second, a load or a phase may
+// ask for: one request an hour. Zero sends nothing, and rates far below
+// this (1e-300/s) space requests further apart than a run can last.
+const MinRate = 1.0 / 3600
+
+// rate parses the rate at path and checks it is one the load generator
+// schedules (loadgen.ParseRate refuses rates above loadgen.MaxRate).
+func (v *validator) rate(path, s string) float64 {
+	r, err := loadgen.ParseRate(s)
+	switch {
+	case err != nil:
+		v.problem(path, "%v", err)
+	case r == 0:
+		v.problem(path, "rate %q: must be above zero", s)
+	case r < MinRate:
+		v.problem(path, "rate %q: must be at least 1/h", s)
+	}
+	return r
+}
+
+// maxWeightTotal bounds the sum of the requests' weights, which are
+// relative shares: a million resolves one request in a million, and keeps
+// the weighted round robin's arithmetic far from overflowing.
+const maxWeightTotal = 1_000_000
+
+// checkRequest checks a request's weight, adding it to *total, and its
+// body.
+func (v *validator) checkRequest(path string, r RequestSpec, total *int) {
+	_, weightGiven := v.pos[path+".weight"]
+	switch {
+	case r.Weight < 0:
+		v.problem(path+".weight", "must be positive")
+	case r.Weight == 0 && weightGiven:
+		v.problem(path+".weight", "must be at least 1: a request of weight 0 would never be sent (remove it instead)")
+	case r.Weight > maxWeightTotal-*total:
+		v.problem(path+".weight", "the weights add up to over %d; weights are relative shares: scale them down", maxWeightTotal)
+		*total = maxWeightTotal
+	default:
+		*total += max(r.Weight, 1)
+	}
+	if r.Body != "" && r.BodyFile != "" {
+		v.problem(path, "give body or body_file, not both")
+	}
+	if r.BodyFile != "" && !strings.Contains(r.BodyFile, "${") {
+		fi, err := os.Stat(v.plan.resolvePath(r.BodyFile))
+		switch {
+		case err != nil:
+			v.problem(path+".body_file", "%v", err)
+		case fi.IsDir():
+			v.problem(path+".body_file", "%s is a directory: want a file whose contents are the body", r.BodyFile)
+		case !fi.Mode().IsRegular():
+			v.problem(path+".body_file", "%s is not a regular file", r.BodyFile)
+		}
 	}
 }
 
@@ -537,6 +649,40 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// MaxTotal is the longest an experiment runs: a year, time scale
+// included. It keeps every offset on the timeline far from overflowing.
+const MaxTotal = 365 * 24 * time.Hour
+
+// fmtDuration writes d in whole days when it is some, else as Go does.
+func fmtDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+// atTimeScale says which time scale applies, when it is not 1.
+func (v *validator) atTimeScale() string {
+	if v.plan.TimeScale == 1 {
+		return ""
+	}
+	return fmt.Sprintf(" at time scale %g", v.plan.TimeScale)
+}
+
+// phasesBroken reports whether a phase could not be decoded or has no
+// length, so that checks of the timeline would report only consequences.
+func (v *validator) phasesBroken() bool {
+	if v.failedWithin["phases"] || v.failed["phases"] {
+		return true
+	}
+	for _, p := range v.exp.Phases {
+		if p.Duration <= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *validator) validatePhases() []string {
@@ -569,15 +715,21 @@ func (v *validator) validatePhases() []string {
 		}
 		if ps.Baseline {
 			baselines++
+			if baselines == 2 {
+				v.problem(path+".baseline", "only one phase can be the baseline (%s is already)", v.plan.Baseline)
+			}
 			v.plan.Baseline = ps.Name
 		}
-		phase := &Phase{Name: ps.Name, Start: at, End: at + v.scale(ps.Duration), Rate: -1, Concurrency: -1}
-		if ps.Rate != "" {
-			r, err := loadgen.ParseRate(ps.Rate)
-			if err != nil {
-				v.problem(path+".rate", "%v", err)
+		length := v.scale(ps.Duration)
+		if float64(ps.Duration)*v.plan.TimeScale > float64(MaxTotal-at) {
+			if at < MaxTotal {
+				v.problem(path+".duration", "the phases add up to over %s%s, the longest an experiment runs", fmtDuration(MaxTotal), v.atTimeScale())
 			}
-			phase.Rate = r
+			length = max(MaxTotal-at, 0)
+		}
+		phase := &Phase{Name: ps.Name, Start: at, End: at + max(length, 0), Rate: -1, Concurrency: -1}
+		if ps.Rate != "" {
+			phase.Rate = v.rate(path+".rate", ps.Rate)
 		}
 		if ps.Concurrency != 0 {
 			if ps.Concurrency < 0 {
@@ -593,9 +745,6 @@ func (v *validator) validatePhases() []string {
 		at = phase.End
 	}
 	v.plan.Total = at
-	if baselines > 1 {
-		v.problem("phases", "only one phase can be the baseline")
-	}
 	if baselines == 1 && declared["baseline"] && v.plan.Baseline != "baseline" {
 		v.problem("phases", "phase %q is marked baseline but another phase is named baseline: baseline.X would be ambiguous", v.plan.Baseline)
 	}
@@ -631,6 +780,9 @@ func (v *validator) validateHypotheses(phases []string) {
 		}
 		path := "hypothesis." + name
 		phase := byName[name]
+		if phase == nil && v.phaseNamesUndecoded() {
+			continue // the phases are reported
+		}
 		if phase == nil {
 			v.problem(path+"#key", "%v", unknownName("phase", name, phases))
 			continue
@@ -779,7 +931,7 @@ func (v *validator) validateProbes(phases []string) {
 			}
 		}
 		v.checkRefs(path, p)
-		if at, ok := v.plan.SteadyStateAt(); ok && at == 0 && p.Expect != "" && p.Prometheus == nil {
+		if at, ok := v.plan.SteadyStateAt(); ok && at == 0 && p.Expect != "" && p.Prometheus == nil && !v.phasesBroken() {
 			v.problem(path+".expect", "the steady state is checked before the first fault, at 0s, when no load has run: start the faults after a baseline phase")
 		}
 		v.plan.SteadyState = append(v.plan.SteadyState, probe)

@@ -121,13 +121,7 @@ func locateSyntaxError(raw []byte, err error) Pos {
 			break
 		}
 	}
-	if m := unknownAnchor.FindStringSubmatch(msg); m != nil {
-		// The prefix fails once the whole alias is read: point at its *.
-		if i := bytes.Index(raw[start:stop], []byte("*"+m[1])); i >= 0 {
-			col = utf8.RuneCount(raw[start:start+i]) + 1
-		}
-	}
-	return Pos{Line: line, Column: col}
+	return Pos{Line: line, Column: tokenStart(raw[start:stop], col, msg)}
 }
 
 var unclosedFlow = regexp.MustCompile(`^did not find expected ',' or '([\]}])'`)
@@ -154,7 +148,39 @@ func openingBracket(raw []byte, closing byte) int {
 	return -1
 }
 
-var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced`)
+// tokenStart moves col (1-based, in characters) on line back to the start
+// of what is at fault, where the parser failed only once past it: the
+// key before a ':' that is not allowed, the version of a %YAML directive,
+// an anchor, alias or tag read whole before it is refused.
+func tokenStart(line []byte, col int, msg string) int {
+	runes := []rune(string(line))
+	if col < 1 || col > len(runes) {
+		return col
+	}
+	i := col - 1
+	switch {
+	case strings.HasPrefix(msg, "mapping values are not allowed"):
+		for i > 0 && runes[i-1] != ' ' && runes[i-1] != '\t' {
+			i--
+		}
+		return i + 1
+	case strings.HasPrefix(msg, "found incompatible YAML document"):
+		if k := strings.Index(string(runes), "%YAML"); k >= 0 {
+			rest := runes[k+len("%YAML"):]
+			n := 0
+			for n < len(rest) && rest[n] == ' ' {
+				n++
+			}
+			return k + len("%YAML") + n + 1
+		}
+	}
+	for j := i; j >= 0 && runes[j] != ' ' && runes[j] != '\t'; j-- {
+		if runes[j] == '&' || runes[j] == '*' || runes[j] == '!' {
+			return j + 1
+		}
+	}
+	return col
+}
 
 // yamlLine is the line yaml.v3 put in err, or 0.
 func yamlLine(err error) int {

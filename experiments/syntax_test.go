@@ -18,7 +18,7 @@ func TestSyntaxErrorPlaces(t *testing.T) {
 	}{
 		{"unclosed flow list", "name: x\ntags: [a, b\nload: x\n", Pos{2, 7}, "did not find expected ',' or ']'"},
 		{"extra bracket", "name: x\ntags: [a, b]]\n", Pos{2, 13}, "did not find expected key"},
-		{"over-indented key", "name: x\nload:\n  rate: 1/s\n   requests: x\n", Pos{4, 12}, "mapping values are not allowed"},
+		{"over-indented key", "name: x\nload:\n  rate: 1/s\n   requests: x\n", Pos{4, 4}, "mapping values are not allowed"},
 		{"under-indented key", "name: x\nload:\n  requests:\n  - url: a\n    method: GET\n   name: q\n", Pos{6, 4}, "did not find expected key"},
 		{"tab indent", "name: x\nload:\n\trate: 1/s\n", Pos{3, 1}, "cannot start any token"},
 		{"reserved character", "name: x\ndescription: @foo\n", Pos{2, 14}, "cannot start any token"},

@@ -38,8 +38,8 @@ data cannot tell. The file format is in docs/experiments.md.`,
   faultline run experiment.yaml --time-scale 0.1 --out results/`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if timeScale <= 0 {
-				return usageErrorf("--time-scale %g: must be above zero", timeScale)
+			if err := experiments.CheckTimeScale(timeScale); err != nil {
+				return usageErrorf("--time-scale: %v", err)
 			}
 			plan, err := experiments.Load(cmd.Context(), args[0], experiments.Options{TimeScale: timeScale})
 			if err != nil {
@@ -63,7 +63,7 @@ data cannot tell. The file format is in docs/experiments.md.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan (timeline, faults, probes, hypotheses) and stop")
-	f.Float64Var(&timeScale, "time-scale", 1, "multiply every phase, fault and window duration (0.1 runs ten times faster)")
+	f.Float64Var(&timeScale, "time-scale", 1, "multiply every phase, fault and window duration (0.1 runs ten times faster; 0.001 to 1000)")
 	f.StringVar(&ledger, "ledger", "", "fault ledger file (default "+chaos.LedgerPathHelp+")")
 	f.StringVar(&out, "out", "", "directory for the journal and reports (default from the file, else faultline-out/NAME-TIME)")
 	f.BoolVar(&inconclusiveOK, "inconclusive-ok", false, "let inconclusive verdicts pass (by default they fail the gate)")

@@ -586,7 +586,7 @@ func (v *validator) validateLoad() {
 const MinRate = 1.0 / 3600
 
 // rate parses the rate at path and checks it is one the load generator
-// schedules (loadgen.ParseRate refuses rates above loadgen.MaxRate).
+// schedules, from MinRate to loadgen.MaxRate.
 func (v *validator) rate(path, s string) float64 {
 	r, err := loadgen.ParseRate(s)
 	switch {
@@ -596,6 +596,8 @@ func (v *validator) rate(path, s string) float64 {
 		v.problem(path, "rate %q: must be above zero", s)
 	case r < MinRate:
 		v.problem(path, "rate %q: must be at least 1/h", s)
+	case r > loadgen.MaxRate:
+		v.problem(path, "rate %q: above %s, the most one generator schedules", s, loadgen.FormatRate(loadgen.MaxRate))
 	}
 	return r
 }

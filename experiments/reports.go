@@ -10,9 +10,9 @@ import (
 )
 
 // defaultFormats are what a run leaves besides its journal when the file
-// names none: JUnit XML and a Markdown summary for CI, and the HDR interval
-// log.
-var defaultFormats = []string{"junit", "markdown", "hlog"}
+// names none: JUnit XML and a Markdown summary for CI, the HDR interval
+// log, and the self-contained HTML report for a person to open.
+var defaultFormats = []string{"junit", "markdown", "hlog", "html"}
 
 // writeReports renders the finished journal in every format the experiment
 // asks for, into the run's directory, through the same renderers as

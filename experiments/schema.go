@@ -206,7 +206,7 @@ type ReportSpec struct {
 	Dir string `yaml:"dir"`
 	// Formats lists the reports written besides the journal, which is
 	// always written: text, json, junit, markdown, hlog, hgrm, html
-	// (default: junit, markdown and hlog). Markdown is also appended to
+	// (default: junit, markdown, hlog and html). Markdown is also appended to
 	// $GITHUB_STEP_SUMMARY when it is set.
 	Formats []string `yaml:"formats"`
 }

@@ -3,7 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"strings"
 	"testing"
+	"unicode"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // runCLI runs faultline in-process with args and returns its exit code and
@@ -45,4 +51,28 @@ func TestCobraUsageErrorsExit2(t *testing.T) {
 			t.Errorf("faultline %v: exit %d, want %d; stderr %q", c.args, code, c.want, stderr)
 		}
 	}
+}
+
+// TestFlagValueNames: pflag takes the first `quoted` word of a flag's
+// usage as the name of its value in --help, so a quoted YAML key there
+// printed "--config targets:" (issue 10). Every value name must be one
+// word (key=value and N+k are words here).
+func TestFlagValueNames(t *testing.T) {
+	t.Parallel()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			name, _ := pflag.UnquoteUsage(f)
+			for _, r := range name {
+				if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("-_=+", r) {
+					t.Errorf("%s --%s: --help names its value %q", c.CommandPath(), f.Name, name)
+					break
+				}
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRoot(&env{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}))
 }

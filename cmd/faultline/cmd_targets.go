@@ -39,7 +39,7 @@ type configFlags struct {
 }
 
 func (c *configFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&c.file, "config", "", "YAML file with a `targets:` block (see docs/targets.md)")
+	cmd.Flags().StringVar(&c.file, "config", "", "YAML `file` with a targets: block (see docs/targets.md)")
 	cmd.Flags().StringArrayVar(&c.sets, "set", nil, "set one config field, path=value (e.g. store.service_time.median=20ms); repeatable")
 }
 

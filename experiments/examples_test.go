@@ -30,24 +30,7 @@ func TestExamplesRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every example (a few minutes)")
 	}
-	cases := []struct {
-		file     string
-		want     exitcode.Code
-		docker   bool
-		deviated string  // a hypothesis expected to deviate
-		scale    float64 // 0: exampleScale
-	}{
-		{file: "quickstart.yaml", want: exitcode.OK},
-		// A breaker's window and cool-down are the shop's settings, which
-		// the time scale leaves alone: these two need longer phases for the
-		// requests that trip it to stay a small share.
-		{file: "circuit-breaker.yaml", want: exitcode.OK, scale: 0.6},
-		{file: "rate-limiter.yaml", want: exitcode.OK},
-		{file: "bandwidth.yaml", want: exitcode.OK},
-		{file: "ci-gate.yaml", want: exitcode.OK},
-		{file: "retry-storm.yaml", want: exitcode.Failed, deviated: "p50 < 2 * baseline.p50"},
-		{file: "container-kill.yaml", want: exitcode.OK, docker: true, scale: 0.6},
-	}
+	cases := exampleCases
 	listed := map[string]bool{}
 	for _, c := range cases {
 		listed[c.file] = true
@@ -59,82 +42,109 @@ func TestExamplesRun(t *testing.T) {
 		}
 	}
 	for _, c := range cases {
-		t.Run(strings.TrimSuffix(c.file, ".yaml"), func(t *testing.T) {
-			opts := RunOptions{LedgerPath: filepath.Join(t.TempDir(), "ledger.jsonl"), Dir: t.TempDir(), Tool: "test"}
-			if c.docker {
-				testenv.Docker(t)
-				opts.DockerImage = buildTargetsImage(t)
-			}
-			var log bytes.Buffer
-			opts.Log = &log
-			stepSummary := filepath.Join(t.TempDir(), "step-summary.md")
-			opts.Getenv = func(name string) string {
-				if name == "GITHUB_STEP_SUMMARY" {
-					return stepSummary
-				}
-				return os.Getenv(name)
-			}
-			scale := c.scale
-			if scale == 0 {
-				scale = exampleScale
-			}
-			plan, err := Load(t.Context(), filepath.Join("..", "examples", c.file), Options{TimeScale: scale})
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := Run(context.Background(), plan, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var summary bytes.Buffer
-			_ = WriteSummary(&summary, out)
-			if out.Code != c.want {
-				t.Fatalf("exit %d, want %d\n%s\nlog:\n%s", out.Code, c.want, summary.String(), log.String())
-			}
-			if c.deviated != "" {
-				found := false
-				for _, ch := range out.Checks {
-					found = found || (ch.Expression == c.deviated && ch.Verdict == string(Deviated))
-				}
-				if !found {
-					t.Errorf("%q did not deviate:\n%s", c.deviated, summary.String())
-				}
-			}
-			ledger, err := chaos.OpenLedger(opts.LedgerPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if active, err := ledger.Active(); err != nil || len(active) != 0 {
-				t.Errorf("ledger lists %d active faults after the run (err %v)", len(active), err)
-			}
-			f, err := os.Open(out.Journal)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			j, err := report.ReadJournal(f, out.Journal)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if j.End == nil || j.End.ExitCode != int(c.want) || len(j.Intervals) == 0 {
-				t.Errorf("journal: end %+v, %d intervals", j.End, len(j.Intervals))
-			}
-			want := len(plan.Exp.Report.Formats)
-			if want == 0 {
-				want = len(defaultFormats)
-			}
-			if len(out.Reports) != want {
-				t.Errorf("wrote reports %v, want %d", out.Reports, want)
-			}
-			if b, err := os.ReadFile(stepSummary); (err != nil || len(b) == 0) == containsFormat(plan, "markdown") {
-				t.Errorf("$GITHUB_STEP_SUMMARY: %d bytes (err %v), markdown asked for: %v", len(b), err, containsFormat(plan, "markdown"))
-			}
-			for _, path := range out.Reports {
-				if st, err := os.Stat(path); err != nil || st.Size() == 0 {
-					t.Errorf("report %s: %v", path, err)
-				}
-			}
-		})
+		t.Run(strings.TrimSuffix(c.file, ".yaml"), func(t *testing.T) { runExample(t, c) })
+	}
+}
+
+// exampleCase is an example experiment and the verdict expected of it.
+type exampleCase struct {
+	file     string
+	want     exitcode.Code
+	docker   bool
+	deviated string  // a hypothesis expected to deviate
+	scale    float64 // 0: exampleScale
+}
+
+var exampleCases = []exampleCase{
+	{file: "quickstart.yaml", want: exitcode.OK},
+	// A breaker's window and cool-down are the shop's settings, which
+	// the time scale leaves alone: these two need longer phases for the
+	// requests that trip it to stay a small share.
+	{file: "circuit-breaker.yaml", want: exitcode.OK, scale: 0.6},
+	{file: "rate-limiter.yaml", want: exitcode.OK},
+	{file: "bandwidth.yaml", want: exitcode.OK},
+	{file: "ci-gate.yaml", want: exitcode.OK},
+	{file: "retry-storm.yaml", want: exitcode.Failed, deviated: "p50 < 2 * baseline.p50"},
+	{file: "container-kill.yaml", want: exitcode.OK, docker: true, scale: 0.6},
+}
+
+// runExample runs one example and checks its verdict, that nothing is
+// left injected, that the journal is whole and the reports written.
+func runExample(t *testing.T, c exampleCase) {
+	t.Helper()
+	opts := RunOptions{LedgerPath: filepath.Join(t.TempDir(), "ledger.jsonl"), Dir: t.TempDir(), Tool: "test"}
+	if c.docker {
+		testenv.Docker(t)
+		opts.DockerImage = buildTargetsImage(t)
+	}
+	var log bytes.Buffer
+	opts.Log = &log
+	stepSummary := filepath.Join(t.TempDir(), "step-summary.md")
+	opts.Getenv = func(name string) string {
+		if name == "GITHUB_STEP_SUMMARY" {
+			return stepSummary
+		}
+		return os.Getenv(name)
+	}
+	scale := c.scale
+	if scale == 0 {
+		scale = exampleScale
+	}
+	plan, err := Load(t.Context(), filepath.Join("..", "examples", c.file), Options{TimeScale: scale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Run(context.Background(), plan, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary bytes.Buffer
+	_ = WriteSummary(&summary, out)
+	if out.Code != c.want {
+		t.Fatalf("exit %d, want %d\n%s\nlog:\n%s", out.Code, c.want, summary.String(), log.String())
+	}
+	if c.deviated != "" {
+		found := false
+		for _, ch := range out.Checks {
+			found = found || (ch.Expression == c.deviated && ch.Verdict == string(Deviated))
+		}
+		if !found {
+			t.Errorf("%q did not deviate:\n%s", c.deviated, summary.String())
+		}
+	}
+	ledger, err := chaos.OpenLedger(opts.LedgerPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if active, err := ledger.Active(); err != nil || len(active) != 0 {
+		t.Errorf("ledger lists %d active faults after the run (err %v)", len(active), err)
+	}
+	f, err := os.Open(out.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	j, err := report.ReadJournal(f, out.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.End == nil || j.End.ExitCode != int(c.want) || len(j.Intervals) == 0 {
+		t.Errorf("journal: end %+v, %d intervals", j.End, len(j.Intervals))
+	}
+	want := len(plan.Exp.Report.Formats)
+	if want == 0 {
+		want = len(defaultFormats)
+	}
+	if len(out.Reports) != want {
+		t.Errorf("wrote reports %v, want %d", out.Reports, want)
+	}
+	if b, err := os.ReadFile(stepSummary); (err != nil || len(b) == 0) == containsFormat(plan, "markdown") {
+		t.Errorf("$GITHUB_STEP_SUMMARY: %d bytes (err %v), markdown asked for: %v", len(b), err, containsFormat(plan, "markdown"))
+	}
+	for _, path := range out.Reports {
+		if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+			t.Errorf("report %s: %v", path, err)
+		}
 	}
 }
 

@@ -50,8 +50,9 @@ target (--rate or --concurrency, else 0) to TARGET: "30s:500/s" in the open
 model, "30s:50" (users) in the closed one. Every stage's target carries its
 unit, and they must agree with each other and with --rate or --concurrency.
 
-Rates go up to ` + loadgen.FormatRate(loadgen.MaxRate) + ` (what one generator schedules); for more, run
-several generators, each with its own --segment I/N of the one schedule.
+Rates go up to ` + loadgen.FormatRate(loadgen.MaxRate) + ` per generator (what one schedules). For more, run N
+generators at once, each with its own --segment I/N (I from 0): together
+they send the one schedule, each request at its own intended time.
 The run stops sending at most 1s after its schedule ends whatever the rate
 (requests still due then are counted as dropped); requests in flight then
 get --grace to complete.
@@ -63,6 +64,7 @@ Metrics:
 		Example: `  faultline load http://127.0.0.1:8080/ --rate 2000/s --duration 30s
   faultline load http://127.0.0.1:8080/ --stage 30s:500/s --stage 60s:500/s --stage 10s:0/s
   faultline load http://127.0.0.1:8080/ --concurrency 50 --duration 1m
+  faultline load http://10.0.0.5:8080/ --rate 2M/s --duration 1m --segment 0/4 --out g0.json
   faultline load --targets targets.txt --rate 1000/s --duration 1m --threshold 'p99<250ms' --out results.json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

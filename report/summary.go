@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -291,18 +290,13 @@ func percentileLine(p Percentiles) string {
 		msHuman(p.P50), msHuman(p.P90), msHuman(p.P99), msHuman(p.P999), msHuman(p.P9999), msHuman(p.Max), msHuman(p.Mean), msHuman(p.StdDev))
 }
 
-func msHuman(v float64) string {
-	return metric.FormatDuration(time.Duration(math.Round(v * 1e6)))
-}
+// msHuman, perSecond and percent print milliseconds, rates and fractions
+// as the metric vocabulary prints durations, rates and ratios.
+func msHuman(v float64) string { return metric.Duration.Format(v * 1e6) }
 
-func perSecond(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + "/s" }
+func perSecond(v float64) string { return metric.Rate.Format(v) }
 
-func percent(v float64) string {
-	if v == 0 {
-		return "0%"
-	}
-	return strconv.FormatFloat(v*100, 'g', 3, 64) + "%"
-}
+func percent(v float64) string { return metric.FormatPercent(v) }
 
 func countsLine(m map[string]int64, empty string) string {
 	if len(m) == 0 {

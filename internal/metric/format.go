@@ -77,13 +77,13 @@ func (u Unit) Format(v float64) string {
 // FormatDuration prints d with three significant digits in a unit that
 // suits it: 850µs, 12.3ms, 1.25s; zero is 0s.
 func FormatDuration(d time.Duration) string {
-	if d < 0 {
+	if d < 0 && d != math.MinInt64 { // -MinInt64 overflows back to itself
 		return "-" + FormatDuration(-d)
 	}
 	switch {
 	case d == 0:
 		return "0s"
-	case d < time.Microsecond:
+	case d < time.Microsecond: // negatives that cannot be negated land here
 		return fmt.Sprintf("%dns", d.Nanoseconds())
 	case d < time.Millisecond:
 		return threeDigits(float64(d)/float64(time.Microsecond)) + "µs"

@@ -19,6 +19,7 @@ func TestFormat(t *testing.T) {
 		{Duration, float64(12345 * time.Microsecond), "12.3ms"},
 		{Duration, float64(1250 * time.Millisecond), "1.25s"},
 		{Duration, math.Inf(1), "never"},
+		{Duration, -1500, "-1.50µs"},
 		{Duration, math.NaN(), "no data"},
 		// Ratios print with three significant digits wherever they appear:
 		// a threshold printed 20.0133422281521% (issue 10).
@@ -30,6 +31,9 @@ func TestFormat(t *testing.T) {
 		{Rate, 99.84, "99.8/s"},
 		{Count, 1234567, "1234567"},
 		{Count, 0.1234567, "0.123457"},
+	}
+	if got := FormatDuration(math.MinInt64); got != "-9223372036854775808ns" {
+		t.Errorf("FormatDuration(MinInt64) = %q", got)
 	}
 	for _, c := range cases {
 		if got := c.unit.Format(c.v); got != c.want {

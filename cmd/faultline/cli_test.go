@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
@@ -75,4 +76,16 @@ func TestFlagValueNames(t *testing.T) {
 		}
 	}
 	walk(newRoot(&env{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}))
+}
+
+// TestValidateSaysWhyAFileCannotBeRead checks that validate names a file
+// it cannot read (it used to exit 2 without a word) and goes on with the
+// others.
+func TestValidateSaysWhyAFileCannotBeRead(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
+	code, stdout, stderr := runCLI(t, "validate", missing, "../../examples/quickstart.yaml")
+	if code != 2 || !strings.Contains(stderr, missing) || !strings.Contains(stdout, "quickstart.yaml: ok") {
+		t.Errorf("exit %d\nstdout %q\nstderr %q", code, stdout, stderr)
+	}
 }

@@ -87,8 +87,16 @@ is 2 if any file has one.`,
 			for _, path := range args {
 				if _, err := experiments.Load(cmd.Context(), path, experiments.Options{}); err != nil {
 					bad++
-					if perr := printProblems(e, err); exitcode.Of(perr) != exitcode.Usage {
-						return perr
+					var problems experiments.Problems
+					switch {
+					case errors.As(err, &problems):
+						printProblems(e, err)
+					case exitcode.Of(err) == exitcode.Usage:
+						// A file that cannot be read: say so, and go on
+						// with the others.
+						fmt.Fprintf(e.stderr, "faultline: %v\n", err)
+					default:
+						return err
 					}
 					continue
 				}

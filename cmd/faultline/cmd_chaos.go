@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +48,26 @@ func (o *chaosOptions) openLedger(e *env) (l *chaos.Ledger, named bool, err erro
 		return nil, named, exitcode.Wrap(err, exitcode.Usage)
 	}
 	return l, named, nil
+}
+
+// legacyLedgerPath is where faultline kept the ledger before it moved to
+// the per-user state directory: under the working directory.
+const legacyLedgerPath = ".faultline/ledger.jsonl"
+
+// noteLegacyLedger says so when the working directory holds a ledger of the
+// old location that is not the one in use: faults it lists are not cleaned
+// up by this command.
+func noteLegacyLedger(e *env, l *chaos.Ledger) {
+	st, err := os.Stat(legacyLedgerPath)
+	if err != nil || !st.Mode().IsRegular() {
+		return
+	}
+	legacy, err1 := filepath.Abs(legacyLedgerPath)
+	inUse, err2 := filepath.Abs(l.Path())
+	if err1 == nil && err2 == nil && legacy == inUse {
+		return
+	}
+	fmt.Fprintf(e.stderr, "note: %s is a ledger in the old place (the working directory), not read by this command: faultline chaos status --ledger %s\n", legacyLedgerPath, legacyLedgerPath)
 }
 
 // checkLedgerExists returns a usage error when the user named a ledger
@@ -275,6 +297,7 @@ recorded cannot be known.`,
 			if err := checkLedgerExists(ledger, named); err != nil {
 				return err
 			}
+			noteLegacyLedger(e, ledger)
 			var urls []string
 			if opts.toxiproxyURL != "" {
 				urls = append(urls, opts.toxiproxyURL)
@@ -319,6 +342,7 @@ in effect.`,
 			if err := checkLedgerExists(ledger, named); err != nil {
 				return err
 			}
+			noteLegacyLedger(e, ledger)
 			cenv := &chaos.Env{}
 			defer cenv.Close()
 			n, err := chaos.RevertLedger(cmd.Context(), ledger, cenv, e.stdout)

@@ -3,9 +3,12 @@ package main
 import (
 	"crypto/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/faultline-dev/faultline/internal/testenv"
 )
 
 // TestChaosLedgerIsPerUser injects a fault without --ledger and cleans it
@@ -94,5 +97,28 @@ func TestChaosLedgerMissingOrCorrupt(t *testing.T) {
 				t.Errorf("says %q", "no active fault")
 			}
 		})
+	}
+}
+
+// TestChaosNotesTheOldLedger: a ledger where faultline used to keep it
+// (.faultline/ledger.jsonl under the working directory) is not read any
+// more, so status and cleanup point at it rather than stay silent.
+func TestChaosNotesTheOldLedger(t *testing.T) {
+	t.Parallel()
+	bin := testenv.BuildFaultline(t)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, ".faultline"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, ".faultline"), "ledger.jsonl", "")
+	current := writeFile(t, t.TempDir(), "ledger.jsonl", "")
+	for _, sub := range []string{"status", "cleanup"} {
+		cmd := exec.Command(bin, "chaos", sub)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "FAULTLINE_LEDGER="+current)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "note: .faultline/ledger.jsonl is a ledger in the old place") {
+			t.Errorf("%s: %v\n%s", sub, err, out)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,6 +52,8 @@ func startCPUHog(t *testing.T, limit time.Duration) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCPUHog$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "FAULTLINE_CPU_HOG="+limit.String(), "GOMAXPROCS=1")
+	// A test killed before its cleanup takes the hog with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

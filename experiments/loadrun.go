@@ -45,8 +45,7 @@ func RunLoad(ctx context.Context, lr LoadRun) (exitcode.Code, error) {
 	start := time.Now()
 	var results *report.ResultsWriter
 	if lr.ResultsPath != "" {
-		planned := opts.Schedule.Duration()
-		info, err := report.NewRunInfo(lr.Spec.Tool, opts.Model, start, planned, opts.Schedule.ExpectedArrivals()/planned.Seconds(), describeLoad(lr.Spec, opts))
+		info, err := report.NewRunInfo(lr.Spec.Tool, opts.Model, start, opts.Schedule.Duration(), loadgen.MeanRate(opts.Schedule), describeLoad(lr.Spec, opts))
 		if err != nil {
 			return exitcode.Runtime, err
 		}

@@ -312,7 +312,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	defer e.abandon()
 
 	res := &Result{Model: opts.Model, Start: e.start, Planned: planned, Total: NewStats(e.start, e.start),
-		TargetRate: sched.ExpectedArrivals() / planned.Seconds(), Engine: e.kind}
+		TargetRate: MeanRate(sched), Engine: e.kind}
 
 	// The collector owns the interval ticks; it stops when done is closed
 	// and delivers the last, partial interval before it returns.

@@ -215,6 +215,16 @@ type ClosedSchedule interface {
 	Active(user int, elapsed time.Duration) bool
 }
 
+// MeanRate is the mean arrival rate a schedule asks for over its length,
+// per second (0 for the closed model).
+func MeanRate(s Schedule) float64 {
+	d := s.Duration()
+	if d <= 0 {
+		return 0
+	}
+	return s.ExpectedArrivals() / d.Seconds()
+}
+
 // ModelOf is the load model a schedule belongs to.
 func ModelOf(s Schedule) Model {
 	if _, ok := s.(ClosedSchedule); ok {

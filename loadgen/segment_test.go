@@ -168,6 +168,9 @@ func TestSchedulesKnowTheirOwnShape(t *testing.T) {
 		if c.planned >= 0 && c.s.Planned() != c.planned {
 			t.Errorf("%s: Planned %d, want %d", name, c.s.Planned(), c.planned)
 		}
+		if got, want := MeanRate(c.s), c.expected/c.length.Seconds(); got != want {
+			t.Errorf("%s: MeanRate %v, want %v", name, got, want)
+		}
 		if ModelOf(c.s) != c.model {
 			t.Errorf("%s: model %s, want %s", name, ModelOf(c.s), c.model)
 		}

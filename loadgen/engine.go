@@ -17,11 +17,11 @@ const (
 	// http:// over HTTP/1.1, every host resolved) and EngineGoroutine
 	// otherwise.
 	EngineAuto Engine = "auto"
-	// EngineEpoll runs one event loop per GOMAXPROCS, each locked to its
-	// thread and owning a share of the connections, over non-blocking
-	// sockets with epoll, the arrival schedule on a timerfd in the same
-	// epoll set (engine_linux.go). It is how wrk and wrk2 work, and costs
-	// about half the CPU per request of EngineGoroutine.
+	// EngineEpoll runs one event loop per GOMAXPROCS, each owning a share
+	// of the connections, over non-blocking sockets with its own epoll set,
+	// the arrival schedule on a timerfd in the same set (engine_linux.go).
+	// It is how wrk and wrk2 work, and costs less CPU per request than
+	// EngineGoroutine.
 	EngineEpoll Engine = "epoll"
 	// EngineGoroutine sends from a goroutine per connection through Go's
 	// net package, fed by a dispatcher goroutine over a channel. It serves

@@ -12,20 +12,26 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 const epollSupported = true
 
-// loopEngine is the epoll engine: a few event loops, each on its own locked
-// OS thread with its own epoll set, each owning a share of the connections
-// (open model) or virtual users (closed model). Nothing in it starts a
-// goroutine per request or per connection or sends on a channel per
-// request: a loop waits in epoll_wait for its sockets, its timerfd (the next
-// arrival, or the next user to finish thinking) and its eventfd (stop), and
-// does the work each readiness calls for.
+// loopEngine is the epoll engine: a few event loops, each with its own epoll
+// set, each owning a share of the connections (open model) or virtual users
+// (closed model). Nothing in it starts a goroutine per request or per
+// connection or sends on a channel per request: a loop waits for its epoll
+// set (its sockets, its timerfd with the next arrival or the next user to
+// finish thinking, its eventfd for stopping) and does the work each
+// readiness calls for. A loop is a goroutine, not a thread of its own: it
+// waits for the epoll set in Go's netpoller (see poll) and makes its socket
+// calls raw, which is what keeps the Go scheduler out of the way; a loop
+// locked to its thread and blocking in epoll_wait cost more in the
+// scheduler's hand-offs than the requests themselves.
 type loopEngine struct {
 	e     *engine
 	tcp   []*net.TCPAddr // endpoint index -> address
@@ -118,8 +124,6 @@ func (le *loopEngine) start(ctx context.Context, sched Schedule, workers *sync.W
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
 			l.run(ctx)
 		}()
 	}
@@ -228,20 +232,28 @@ type pending struct {
 // eventLoop is one event loop: its epoll set, timerfd and eventfd, its slots
 // and the arrivals waiting for one.
 type eventLoop struct {
-	le     *loopEngine
-	e      *engine
-	id     int
-	addrs  []unix.Sockaddr // endpoint index -> address: connect writes into it, so each loop has its own
-	epfd   int
-	timer  int
-	wakefd int
-	slots  []*slot
-	idle   []*slot   // open model: free slots
-	queue  []pending // open model: arrivals waiting for a free slot, oldest first
-	head   int       // queue[head:] are waiting
-	byFD   []*loopConn
-	buf    []byte // read buffer shared by the loop's connections
-	events [128]unix.EpollEvent
+	le    *loopEngine
+	e     *engine
+	id    int
+	addrs []unix.Sockaddr // endpoint index -> address: connect writes into it, so each loop has its own
+	epfd  int
+	// epfile holds epfd in Go's netpoller: the loop waits for its epoll set
+	// to become readable there (see poll), and closing it closes epfd.
+	epfile   *os.File
+	epconn   syscall.RawConn
+	deadline time.Duration // epfile's read deadline as last set
+	readyFn  func(uintptr) bool
+	polled   int // what the last ready call found
+	pollErr  error
+	timer    int
+	wakefd   int
+	slots    []*slot
+	idle     []*slot   // open model: free slots
+	queue    []pending // open model: arrivals waiting for a free slot, oldest first
+	head     int       // queue[head:] are waiting
+	byFD     []*loopConn
+	buf      []byte // read buffer shared by the loop's connections
+	events   [128]unix.EpollEvent
 
 	next      pending // open model: the next arrival this loop holds
 	hasNext   bool
@@ -256,6 +268,7 @@ type eventLoop struct {
 
 func newEventLoop(le *loopEngine, id int) (*eventLoop, error) {
 	l := &eventLoop{le: le, e: le.e, id: id, epfd: -1, timer: -1, wakefd: -1, buf: make([]byte, 64*1024)}
+	l.readyFn = l.ready
 	for _, a := range le.tcp {
 		if ip4 := a.IP.To4(); ip4 != nil {
 			sa := &unix.SockaddrInet4{Port: a.Port}
@@ -270,6 +283,14 @@ func newEventLoop(le *loopEngine, id int) (*eventLoop, error) {
 	var err error
 	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("epoll_create: %w", err)
+	}
+	if err = unix.SetNonblock(l.epfd, true); err == nil {
+		l.epfile = os.NewFile(uintptr(l.epfd), "epoll")
+		l.epconn, err = l.epfile.SyscallConn()
+	}
+	if err != nil {
+		l.closeFDs()
+		return nil, fmt.Errorf("epoll in the netpoller: %w", err)
 	}
 	if l.timer, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC); err != nil {
 		l.closeFDs()
@@ -298,6 +319,10 @@ func newEventLoop(le *loopEngine, id int) (*eventLoop, error) {
 }
 
 func (l *eventLoop) closeFDs() {
+	if l.epfile != nil {
+		l.epfile.Close()
+		l.epfile, l.epfd = nil, -1
+	}
 	for _, fd := range []*int{&l.epfd, &l.timer, &l.wakefd} {
 		if *fd >= 0 {
 			unix.Close(*fd)
@@ -343,9 +368,8 @@ func (l *eventLoop) run(ctx context.Context) {
 			return
 		}
 		l.armTimer(now)
-		wait := int((l.nextSweep - now + time.Millisecond - 1) / time.Millisecond)
-		n, err := unix.EpollWait(l.epfd, l.events[:], max(wait, 1))
-		if err != nil && !errors.Is(err, unix.EINTR) {
+		n, err := l.poll(l.nextSweep)
+		if err != nil {
 			// Nothing in the loop can repair its epoll set: give up what
 			// is in flight as the goroutine engine does on abandon.
 			l.abandonAll()
@@ -355,6 +379,74 @@ func (l *eventLoop) run(ctx context.Context) {
 			l.onEvent(l.events[i])
 		}
 	}
+}
+
+// poll returns the loop's next events, waiting for them until the offset
+// until at most. The wait is in Go's netpoller, on the epoll set as one
+// descriptor, rather than in epoll_wait: a thread blocked in a system call
+// makes the Go scheduler hand its P to another thread and back at every
+// wake, which on a small virtual machine cost more CPU than the requests
+// themselves; a goroutine parked in the netpoller costs a wake-up per batch
+// of events and no thread.
+func (l *eventLoop) poll(until time.Duration) (int, error) {
+	if l.ready(uintptr(l.epfd)) {
+		return l.polled, l.pollErr
+	}
+	if until != l.deadline {
+		_ = l.epfile.SetReadDeadline(l.e.start.Add(until))
+		l.deadline = until
+	}
+	if err := l.epconn.Read(l.readyFn); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	return l.polled, l.pollErr
+}
+
+// ready takes the events that are ready now, without waiting, and reports
+// whether there were any (or an error).
+func (l *eventLoop) ready(fd uintptr) bool {
+	n, err := rawEpollWait(int(fd), l.events[:])
+	if errors.Is(err, unix.EINTR) {
+		n, err = 0, nil
+	}
+	l.polled, l.pollErr = n, err
+	return n > 0 || err != nil
+}
+
+// The loop's system calls on its non-blocking descriptors never block, so
+// they are made raw: without telling the Go scheduler, which would otherwise
+// wake its monitor thread (and, with every P busy, hand the P to another
+// thread) around each one, for more CPU than the call itself.
+
+func rawEpollWait(epfd int, events []unix.EpollEvent) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd int, b []byte) (int, error) {
+	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func rawRead(fd int, b []byte) (int, error) {
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func rawTimerSet(fd int, spec *unix.ItimerSpec) {
+	_, _, _ = unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, uintptr(fd), 0, uintptr(unsafe.Pointer(spec)), 0, 0, 0)
 }
 
 func (l *eventLoop) onEvent(ev unix.EpollEvent) {
@@ -401,7 +493,7 @@ func (l *eventLoop) armTimer(now time.Duration) {
 		// A zero value disarms the timer, so a due time waits 1 ns.
 		spec.Value = unix.NsecToTimespec(int64(max(at-now, 1)))
 	}
-	_ = unix.TimerfdSettime(l.timer, 0, &spec, nil)
+	rawTimerSet(l.timer, &spec)
 	l.timerAt = at
 }
 
@@ -592,7 +684,7 @@ func (l *eventLoop) write(c *loopConn) {
 	s := c.slot
 	raw := l.e.raw[s.target]
 	for c.wrote < len(raw) {
-		n, err := unix.Write(c.fd, raw[c.wrote:])
+		n, err := rawWrite(c.fd, raw[c.wrote:])
 		if errors.Is(err, unix.EAGAIN) {
 			if !c.writing {
 				c.writing = true
@@ -615,7 +707,7 @@ func (l *eventLoop) write(c *loopConn) {
 // read takes what arrived on c and feeds it to the parser.
 func (l *eventLoop) read(c *loopConn) {
 	off := copy(l.buf, c.carry)
-	n, err := unix.Read(c.fd, l.buf[off:])
+	n, err := rawRead(c.fd, l.buf[off:])
 	if errors.Is(err, unix.EAGAIN) {
 		return
 	}

@@ -1,8 +1,8 @@
-// Command driver runs faultline beside peer load generators (wrk, hey, ab and
-// k6) against the same target on this machine, in one run, with the
-// generator and the target pinned to different cores, and writes the
-// commands and figures to bench/RESULTS.md. bench/run.sh installs the peers
-// and calls it; see bench/README.md.
+// Command driver runs faultline beside peer load generators (wrk, and wrk2
+// and vegeta built from source) against the same target on this machine, in
+// one run, with the generator and the target pinned to different cores, and
+// writes the commands and figures to bench/RESULTS.md. bench/run.sh installs
+// wrk and calls it; see bench/README.md.
 package main
 
 import (
@@ -26,6 +26,8 @@ import (
 
 type config struct {
 	bin, work          string
+	wrk2, vegeta       string // peers built from source; "" when missing
+	repeat             int    // runs of each ratio measurement; medians are reported
 	serverCPU, genCPU  string
 	closedFor, openFor time.Duration
 	rssShort, rssLong  time.Duration
@@ -44,6 +46,7 @@ type run struct {
 	requests int64
 	p50, p99 time.Duration
 	sendRate float64 // faultline only
+	achieved float64 // open model: the tool's own achieved rate
 	lagP99   time.Duration
 	dropped  int64
 	note     string
@@ -64,6 +67,9 @@ func main() {
 	flag.StringVar(&c.serverCPU, "server-cpu", "0", "core for the target")
 	flag.StringVar(&c.genCPU, "generator-cpu", "1", "core for the generators")
 	flag.IntVar(&c.connections, "connections", 50, "connections (closed model)")
+	flag.StringVar(&c.wrk2, "wrk2", "", "wrk2's binary (giltene/wrk2 built with make); empty: skipped")
+	flag.StringVar(&c.vegeta, "vegeta", "", "vegeta's binary (tsenart/vegeta built with go build); empty: skipped")
+	flag.IntVar(&c.repeat, "repeat", 2, "runs of each ratio measurement (medians are reported)")
 	flag.Parse()
 	c.closedFor, c.openFor, c.rssShort, c.rssLong, c.stallFor = 15*time.Second, 30*time.Second, 60*time.Second, 300*time.Second, 20*time.Second
 	if *quick {
@@ -73,6 +79,16 @@ func main() {
 	// Tools run in a scratch folder, so the binaries need absolute paths.
 	if c.bin, err = filepath.Abs(c.bin); err != nil {
 		fail(err)
+	}
+	for _, peer := range []struct {
+		name, env string
+		path      *string
+	}{{"wrk2", "WRK2", &c.wrk2}, {"vegeta", "VEGETA", &c.vegeta}} {
+		if !available(peer.name, *peer.path, "give its binary as "+peer.env+"=/path (bench/README.md says how to build it)") {
+			*peer.path = ""
+		} else if *peer.path, err = filepath.Abs(*peer.path); err != nil {
+			fail(err)
+		}
 	}
 	if c.work, err = os.MkdirTemp("", "faultline-bench-"); err != nil {
 		fail(err)
@@ -189,6 +205,7 @@ func faultline(ctx context.Context, c config, label string, args ...string) (run
 	}
 	s := doc.Summary
 	r.requests, r.sendRate, r.dropped = s.Requests, s.SendRate, s.Dropped
+	r.achieved = s.SendRate
 	r.p50, r.p99, r.lagP99 = ms(s.Latency.P50), ms(s.Latency.P99), ms(s.SendLag.P99)
 	return r, nil
 }
@@ -198,10 +215,6 @@ func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millise
 var (
 	wrkRequests = regexp.MustCompile(`(\d+) requests in`)
 	wrkPct      = regexp.MustCompile(`(?m)^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\b`)
-	heyStatus   = regexp.MustCompile(`\[\d+\]\s+(\d+) responses`)
-	heyPct      = regexp.MustCompile(`(?m)^\s+(50|99)%+ in ([\d.]+) secs`)
-	abComplete  = regexp.MustCompile(`Complete requests:\s+(\d+)`)
-	abPct       = regexp.MustCompile(`(?m)^\s+(50|99)%\s+(\d+)`)
 )
 
 func unitDuration(v, unit string) time.Duration {
@@ -240,226 +253,9 @@ func setPct(r *run, which string, d time.Duration) {
 	}
 }
 
-func hey(ctx context.Context, c config, url string, d time.Duration, conns int, perWorkerQPS float64) (run, error) {
-	argv := []string{"hey", "-z", secs(d), "-c", strconv.Itoa(conns)}
-	if perWorkerQPS > 0 {
-		argv = append(argv, "-q", strconv.FormatFloat(perWorkerQPS, 'f', -1, 64))
-	}
-	r, out, err := measure(ctx, c, "hey", append(argv, url))
-	if err != nil {
-		return r, err
-	}
-	for _, m := range heyStatus.FindAllStringSubmatch(out, -1) {
-		n, _ := strconv.ParseInt(m[1], 10, 64)
-		r.requests += n
-	}
-	if r.requests == 0 {
-		return r, fmt.Errorf("hey output not understood:\n%s", out)
-	}
-	for _, p := range heyPct.FindAllStringSubmatch(out, -1) {
-		setPct(&r, p[1], unitDuration(p[2], "s"))
-	}
-	return r, nil
-}
-
-func ab(ctx context.Context, c config, url string, d time.Duration) (run, error) {
-	r, out, err := measure(ctx, c, "ab", []string{"ab", "-k", "-q", "-c", strconv.Itoa(c.connections), "-t", strconv.Itoa(int(d.Seconds())), "-n", "100000000", url})
-	if err != nil {
-		return r, err
-	}
-	m := abComplete.FindStringSubmatch(out)
-	if m == nil {
-		return r, fmt.Errorf("ab output not understood:\n%s", out)
-	}
-	r.requests, _ = strconv.ParseInt(m[1], 10, 64)
-	for _, p := range abPct.FindAllStringSubmatch(out, -1) {
-		setPct(&r, p[1], unitDuration(p[2], "ms"))
-	}
-	return r, nil
-}
-
-// k6 runs a script with one scenario and reads the summary it exports.
-func k6(ctx context.Context, c config, url, scenario string) (run, error) {
-	summary := filepath.Join(c.work, "k6-summary.json")
-	script := fmt.Sprintf(`import http from 'k6/http';
-export const options = {
-  discardResponseBodies: true,
-  summaryTrendStats: ['p(50)', 'p(99)', 'max'],
-  scenarios: { bench: %s },
-};
-export default function () { http.get(%q); }
-export function handleSummary(data) { return { %q: JSON.stringify(data) }; }
-`, scenario, url, summary)
-	path := filepath.Join(c.work, "bench.js")
-	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
-		return run{}, err
-	}
-	r, out, err := measure(ctx, c, "k6", []string{filepath.Join(c.bin, "k6"), "run", "--quiet", path})
-	if err != nil {
-		return r, err
-	}
-	r.command = "k6 run bench.js  # scenario " + strings.Join(strings.Fields(scenario), " ")
-	raw, err := os.ReadFile(summary)
-	if err != nil {
-		return r, fmt.Errorf("k6 wrote no summary (%v):\n%s", err, out)
-	}
-	var doc struct {
-		Metrics map[string]struct {
-			Values map[string]float64 `json:"values"`
-		} `json:"metrics"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return r, err
-	}
-	r.requests = int64(doc.Metrics["http_reqs"].Values["count"])
-	r.dropped = int64(doc.Metrics["dropped_iterations"].Values["count"])
-	d := doc.Metrics["http_req_duration"].Values
-	r.p50, r.p99 = ms(d["p(50)"]), ms(d["p(99)"])
-	os.Remove(summary)
-	return r, nil
-}
-
-func bench(ctx context.Context, c config) (string, error) {
-	var md strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&md, format, args...) }
-	w("# faultline benchmarks\n\n")
-	w("Written by `bench/run.sh` (bench/driver) on %s. Every figure below was measured in this one run, on this machine:\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	w("- %s\n", machine())
-	w("- target: `bench/target` (Go net/http, a 17-byte body) pinned with `taskset -c %s`; every generator pinned with `taskset -c %s`.\n", c.serverCPU, c.genCPU)
-	w("- CPU time (user + system) and peak RSS are the kernel's accounting of each generator process (getrusage of the child).\n")
-	w("- versions: %s\n\n", versions(ctx, c))
-
-	fast, err := startTarget(c)
-	if err != nil {
-		return "", err
-	}
-	defer fast.stop()
-
-	// 1. Closed model efficiency.
-	fmt.Fprintln(os.Stderr, "closed model:")
-	conns := strconv.Itoa(c.connections)
-	var closed []run
-	for _, f := range []func() (run, error){
-		func() (run, error) {
-			return faultline(ctx, c, "faultline", fast.url, "--concurrency", conns, "--duration", secs(c.closedFor))
-		},
-		func() (run, error) { return wrk(ctx, c, fast.url, c.closedFor) },
-		func() (run, error) { return hey(ctx, c, fast.url, c.closedFor, c.connections, 0) },
-		func() (run, error) { return ab(ctx, c, fast.url, c.closedFor) },
-		func() (run, error) {
-			return k6(ctx, c, fast.url, fmt.Sprintf(`{ executor: 'constant-vus', vus: %d, duration: '%s' }`, c.connections, secs(c.closedFor)))
-		},
-	} {
-		r, err := f()
-		if err != nil {
-			return "", err
-		}
-		closed = append(closed, r)
-	}
-	w("## Closed model: requests per generator CPU-second\n\n")
-	w("%d connections (virtual users) for %s against the fast target. The figure is completed requests divided by the generator's CPU time, so it measures the generator's cost per request whatever the target's speed.\n\n", c.connections, c.closedFor)
-	w("| tool | requests | req/s | CPU s | requests per CPU-second | p50 | p99 | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	byTool := map[string]run{}
-	for _, r := range closed {
-		byTool[r.tool] = r
-		w("| %s | %d | %.0f | %.2f | **%.0f** | %s | %s | %s |\n", r.tool, r.requests, float64(r.requests)/c.closedFor.Seconds(), r.cpu.Seconds(), r.perCPUSecond(), dur(r.p50), dur(r.p99), kib(r.maxRSS))
-	}
-	fl := byTool["faultline"].perCPUSecond()
-	w("\nRatios: faultline / wrk = **%.2f**, faultline / k6 = **%.2f**, faultline / hey = %.2f, faultline / ab = %.2f.\n\n",
-		fl/byTool["wrk"].perCPUSecond(), fl/byTool["k6"].perCPUSecond(), fl/byTool["hey"].perCPUSecond(), fl/byTool["ab"].perCPUSecond())
-	w("Commands:\n\n```\n")
-	for _, r := range closed {
-		w("%s\n", r.command)
-	}
-	w("```\n\n")
-
-	// 2. Open model accuracy.
-	fmt.Fprintln(os.Stderr, "open model:")
-	w("## Open model: achieved rate\n\n")
-	w("Each tool asked for a constant arrival rate for %s. Achieved rate: requests sent divided by the run's planned length (faultline reports this as its send rate, counting a late finish against it; for the others it is requests completed / %s). wrk has no rate control (that is wrk2) and ab none at all, so they are not in this table; hey's `-q` is a per-worker limit, given as rate / connections.\n\n", c.openFor, c.openFor)
-	w("| tool | target | achieved | achieved / target | p50 | p99 | send lag p99 | dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	var openCmds []string
-	for _, rate := range []int{2000, 10000} {
-		rs := strconv.Itoa(rate)
-		f, err := faultline(ctx, c, "faultline", fast.url, "--rate", rs+"/s", "--duration", secs(c.openFor))
-		if err != nil {
-			return "", err
-		}
-		k, err := k6(ctx, c, fast.url, fmt.Sprintf(`{ executor: 'constant-arrival-rate', rate: %d, timeUnit: '1s', duration: '%s', preAllocatedVUs: 200, maxVUs: 2000 }`, rate, secs(c.openFor)))
-		if err != nil {
-			return "", err
-		}
-		h, err := hey(ctx, c, fast.url, c.openFor, c.connections, float64(rate)/float64(c.connections))
-		if err != nil {
-			return "", err
-		}
-		for _, r := range []run{f, k, h} {
-			achieved := float64(r.requests) / c.openFor.Seconds()
-			lag := "n/a"
-			if r.tool == "faultline" {
-				achieved = r.sendRate
-				lag = dur(r.lagP99)
-			}
-			w("| %s | %d/s | %.1f/s | **%.2f%%** | %s | %s | %s | %d |\n", r.tool, rate, achieved, 100*achieved/float64(rate), dur(r.p50), dur(r.p99), lag, r.dropped)
-			openCmds = append(openCmds, r.command)
-		}
-	}
-	w("\nCommands:\n\n```\n%s\n```\n\n", strings.Join(openCmds, "\n"))
-
-	// 3. Memory over run length.
-	fmt.Fprintln(os.Stderr, "memory:")
-	w("## Peak RSS at 5,000/s: %s against %s\n\n", c.rssShort, c.rssLong)
-	short, err := faultline(ctx, c, "faultline", fast.url, "--rate", "5000/s", "--duration", secs(c.rssShort))
-	if err != nil {
-		return "", err
-	}
-	long, err := faultline(ctx, c, "faultline", fast.url, "--rate", "5000/s", "--duration", secs(c.rssLong))
-	if err != nil {
-		return "", err
-	}
-	w("| run | requests | peak RSS |\n|---|---:|---:|\n| %s | %d | %s |\n| %s | %d | %s |\n\n", c.rssShort, short.requests, kib(short.maxRSS), c.rssLong, long.requests, kib(long.maxRSS))
-	w("The %s run's peak RSS is **%.1f%%** of the %s run's (memory does not grow with the run's length: histograms are per interval and the results file is streamed to disk).\n\n", c.rssLong, 100*float64(long.maxRSS)/float64(short.maxRSS), c.rssShort)
-	w("```\n%s\n%s\n```\n\n", short.command, long.command)
-	fast.stop()
-
-	// 4. The stall check.
-	fmt.Fprintln(os.Stderr, "stall:")
-	stall, err := startTarget(c, "-stall-every", "5s", "-stall-for", "1s")
-	if err != nil {
-		return "", err
-	}
-	defer stall.stop()
-	sf, err := faultline(ctx, c, "faultline", stall.url, "--rate", "1000/s", "--duration", secs(c.stallFor))
-	if err != nil {
-		return "", err
-	}
-	sk, err := k6(ctx, c, stall.url, fmt.Sprintf(`{ executor: 'constant-arrival-rate', rate: 1000, timeUnit: '1s', duration: '%s', preAllocatedVUs: 200, maxVUs: 2000 }`, secs(c.stallFor)))
-	if err != nil {
-		return "", err
-	}
-	sw, err := wrk(ctx, c, stall.url, c.stallFor)
-	if err != nil {
-		return "", err
-	}
-	truth := trueStallP99(1000, c.stallFor, 5*time.Second, time.Second)
-	w("## Stall check\n\n")
-	w("The target holds every request that arrives in the first second of each 5 s period until that second ends, like a process paused and resumed (`bench/target -stall-every 5s -stall-for 1s`). Load: 1,000 requests/s for %s.\n\n", c.stallFor)
-	w("**The true p99 of that schedule.** Requests arrive evenly, so over whole periods a fifth of them land in a stall. One arriving a time u into a stall completes when the stall ends, after 1 s - u (plus the target's service time, well under a millisecond); u is uniform over the second. The p99 is the latency exceeded by 1%% of all requests, that is by 1%% / 20%% = 5%% of the stalled ones: 1 s - u exceeds 950 ms for u < 50 ms, 5%% of the stall. So the true p99 is **950 ms**, and the true p50 is the unstalled service time. (Computed from the exact schedule by `trueStallP99` in bench/driver: %s.)\n\n", dur(truth))
-	w("| tool | model | reported p50 | reported p99 | p99 / true p99 |\n|---|---|---:|---:|---:|\n")
-	for _, r := range []struct {
-		r     run
-		model string
-	}{{sf, "open, latency from intended start"}, {sk, "open (arrival rate), latency from send"}, {sw, "closed, " + strconv.Itoa(c.connections) + " connections"}} {
-		w("| %s | %s | %s | %s | **%.2f** |\n", r.r.tool, r.model, dur(r.r.p50), dur(r.r.p99), float64(r.r.p99)/float64(truth))
-	}
-	w("\n%s\n", wrkNote)
-	w("\n```\n%s\n%s\n%s\n```\n", sf.command, sk.command, sw.command)
-	return md.String(), nil
-}
-
 // wrkNote explains wrk's stall figure, which looks right for the wrong
 // reason.
-const wrkNote = "wrk's p99 is close to the truth by synthesis, not measurement: after the run, wrk 4 back-fills its histogram (`stats_correct` in its src/stats.c) with samples at every expected interval below each latency longer than twice that interval, the correction HdrHistogram calls recordCorrectedValue. Its own figures give it away: in a 10 s check run here it reported 374,714 requests at a mean of 45.7 ms, about 17,000 request-seconds, which 50 connections cannot hold in 10 seconds. faultline measures each request from its intended start, so its tail is what the schedule really saw; k6's arrival-rate executor, with VUs to spare, sends on schedule and measures from the send."
+const wrkNote = "wrk's p99 is close to the truth by synthesis, not measurement: after the run, wrk 4 back-fills its histogram (`stats_correct` in its src/stats.c) with samples at every expected interval below each latency longer than twice that interval, the correction HdrHistogram calls recordCorrectedValue. Its own figures give it away: in a 10 s check run here it reported 374,714 requests at a mean of 45.7 ms, about 17,000 request-seconds, which 50 connections cannot hold in 10 seconds. faultline and wrk2 measure each request from its intended start, so their tails are what the schedule really saw; vegeta measures from the send, which is on schedule as long as it has workers to spare (it starts more as they block)."
 
 // trueStallP99 lays the exact schedule (rate per second for d) over a target
 // that stalls for the first stall of every period and returns the p99 of the
@@ -516,19 +312,21 @@ func versions(ctx context.Context, c config) string {
 		line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 		return name + " `" + line + "`"
 	}
-	return strings.Join([]string{
-		v("faultline", filepath.Join(c.bin, "faultline"), "version"),
-		v("wrk", "wrk", "-v"),
-		v("ab", "ab", "-V"),
-		v("k6", filepath.Join(c.bin, "k6"), "version"),
-		"hey " + debVersion(ctx, "hey"),
-	}, ", ")
+	vs := []string{v("faultline", filepath.Join(c.bin, "faultline"), "version"), v("wrk", "wrk", "-v")}
+	if c.wrk2 != "" {
+		vs = append(vs, "wrk2 "+gitVersion(ctx, c.wrk2))
+	}
+	if c.vegeta != "" {
+		vs = append(vs, "vegeta "+gitVersion(ctx, c.vegeta))
+	}
+	return strings.Join(vs, ", ")
 }
 
-func debVersion(ctx context.Context, pkg string) string {
-	out, err := exec.CommandContext(ctx, "dpkg-query", "-W", "-f=${Version}", pkg).Output()
+// gitVersion names the commit a peer built from source was built at.
+func gitVersion(ctx context.Context, bin string) string {
+	out, err := exec.CommandContext(ctx, "git", "-C", filepath.Dir(bin), "log", "-1", "--format=%h %cs").Output()
 	if err != nil {
-		return "(version unknown)"
+		return "(built from source, commit unknown)"
 	}
-	return "`" + string(out) + "` (Debian package)"
+	return "built from source at `" + strings.TrimSpace(string(out)) + "`"
 }

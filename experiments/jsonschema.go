@@ -13,6 +13,7 @@ import (
 
 	"github.com/faultline-dev/faultline/chaos"
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report"
 	"github.com/faultline-dev/faultline/targets"
 )
 
@@ -143,7 +144,7 @@ func schemaEnums() map[string][]string {
 	return map[string][]string{
 		"TargetsSpec.Only":               targets.Services(),
 		"ProxySpec.Link":                 links,
-		"ReportSpec.Formats":             ReportFormats,
+		"ReportSpec.Formats":             report.FormatNames(),
 		"FaultSpec.Kind":                 chaos.Kinds(),
 		"fault.service":                  targets.Services(),
 		"ServiceTimeConfig.Distribution": {targets.DistLogNormal, targets.DistFixed},

@@ -17,6 +17,7 @@ import (
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/internal/suggest"
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report"
 	"github.com/faultline-dev/faultline/targets"
 )
 
@@ -307,14 +308,11 @@ func (v *validator) validate() {
 	}
 	v.plan.Rollbacks = e.Rollbacks
 	for i, f := range e.Report.Formats {
-		if !contains(ReportFormats, f) {
-			v.problem(fmt.Sprintf("report.formats[%d]", i), "unknown format %q (formats: %s)", f, strings.Join(ReportFormats, ", "))
+		if _, ok := report.LookupFormat(f); !ok {
+			v.problem(fmt.Sprintf("report.formats[%d]", i), "%v", unknownName("format", f, report.FormatNames()))
 		}
 	}
 }
-
-// ReportFormats are the reports a run can write besides its journal.
-var ReportFormats = []string{"text", "json", "junit", "markdown", "hlog", "hgrm", "html"}
 
 func (v *validator) validateTargets() {
 	t := &v.exp.Targets

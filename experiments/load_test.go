@@ -4,11 +4,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/faultline-dev/faultline/internal/exitcode"
+	"github.com/faultline-dev/faultline/report"
 )
 
 // TestEveryProblemAtOnce loads a file with one mistake of each kind and
@@ -237,5 +239,18 @@ hypothesis:
 	}
 	if got := time.Duration(eval(hs[1].Right, sc, sc.samplesOf)); got != 250*time.Millisecond {
 		t.Errorf("latency limit %v: it must not scale", got)
+	}
+}
+
+// TestEveryRegisteredReportFormatValidates keeps the validator and the
+// report registry in step: csv was registered but rejected.
+func TestEveryRegisteredReportFormatValidates(t *testing.T) {
+	t.Parallel()
+	base := "name: x\nload:\n  rate: 10/s\n  requests:\n    - url: http://127.0.0.1:1/\nphases:\n  - name: a\n    duration: 5s\nreport:\n  formats: [" + strings.Join(report.FormatNames(), ", ") + "]\n"
+	if _, err := Parse([]byte(base), "x.yaml", Options{}); err != nil {
+		t.Fatalf("formats %v: %v", report.FormatNames(), err)
+	}
+	if !slices.Contains(report.FormatNames(), "csv") {
+		t.Fatalf("csv is not registered: %v", report.FormatNames())
 	}
 }

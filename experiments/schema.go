@@ -205,8 +205,8 @@ type ReportSpec struct {
 	// faultline-out/NAME-TIMESTAMP).
 	Dir string `yaml:"dir"`
 	// Formats lists the reports written besides the journal, which is
-	// always written: text, json, junit, markdown, hlog, hgrm, html
-	// (default: junit, markdown, hlog and html). Markdown is also appended to
+	// always written: any format `faultline report` renders (default:
+	// junit, markdown, hlog and html). Markdown is also appended to
 	// $GITHUB_STEP_SUMMARY when it is set.
 	Formats []string `yaml:"formats"`
 }

@@ -51,6 +51,15 @@ func LookupFormat(name string) (Format, bool) {
 	return f, ok
 }
 
+// FormatNames lists the names of every registered format, sorted.
+func FormatNames() []string {
+	var names []string
+	for _, f := range Formats() {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
 // Formats lists every registered format, sorted by name.
 func Formats() []Format {
 	out := make([]Format, 0, len(formats))

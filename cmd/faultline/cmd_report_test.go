@@ -159,7 +159,7 @@ func TestReportBadInputExits2(t *testing.T) {
 		{[]string{"report", newer}, newer + ": results version 7 is not supported"},
 		{[]string{"report", truncated}, truncated + ": truncated"},
 		{[]string{"report", missing}, missing},
-		{[]string{"report", good, "--format", "pdf"}, `--format "pdf": want one of csv, hgrm, hlog, html, json, junit, markdown, text`},
+		{[]string{"report", good, "--format", "pdf"}, `--format "pdf": want one of ` + strings.Join(report.FormatNames(), ", ")},
 		{[]string{"report", good, "--unit", "min"}, `--unit "min"`},
 		{[]string{"report", good, "--format", "hgrm", "--request", "GET /nope"}, `no request named "GET /nope"`},
 		{[]string{"report", good, "--format", "hgrm", "--phase", "fault"}, `no phase named "fault"`},

@@ -30,7 +30,7 @@ func newReportCmd(e *env) *cobra.Command {
 		Long: `report renders a results file of 'faultline load --out' (or the journal of
 'faultline run') in any format: to stdout, or with -o atomically to a file
 (complete or absent). Without --format, the format follows the extension
-of -o (.html, .md, .xml for junit, .csv, .hgrm, .hlog, .json), else text.
+of -o (.html, .md, .xml for junit, .csv, .hgrm, .hlog, .json, .prom), else text.
 
 Formats:
 ` + formatList() + `

@@ -32,7 +32,11 @@ what the ledger lists.
 
 Comparisons with another phase ("p99 < 2 * baseline.p99") are judged with a
 95% bootstrap confidence interval: held, deviated, or inconclusive when the
-data cannot tell. The file format is in docs/experiments.md.`,
+data cannot tell. The file format is in docs/experiments.md.
+
+When several things go wrong in one run, the exit code is the first of
+6, 130, 2, 5, 4, 3, 1: a fault that could not be reverted outweighs
+everything, and an interrupted run is 130 whatever it was doing.`,
 		Example: `  faultline run examples/quickstart.yaml
   faultline run examples/quickstart.yaml --dry-run
   faultline run experiment.yaml --time-scale 0.1 --out results/`,

@@ -49,9 +49,9 @@ func (w *abortWatch) observe(s *sample, phase string, phases map[string][]*sampl
 			continue
 		}
 		return &report.JournalCheck{Kind: "abort", Phase: phase, Expression: c.Source, Verdict: string(Deviated),
-			Measured: formatDim(left, c.Left.dim()),
-			Detail: fmt.Sprintf("%s = %s over the last %s, %s %s", c.Left, formatDim(left, c.Left.dim()), c.Window,
-				opWord(c.Op, false), formatDim(right, c.Right.dim()))}
+			Measured: c.Left.unit().Format(left),
+			Detail: fmt.Sprintf("%s = %s over the last %s, %s %s", c.Left, c.Left.unit().Format(left), c.Window,
+				opWord(c.Op, false), c.Right.unit().Format(right))}
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+
+	"github.com/faultline-dev/faultline/internal/metric"
 )
 
 // runClock is when the load started: every part of the runner dates its
@@ -51,7 +53,7 @@ func (d *display) interval(phase *Phase, iv *loadgen.Stats, total time.Duration,
 	lat := iv.Latency("")
 	line := fmt.Sprintf("[%s] %s/%s  %.0f/s  p99 %s  errors %d  faults: %s",
 		phase.Name, iv.End.Sub(d.clock.start).Round(time.Second), total.Round(time.Second),
-		iv.Rate(""), loadgen.FormatDuration(loadgen.Percentile(lat, 99)), iv.Failed(""), orDefault(strings.Join(faults, ", "), "none"))
+		iv.Rate(""), metric.FormatDuration(loadgen.Percentile(lat, 99)), iv.Failed(""), orDefault(strings.Join(faults, ", "), "none"))
 	fmt.Fprintf(d.w, "\r\033[K%s", line)
 	d.lineDrawn = true
 }

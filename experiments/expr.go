@@ -11,50 +11,37 @@ import (
 	"github.com/faultline-dev/faultline/internal/metric"
 )
 
-// dim is the unit of an expression's value, checked when an expression is
-// parsed so that "p99 < 250" (a duration against a bare number) is an error
-// at its line and column rather than a silent comparison with 250 ns. The
-// units are the metric vocabulary's.
-type dim = metric.Unit
-
-const (
-	dimNumber   = metric.Count
-	dimDuration = metric.Duration
-	dimRatio    = metric.Ratio
-	dimRate     = metric.Rate
-)
-
-// compatible reports whether values of a and b may be compared or added.
-func compatible(a, b dim) bool { return metric.Compatible(a, b) }
-
-// node is a parsed arithmetic expression.
+// node is a parsed arithmetic expression. Its unit is checked when the
+// expression is parsed, so that "p99 < 250" (a duration against a bare
+// number) is an error at its line and column rather than a silent
+// comparison with 250 ns.
 type node interface {
-	dim() dim
+	unit() metric.Unit
 	String() string
 }
 
 type numberNode struct {
 	v    float64
-	d    dim
+	u    metric.Unit
 	text string
 }
 
-func (n *numberNode) dim() dim       { return n.d }
-func (n *numberNode) String() string { return n.text }
+func (n *numberNode) unit() metric.Unit { return n.u }
+func (n *numberNode) String() string    { return n.text }
 
 // refNode is a metric reference: [phase.]metric[[request]].
 type refNode struct {
 	phase   string // "" is the phase being judged
 	metric  string
 	request string
-	d       dim
+	u       metric.Unit
 	col     int
 	// m is the metric named, the zero Metric for the names of an
 	// experiment's own (time_to_recover, value).
 	m metric.Metric
 }
 
-func (n *refNode) dim() dim { return n.d }
+func (n *refNode) unit() metric.Unit { return n.u }
 func (n *refNode) String() string {
 	s := n.metric
 	if n.phase != "" {
@@ -69,18 +56,18 @@ func (n *refNode) String() string {
 type binNode struct {
 	op   byte
 	l, r node
-	d    dim
+	u    metric.Unit
 }
 
-func (n *binNode) dim() dim { return n.d }
+func (n *binNode) unit() metric.Unit { return n.u }
 func (n *binNode) String() string {
 	return "(" + n.l.String() + " " + string(n.op) + " " + n.r.String() + ")"
 }
 
 type negNode struct{ x node }
 
-func (n *negNode) dim() dim       { return n.x.dim() }
-func (n *negNode) String() string { return "-" + n.x.String() }
+func (n *negNode) unit() metric.Unit { return n.x.unit() }
+func (n *negNode) String() string    { return "-" + n.x.String() }
 
 // Condition is a parsed comparison: "p99 < 2 * baseline.p99 over 5s".
 type Condition struct {
@@ -109,6 +96,16 @@ func (c *Condition) walk(fn func(node)) {
 	visit(c.Right)
 }
 
+// scaleDurations multiplies every duration constant of the condition by
+// scale: a time-scaled run keeps its recovery limit in proportion.
+func (c *Condition) scaleDurations(scale float64) {
+	c.walk(func(n node) {
+		if x, ok := n.(*numberNode); ok && x.u == metric.Duration {
+			x.v *= scale
+		}
+	})
+}
+
 // Refs lists the metric references of the condition.
 func (c *Condition) Refs() []*refNode {
 	var out []*refNode
@@ -133,13 +130,13 @@ func (c *Condition) Relative() bool {
 
 // scopeMetrics are the names an expression may use beside the metric
 // vocabulary: values of the experiment rather than of its intervals.
-var scopeMetrics = map[string]dim{"time_to_recover": dimDuration, "value": dimNumber}
+var scopeMetrics = map[string]metric.Unit{"time_to_recover": metric.Duration, "value": metric.Count}
 
 // lookupRef finds a name an expression may use: a metric of the
 // vocabulary, or one of scopeMetrics (with the zero Metric).
-func lookupRef(name string) (metric.Metric, dim, bool) {
-	if d, ok := scopeMetrics[name]; ok {
-		return metric.Metric{}, d, true
+func lookupRef(name string) (metric.Metric, metric.Unit, bool) {
+	if u, ok := scopeMetrics[name]; ok {
+		return metric.Metric{}, u, true
 	}
 	m, err := metric.Lookup(name)
 	return m, m.Unit, err == nil
@@ -179,13 +176,13 @@ func parseCondition(src string, phases []string) (*Condition, error) {
 		return nil, err
 	}
 	c.Left, c.Op, c.Right = left, t.text, right
-	if !compatible(left.dim(), right.dim()) {
-		return nil, p.errAt(t, "cannot compare %s (%s) with %s (%s)%s", left, left.dim(), right, right.dim(), unitHint(left, right))
+	if !metric.Compatible(left.unit(), right.unit()) {
+		return nil, p.errAt(t, "cannot compare %s (%s) with %s (%s)%s", left, left.unit(), right, right.unit(), unitHint(left, right))
 	}
 	if w := p.peek(); w.kind == tokIdent && w.text == "over" {
 		p.next()
 		d := p.next()
-		if d.kind != tokNumber || d.num.d != dimDuration || d.num.v <= 0 {
+		if d.kind != tokNumber || d.num.u != metric.Duration || d.num.v <= 0 {
 			return nil, p.errAt(d, "want a window duration after over, like 5s")
 		}
 		c.Window = time.Duration(d.num.v)
@@ -197,7 +194,7 @@ func parseCondition(src string, phases []string) (*Condition, error) {
 }
 
 func unitHint(a, b node) string {
-	if a.dim() == dimDuration && b.dim() == dimNumber || a.dim() == dimNumber && b.dim() == dimDuration {
+	if a.unit() == metric.Duration && b.unit() == metric.Count || a.unit() == metric.Count && b.unit() == metric.Duration {
 		return ": give the number a unit, like 250ms"
 	}
 	return ""
@@ -337,19 +334,19 @@ func parseNumber(num, unit string) (*numberNode, error) {
 	text := num + unit
 	switch unit {
 	case "":
-		return &numberNode{v: v, d: dimNumber, text: text}, nil
+		return &numberNode{v: v, u: metric.Count, text: text}, nil
 	case "%":
-		return &numberNode{v: v / 100, d: dimRatio, text: text}, nil
+		return &numberNode{v: v / 100, u: metric.Ratio, text: text}, nil
 	case "/s":
-		return &numberNode{v: v, d: dimRate, text: text}, nil
+		return &numberNode{v: v, u: metric.Rate, text: text}, nil
 	case "/m":
-		return &numberNode{v: v / 60, d: dimRate, text: text}, nil
+		return &numberNode{v: v / 60, u: metric.Rate, text: text}, nil
 	}
 	d, err := time.ParseDuration(text)
 	if err != nil {
 		return nil, fmt.Errorf("%q: unknown unit %q (want ns, us, ms, s, m, h, %%, or /s)", text, unit)
 	}
-	return &numberNode{v: float64(d), d: dimDuration, text: text}, nil
+	return &numberNode{v: float64(d), u: metric.Duration, text: text}, nil
 }
 
 func (p *parser) additive() (node, error) {
@@ -367,14 +364,14 @@ func (p *parser) additive() (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !compatible(l.dim(), r.dim()) {
-			return nil, p.errAt(t, "cannot add %s (%s) and %s (%s)%s", l, l.dim(), r, r.dim(), unitHint(l, r))
+		if !metric.Compatible(l.unit(), r.unit()) {
+			return nil, p.errAt(t, "cannot add %s (%s) and %s (%s)%s", l, l.unit(), r, r.unit(), unitHint(l, r))
 		}
-		d := l.dim()
-		if d == dimNumber {
-			d = r.dim()
+		u := l.unit()
+		if u == metric.Count {
+			u = r.unit()
 		}
-		l = &binNode{op: t.text[0], l: l, r: r, d: d}
+		l = &binNode{op: t.text[0], l: l, r: r, u: u}
 	}
 }
 
@@ -393,18 +390,18 @@ func (p *parser) multiplicative() (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		var d dim
+		var u metric.Unit
 		switch {
-		case r.dim() == dimNumber:
-			d = l.dim()
-		case t.text == "*" && l.dim() == dimNumber:
-			d = r.dim()
-		case t.text == "/" && l.dim() == r.dim():
-			d = dimNumber
+		case r.unit() == metric.Count:
+			u = l.unit()
+		case t.text == "*" && l.unit() == metric.Count:
+			u = r.unit()
+		case t.text == "/" && l.unit() == r.unit():
+			u = metric.Count
 		default:
-			return nil, p.errAt(t, "cannot %s %s (%s) by %s (%s)", map[string]string{"*": "multiply", "/": "divide"}[t.text], l, l.dim(), r, r.dim())
+			return nil, p.errAt(t, "cannot %s %s (%s) by %s (%s)", map[string]string{"*": "multiply", "/": "divide"}[t.text], l, l.unit(), r, r.unit())
 		}
-		l = &binNode{op: t.text[0], l: l, r: r, d: d}
+		l = &binNode{op: t.text[0], l: l, r: r, u: u}
 	}
 }
 
@@ -452,7 +449,7 @@ func (p *parser) reference(t token) (node, error) {
 			}
 		}
 	}
-	m, d, ok := lookupRef(ref.metric)
+	m, u, ok := lookupRef(ref.metric)
 	if !ok {
 		if phase, _, has := strings.Cut(t.text, "."); has && !contains(p.phases, phase) {
 			return nil, p.errAt(t, "unknown phase %q in %s (phases: %s)", phase, t.text, strings.Join(p.phases, ", "))
@@ -460,7 +457,7 @@ func (p *parser) reference(t token) (node, error) {
 		return nil, p.errAt(t, "unknown metric %q (metrics: %s)", ref.metric, expressionNames)
 	}
 	ref.m = m
-	ref.d = d
+	ref.u = u
 	if ref.phase != "" && (ref.metric == "time_to_recover" || ref.metric == "value") {
 		return nil, p.errAt(t, "%s cannot be taken from another phase", ref.metric)
 	}

@@ -63,14 +63,7 @@ func metricValue(ref *refNode, ss []*sample, sc *scope) float64 {
 	case "value":
 		return sc.value
 	}
-	m := ref.m
-	if m.Name == "" { // a reference made in code rather than parsed
-		var err error
-		if m, err = metric.Lookup(ref.metric); err != nil {
-			return math.NaN()
-		}
-	}
-	return valueOf(m, ref.request, ss)
+	return valueOf(ref.m, ref.request, ss)
 }
 
 // valueOf computes metric m of one request name ("" for all) over a
@@ -176,7 +169,7 @@ func judge(c *Condition, sc *scope, rng *rand.Rand) Judgement {
 	j := Judgement{Condition: c.Source}
 	pick := sc.samplesOf
 	j.Left, j.Right = eval(c.Left, sc, pick), eval(c.Right, sc, pick)
-	j.Measured = formatDim(j.Left, c.Left.dim())
+	j.Measured = c.Left.unit().Format(j.Left)
 	if math.IsNaN(j.Left) || math.IsNaN(j.Right) {
 		j.Verdict = Inconclusive
 		j.Detail = "no data: no request completed in the span judged"
@@ -200,7 +193,7 @@ func judge(c *Condition, sc *scope, rng *rand.Rand) Judgement {
 		if pointHeld {
 			j.Verdict = Held
 		}
-		j.Detail = fmt.Sprintf("%s = %s, %s %s", c.Left, j.Measured, opWord(c.Op, pointHeld), formatDim(j.Right, c.Right.dim()))
+		j.Detail = fmt.Sprintf("%s = %s, %s %s", c.Left, j.Measured, opWord(c.Op, pointHeld), c.Right.unit().Format(j.Right))
 		return j
 	}
 	return judgeRelative(c, sc, rng, j)
@@ -237,13 +230,13 @@ func judgeRelative(c *Condition, sc *scope, rng *rand.Rand, j Judgement) Judgeme
 	default: // ">="
 		j.Verdict = verdictOf(lo >= 0, hi < 0)
 	}
-	d := c.Left.dim()
-	if d == dimNumber {
-		d = c.Right.dim()
+	u := c.Left.unit()
+	if u == metric.Count {
+		u = c.Right.unit()
 	}
 	j.Detail = fmt.Sprintf("%s = %s against %s = %s: difference %s, 95%% CI [%s, %s]",
-		c.Left, j.Measured, c.Right, formatDim(j.Right, c.Right.dim()),
-		signed(j.Left-j.Right, d), signed(lo, d), signed(hi, d))
+		c.Left, j.Measured, c.Right, c.Right.unit().Format(j.Right),
+		signed(j.Left-j.Right, u), signed(lo, u), signed(hi, u))
 	if j.Verdict == Inconclusive {
 		j.Detail += ": the interval straddles the limit, so the data cannot tell"
 	}
@@ -330,12 +323,9 @@ func completedIn(ss []*sample, request string) int64 {
 	return n
 }
 
-// formatDim prints a value in its unit.
-func formatDim(v float64, d dim) string { return d.Format(v) }
-
-func signed(v float64, d dim) string {
+func signed(v float64, u metric.Unit) string {
 	if v >= 0 {
-		return "+" + formatDim(v, d)
+		return "+" + u.Format(v)
 	}
-	return "-" + formatDim(-v, d)
+	return "-" + u.Format(-v)
 }

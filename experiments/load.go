@@ -802,24 +802,13 @@ func (v *validator) validateHypotheses(phases []string) {
 				v.exprProblem(ipath, errors.New("value is a probe's reading; use it in a Prometheus probe's expect"))
 			}
 			if v.refsNot(c, "time_to_recover") != "" {
-				scaleRecovery(c, v.plan.TimeScale)
+				c.scaleDurations(v.plan.TimeScale)
 			}
 			v.checkRequestNames(ipath, c)
 			c.pos = v.at(ipath)
 			phase.Hypotheses = append(phase.Hypotheses, c)
 		}
 	}
-}
-
-// scaleRecovery scales every duration constant of a condition on
-// time_to_recover, so a time-scaled run keeps its recovery limit in
-// proportion.
-func scaleRecovery(c *Condition, scale float64) {
-	c.walk(func(n node) {
-		if x, ok := n.(*numberNode); ok && x.d == dimDuration {
-			x.v *= scale
-		}
-	})
 }
 
 // refsNot returns the first of the given metrics that c names, or "".

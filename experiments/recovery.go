@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/internal/statistics"
+
+	"github.com/faultline-dev/faultline/internal/metric"
 )
 
 // Recovery: "back to normal" is judged against the spread the baseline
@@ -39,8 +41,8 @@ type normal struct {
 }
 
 var (
-	refP99       = &refNode{metric: "p99"}
-	refErrorRate = &refNode{metric: "error_rate"}
+	metricP99       = metric.Must("p99")
+	metricErrorRate = metric.Must("error_rate")
 )
 
 // normalOf derives "back to normal" from the baseline's intervals.
@@ -48,15 +50,15 @@ func normalOf(base []*sample) normal {
 	var p99s, errs []float64
 	for _, s := range base {
 		one := []*sample{s}
-		if v := metricValue(refP99, one, nil); !math.IsNaN(v) {
+		if v := valueOf(metricP99, "", one); !math.IsNaN(v) {
 			p99s = append(p99s, v)
 		}
-		if e := metricValue(refErrorRate, one, nil); !math.IsNaN(e) {
+		if e := valueOf(metricErrorRate, "", one); !math.IsNaN(e) {
 			errs = append(errs, e)
 		}
 	}
-	p99 := metricValue(refP99, base, nil)
-	errRate := metricValue(refErrorRate, base, nil)
+	p99 := valueOf(metricP99, "", base)
+	errRate := valueOf(metricErrorRate, "", base)
 	spreadP99, spreadErr := p99, errRate
 	if len(p99s) > 0 {
 		spreadP99 = math.Max(p99, statistics.QuantileOf(p99s, recoverySpread))
@@ -73,7 +75,7 @@ func normalOf(base []*sample) normal {
 // holds reports whether the interval s is back to normal.
 func (n normal) holds(s *sample) bool {
 	one := []*sample{s}
-	v, e := metricValue(refP99, one, nil), metricValue(refErrorRate, one, nil)
+	v, e := valueOf(metricP99, "", one), valueOf(metricErrorRate, "", one)
 	return !math.IsNaN(v) && v <= n.p99 && (math.IsNaN(e) || e <= n.errorRate)
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/report"
+
+	"github.com/faultline-dev/faultline/internal/metric"
 )
 
 // PhaseSummary is the load's figures over one phase.
@@ -26,7 +28,7 @@ func (r *runner) phaseSummaries() []PhaseSummary {
 	var out []PhaseSummary
 	for _, p := range r.plan.Phases {
 		ss := r.samples[p.Name]
-		val := func(m string) float64 { return metricValue(&refNode{metric: m}, ss, nil) }
+		val := func(m string) float64 { return valueOf(metric.Must(m), "", ss) }
 		out = append(out, PhaseSummary{
 			Name: p.Name, Start: p.Start, End: p.End, Requests: int64(val("requests")),
 			Rate: val("rate"), ErrorRate: val("error_rate"),
@@ -62,8 +64,8 @@ func WriteSummary(w io.Writer, out *Result) error {
 		fmt.Fprintf(tw, "phase\ttime\trequests\trate\terrors\tp50\tp99\tp99.9\tmax\t(%s)\n", latency)
 		for _, p := range out.Phases {
 			fmt.Fprintf(tw, "%s\t%s-%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", p.Name, secs(p.Start), secs(p.End), p.Requests,
-				formatDim(p.Rate, dimRate), formatDim(p.ErrorRate, dimRatio),
-				formatDim(p.P50, dimDuration), formatDim(p.P99, dimDuration), formatDim(p.P999, dimDuration), formatDim(p.Max, dimDuration))
+				metric.Rate.Format(p.Rate), metric.Ratio.Format(p.ErrorRate),
+				metric.Duration.Format(p.P50), metric.Duration.Format(p.P99), metric.Duration.Format(p.P999), metric.Duration.Format(p.Max))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -123,11 +123,6 @@ func (t *Threshold) worse(a, b float64) bool {
 // Format prints a value in the threshold's unit.
 func (t *Threshold) Format(v float64) string { return t.metric.Unit.Format(v) }
 
-// FormatDuration prints d with three significant digits in a unit that suits
-// it: 850µs, 12.3ms, 1.25s. It is metric.FormatDuration, kept under this
-// name while callers move.
-func FormatDuration(d time.Duration) string { return metric.FormatDuration(d) }
-
 // ThresholdResult is a threshold's verdict.
 type ThresholdResult struct {
 	Threshold *Threshold

@@ -137,6 +137,16 @@ func Lookup(name string) (Metric, error) {
 	return Metric{}, fmt.Errorf("unknown metric %q", name)
 }
 
+// Must looks up a metric named in code, where a name outside the
+// vocabulary is a programming error.
+func Must(name string) Metric {
+	m, err := Lookup(name)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
 // LookupMeasured finds a metric that the intervals of a load measure:
 // any but target, which only an experiment's phases know.
 func LookupMeasured(name string) (Metric, error) {

@@ -26,6 +26,8 @@ func TestEveryFormatShowsWhyRequestsFailed(t *testing.T) {
 		{"json", []string{`"status": {`, `"503": 80`, `"timeout": 80`, `"body": "{\"error\":\"store unavailable\",\"request\":9}\n"`, `"link": "checkout-\u003ecatalog (proxy catalog)"`}},
 		{"junit", []string{"GET /products   720   80        -", "GET /products  503  " + body, "checkout->catalog (proxy catalog)      16       1  208ms"}},
 		{"csv", []string{",200=180;503=20,", ",200=180,timeout=20"}},
+		{"prometheus", []string{`faultline_responses_total{code="503",phase="fault",request="GET /products"} 80`,
+			`faultline_transport_errors_total{class="timeout",phase="fault",request="POST /orders"} 80`}},
 	}
 	run := experimentRun()
 	for _, c := range cases {

@@ -11,7 +11,7 @@ import (
 
 func init() {
 	RegisterFormat(Format{Name: "prometheus", Extension: ".prom", Render: WritePrometheus,
-		Description: "the run's final figures per phase and request in the Prometheus text exposition format, for a Pushgateway or node_exporter's textfile collector"})
+		Description: "the run's final figures per phase and request (statuses and error classes included) in the Prometheus text exposition format, for a Pushgateway or node_exporter's textfile collector"})
 }
 
 // WritePrometheus writes the run's final figures (per phase, "*" for the
@@ -30,7 +30,7 @@ func WritePrometheus(w io.Writer, r *Run, _ Options) error {
 		family("faultline_run_duration_seconds", "how long the run lasted", dto.MetricType_GAUGE,
 			gauge(doc.End.Sub(doc.Start).Seconds())),
 	}
-	var requests, failed, dropped, rate, latency []*dto.Metric
+	var requests, failed, dropped, rate, latency, responses, transport []*dto.Metric
 	for _, sp := range spans {
 		dropped = append(dropped, counter(float64(sp.Dropped), "phase", sp.Name))
 		for _, st := range append([]StatJSON{sp.All}, sp.Requests...) {
@@ -39,6 +39,12 @@ func WritePrometheus(w io.Writer, r *Run, _ Options) error {
 			failed = append(failed, counter(float64(st.Failed), labels...))
 			rate = append(rate, gauge(st.Rate, labels...))
 			latency = append(latency, summary(st.Latency, labels...))
+			for _, code := range sortedKeys(st.Status) {
+				responses = append(responses, counter(float64(st.Status[code]), append(labels, "code", code)...))
+			}
+			for _, class := range sortedKeys(st.Errors) {
+				transport = append(transport, counter(float64(st.Errors[class]), append(labels, "class", class)...))
+			}
 		}
 	}
 	families = append(families,
@@ -48,6 +54,12 @@ func WritePrometheus(w io.Writer, r *Run, _ Options) error {
 		family("faultline_request_rate", "requests completed per second", dto.MetricType_GAUGE, rate...),
 		family("faultline_latency_seconds", "request latency, measured from the "+doc.LatencyFrom, dto.MetricType_SUMMARY, latency...),
 	)
+	if len(responses) > 0 {
+		families = append(families, family("faultline_responses_total", "responses by HTTP status code", dto.MetricType_COUNTER, responses...))
+	}
+	if len(transport) > 0 {
+		families = append(families, family("faultline_transport_errors_total", "requests that got no response, by error class (timeout, refused, reset, tls, other)", dto.MetricType_COUNTER, transport...))
+	}
 	var checks []*dto.Metric
 	for _, c := range doc.Checks {
 		held := 0.0
@@ -76,6 +88,17 @@ func WritePrometheus(w io.Writer, r *Run, _ Options) error {
 		}
 	}
 	return nil
+}
+
+// sortedKeys lists m's keys in order, so the exposition is the same from
+// run to run.
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func family(name, help string, typ dto.MetricType, metrics ...*dto.Metric) *dto.MetricFamily {

@@ -105,19 +105,27 @@ func writeLoadOutputs(lr LoadRun, res *loadgen.Result, verdicts []loadgen.Thresh
 	return nil
 }
 
-// loadCode is a finished load's exit code: an interruption first, then a
-// target that never answered (an error: the thresholds mean nothing), then
-// the thresholds.
+// loadCode is a finished load's exit code, by the same precedence as a
+// run's (see ending): an interruption outweighs a target that never
+// answered (an error: the thresholds mean nothing), which outweighs the
+// thresholds.
 func loadCode(res *loadgen.Result, verdicts []loadgen.ThresholdResult) (exitcode.Code, error) {
-	switch {
-	case res.Interrupted:
-		return exitcode.Interrupted, nil
-	case res.Total.Responses("") == 0 && res.Total.Completed("") > 0:
-		return exitcode.Runtime, exitcode.Errorf(exitcode.Runtime, "no request got a response: the target is unreachable (%s)", errorClassesLine(res.Total))
-	case !loadgen.AllHeld(verdicts):
-		return exitcode.Failed, nil
+	var e ending
+	if !loadgen.AllHeld(verdicts) {
+		e.settle(exitcode.Failed, "")
 	}
-	return exitcode.OK, nil
+	var unreachable error
+	if res.Total.Responses("") == 0 && res.Total.Completed("") > 0 {
+		unreachable = exitcode.Errorf(exitcode.Runtime, "no request got a response: the target is unreachable (%s)", errorClassesLine(res.Total))
+		e.settle(exitcode.Runtime, unreachable.Error())
+	}
+	if res.Interrupted {
+		e.settle(exitcode.Interrupted, "interrupted")
+	}
+	if e.code != exitcode.Runtime {
+		unreachable = nil // outweighed: not an error to print
+	}
+	return e.code, unreachable
 }
 
 func errorClassesLine(s *loadgen.Stats) string {

@@ -337,3 +337,41 @@ func TestCompareRelativeIntervalAboveMinus100(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareSpeaksTheMetricVocabulary: compare and its gates take every
+// metric a load measures, with its unit, not only the latency percentiles,
+// max, mean, rate and error_rate of the default table.
+func TestCompareSpeaksTheMetricVocabulary(t *testing.T) {
+	t.Parallel()
+	base, next := steadyRun(1, 10, 5e6, 0), steadyRun(2, 10, 6.5e6, 20)
+	c, err := Compare(base, next, []string{"service.p99", "requests", "errors", "min", "dropped_rate"}, CompareOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := compareRow(t, c, "", "requests"); r.Base != 6000 || r.New != 6000 || formatMetric("requests", r.Base) != "6000" {
+		t.Errorf("requests: %v -> %v (%s), want 6000 -> 6000", r.Base, r.New, formatMetric("requests", r.Base))
+	}
+	if r := compareRow(t, c, "", "errors"); r.New != 300 || !r.Judged || !r.Beyond {
+		t.Errorf("errors: %v -> %v judged %v beyond %v, want 0 -> 300 beyond noise", r.Base, r.New, r.Judged, r.Beyond)
+	}
+	if r := compareRow(t, c, "", "service.p99"); math.IsNaN(r.Base) || !r.Beyond {
+		t.Errorf("service.p99: %v -> %v beyond %v, want a rise beyond noise", r.Base, r.New, r.Beyond)
+	}
+	if r := compareRow(t, c, "", "min"); r.Judged || !strings.Contains(r.Note, "minimum is one sample") {
+		t.Errorf("min: judged %v (%s), want not judged: one sample", r.Judged, r.Note)
+	}
+	for _, c := range []struct {
+		src   string
+		limit float64
+	}{{"errors:+10", 10}, {"service.p99:+5ms", 5e6}, {"dropped_rate:+1pp", 0.01}} {
+		g, err := ParseGate(c.src)
+		if err != nil || math.Abs(g.Limit-c.limit) > 1e-12 {
+			t.Errorf("ParseGate(%q) = %+v, %v; want limit %v", c.src, g, err, c.limit)
+		}
+	}
+	for _, bad := range []string{"target:+1%", "time_to_recover:+1s", "errors:+ten"} {
+		if _, err := ParseGate(bad); err == nil {
+			t.Errorf("ParseGate(%q) accepted", bad)
+		}
+	}
+}

@@ -130,6 +130,26 @@ func writeOutput(e *env, path string, render func(io.Writer) error) error {
 	return nil
 }
 
+// compareHelp is the long help of report compare.
+const compareHelp = `compare prints, per phase, request name and metric (p50 p90 p99 p99.9
+p99.99 max mean error_rate rate), the change from BASE to NEW and whether it
+is beyond the noise.
+
+Noise: a bootstrap over whole intervals. Each run's intervals are resampled
+with replacement (--resamples times), the metric is recomputed from the
+merged histograms of each resample, and the 2.5th and 97.5th percentiles of
+the differences bound the change at 95%. A change is "beyond noise" only
+when that interval excludes zero. Runs of fewer than 5 intervals, maxima
+and minima, and percentiles with fewer than 5 samples above them are not
+judged.
+
+--fail-on [REQUEST:]METRIC:(+|-)LIMIT (repeatable) is a regression gate:
+exit 1 when the change crosses the limit beyond the noise (or where the
+noise is not judged). METRIC is any metric 'faultline load --threshold'
+knows. LIMIT is a percentage of the base value ('p99:+10%', 'rate:-5%'), a
+duration ('p99.9:+20ms'), percentage points for a ratio ('error_rate:+1pp'),
+a rate ('rate:-50/s') or a number for a count ('errors:+10').`
+
 func newReportCompareCmd(e *env) *cobra.Command {
 	var (
 		failOn      []string
@@ -139,79 +159,13 @@ func newReportCompareCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "compare BASE NEW",
 		Short: "Compare two runs, percentile by percentile, against the noise",
-		Long: `compare prints, per phase, request name and metric (p50 p90 p99 p99.9
-p99.99 max mean error_rate rate), the change from BASE to NEW and whether it
-is beyond the noise.
-
-Noise: a bootstrap over whole intervals. Each run's intervals are resampled
-with replacement (--resamples times), the metric is recomputed from the
-merged histograms of each resample, and the 2.5th and 97.5th percentiles of
-the differences bound the change at 95%. A change is "beyond noise" only
-when that interval excludes zero. Runs of fewer than 5 intervals, maxima,
-and percentiles with fewer than 5 samples above them are not judged.
-
---fail-on [REQUEST:]METRIC:(+|-)LIMIT (repeatable) is a regression gate:
-exit 1 when the change crosses the limit beyond the noise (or where the
-noise is not judged). METRIC is any metric 'faultline load --threshold'
-knows. LIMIT is a percentage of the base value ('p99:+10%', 'rate:-5%'), a
-duration ('p99.9:+20ms'), percentage points for a ratio ('error_rate:+1pp'),
-a rate ('rate:-50/s') or a number for a count ('errors:+10').`,
+		Long:  compareHelp,
 		Example: `  faultline report compare baseline.json results.json
   faultline report compare baseline.json results.json --fail-on 'p99:+10%' --fail-on 'error_rate:+0.5pp'
   faultline report compare a.json b.json --format markdown >> "$GITHUB_STEP_SUMMARY"`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var gates []*report.Gate
-			var extra []string
-			for _, src := range failOn {
-				g, err := report.ParseGate(src)
-				if err != nil {
-					return usageErrorf("--fail-on: %v", err)
-				}
-				gates = append(gates, g)
-				extra = append(extra, g.Metric)
-			}
-			write, ok := map[string]func(io.Writer, report.ComparedRun, report.ComparedRun, *report.Comparison, []report.GateResult) error{
-				"text": report.WriteComparison, "markdown": report.WriteComparisonMarkdown, "json": report.WriteComparisonJSON,
-			}[format]
-			if !ok {
-				return usageErrorf("--format %q: want text, markdown or json", format)
-			}
-			if opts.Resamples < 0 {
-				return usageErrorf("--resamples %d: must be positive", opts.Resamples)
-			}
-			base, err := openRun(args[0])
-			if err != nil {
-				return err
-			}
-			next, err := openRun(args[1])
-			if err != nil {
-				return err
-			}
-			cmp, err := report.Compare(base, next, extra, opts)
-			if err != nil {
-				return exitcode.Wrap(err, exitcode.Usage)
-			}
-			results, err := report.JudgeGates(cmp, gates)
-			if err != nil {
-				return exitcode.Wrap(err, exitcode.Usage)
-			}
-			b := report.ComparedRun{File: args[0], Title: base.Title, Intervals: len(base.Intervals)}
-			n := report.ComparedRun{File: args[1], Title: next.Title, Intervals: len(next.Intervals)}
-			if err := writeOutput(e, out, func(w io.Writer) error { return write(w, b, n, cmp, results) }); err != nil {
-				return err
-			}
-			if out != "" && len(results) > 0 {
-				// The table went to a file; the gates' verdicts belong in
-				// the log of the job that ran them.
-				if err := report.WriteGates(e.stdout, results); err != nil {
-					return err
-				}
-			}
-			if report.AnyGateFailed(results) {
-				return exitSilently(exitcode.Failed)
-			}
-			return nil
+			return runCompare(e, args, failOn, format, out, opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -221,6 +175,62 @@ a rate ('rate:-50/s') or a number for a count ('errors:+10').`,
 	fl.IntVar(&opts.Resamples, "resamples", 1000, "bootstrap resamples for the noise estimate")
 	fl.Uint64Var(&opts.Seed, "seed", 0, "seed of the bootstrap (the same seed gives the same output)")
 	return cmd
+}
+
+// runCompare compares the runs of two files, writes the comparison in the
+// format asked for and decides the exit code from the gates.
+func runCompare(e *env, args, failOn []string, format, out string, opts report.CompareOptions) error {
+	var gates []*report.Gate
+	var extra []string
+	for _, src := range failOn {
+		g, err := report.ParseGate(src)
+		if err != nil {
+			return usageErrorf("--fail-on: %v", err)
+		}
+		gates = append(gates, g)
+		extra = append(extra, g.Metric)
+	}
+	write, ok := map[string]func(io.Writer, report.ComparedRun, report.ComparedRun, *report.Comparison, []report.GateResult) error{
+		"text": report.WriteComparison, "markdown": report.WriteComparisonMarkdown, "json": report.WriteComparisonJSON,
+	}[format]
+	if !ok {
+		return usageErrorf("--format %q: want text, markdown or json", format)
+	}
+	if opts.Resamples < 0 {
+		return usageErrorf("--resamples %d: must be positive", opts.Resamples)
+	}
+	base, err := openRun(args[0])
+	if err != nil {
+		return err
+	}
+	next, err := openRun(args[1])
+	if err != nil {
+		return err
+	}
+	cmp, err := report.Compare(base, next, extra, opts)
+	if err != nil {
+		return exitcode.Wrap(err, exitcode.Usage)
+	}
+	results, err := report.JudgeGates(cmp, gates)
+	if err != nil {
+		return exitcode.Wrap(err, exitcode.Usage)
+	}
+	b := report.ComparedRun{File: args[0], Title: base.Title, Intervals: len(base.Intervals)}
+	n := report.ComparedRun{File: args[1], Title: next.Title, Intervals: len(next.Intervals)}
+	if err := writeOutput(e, out, func(w io.Writer) error { return write(w, b, n, cmp, results) }); err != nil {
+		return err
+	}
+	if out != "" && len(results) > 0 {
+		// The table went to a file; the gates' verdicts belong in
+		// the log of the job that ran them.
+		if err := report.WriteGates(e.stdout, results); err != nil {
+			return err
+		}
+	}
+	if report.AnyGateFailed(results) {
+		return exitSilently(exitcode.Failed)
+	}
+	return nil
 }
 
 func newReportMergeCmd(e *env) *cobra.Command {

@@ -283,7 +283,8 @@ Toxiproxy servers they use (and of --toxiproxy-url), each toxic marked as in
 the ledger or not, then the shops on the Docker Engine (containers and network
 labelled faultline.run) and whether the process that deployed each runs.
 
-The ledger is --ledger, else ` + chaos.LedgerPathHelp + `:
+The ledger is --ledger, else
+  ` + chaos.LedgerPathHelp + `:
 one per user, whatever the working directory. A ledger named with --ledger
 or $` + chaos.LedgerEnv + ` that does not exist exits 2; a ledger with unreadable
 lines is reported with a warning and exits 5, since what those lines
@@ -327,7 +328,8 @@ labelled faultline.run) whose deploying process has ended, as after a
 SIGKILL of "faultline run" or "faultline targets up --docker"; a shop
 whose process runs is left to it.
 
-The ledger is --ledger, else ` + chaos.LedgerPathHelp + `:
+The ledger is --ledger, else
+  ` + chaos.LedgerPathHelp + `:
 one per user, so cleanup finds the faults of every command the user ran,
 from any directory. A ledger named with --ledger or $` + chaos.LedgerEnv + ` that
 does not exist exits 2. A ledger with unreadable lines has its readable

@@ -307,11 +307,25 @@ func (v *validator) validate() {
 		v.checkRefs(path, a)
 	}
 	v.plan.Rollbacks = e.Rollbacks
+	if e.Report.Dir != "" {
+		if err := CheckReportDir(v.plan.resolvePath(e.Report.Dir)); err != nil {
+			v.problem("report.dir", "%v", err)
+		}
+	}
 	for i, f := range e.Report.Formats {
 		if _, ok := report.LookupFormat(f); !ok {
 			v.problem(fmt.Sprintf("report.formats[%d]", i), "%v", unknownName("format", f, report.FormatNames()))
 		}
 	}
+}
+
+// CheckReportDir reports a report directory that cannot be one: a path
+// that exists and is not a directory (a missing one is created).
+func CheckReportDir(dir string) error {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%s is a file, not a folder for the journal and reports", dir)
+	}
+	return nil
 }
 
 func (v *validator) validateTargets() {

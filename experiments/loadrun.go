@@ -41,6 +41,16 @@ func RunLoad(ctx context.Context, lr LoadRun) (exitcode.Code, error) {
 	if err != nil {
 		return exitcode.Usage, exitcode.Wrap(err, exitcode.Usage)
 	}
+	// Every output is checked before anything is sent: a folder that
+	// does not exist must not cost the load that ran.
+	for _, out := range []struct{ what, path string }{{"results file", lr.ResultsPath}, {"hgrm file", lr.HgrmPath}} {
+		if out.path == "" {
+			continue
+		}
+		if err := report.CheckOutput(out.path); err != nil {
+			return exitcode.Usage, exitcode.Wrap(fmt.Errorf("%s: %w", out.what, err), exitcode.Usage)
+		}
+	}
 	evaluator := loadgen.NewEvaluator(lr.Thresholds)
 	start := time.Now()
 	var results *report.ResultsWriter

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
@@ -174,20 +172,22 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // either complete or absent, and memory does not grow with the run.
 type ResultsWriter struct {
 	path    string
-	tmp     *os.File
+	out     *Output
 	start   time.Time
 	count   int
 	err     error
 	encoder *json.Encoder
 }
 
-// CreateResults starts writing a results file at path.
+// CreateResults starts writing a results file at path, as an Output (a
+// regular file appears whole at Close; a device or pipe is written as the
+// intervals come).
 func CreateResults(path string, info RunInfo) (*ResultsWriter, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	out, err := CreateOutput(path)
 	if err != nil {
 		return nil, fmt.Errorf("create results file: %w", err)
 	}
-	w := &ResultsWriter{path: path, tmp: tmp, start: info.StartedAt, encoder: json.NewEncoder(tmp)}
+	w := &ResultsWriter{path: path, out: out, start: info.StartedAt, encoder: json.NewEncoder(out)}
 	head, err := json.Marshal(info)
 	if err != nil {
 		w.Abort()
@@ -196,7 +196,7 @@ func CreateResults(path string, info RunInfo) (*ResultsWriter, error) {
 	// The header object is left open so intervals and the summary follow
 	// as further members of the same JSON object.
 	head = bytes.TrimSuffix(head, []byte("}"))
-	if _, err := fmt.Fprintf(tmp, "%s,\n\"intervals\": [\n", head); err != nil {
+	if _, err := fmt.Fprintf(out, "%s,\n\"intervals\": [\n", head); err != nil {
 		w.Abort()
 		return nil, fmt.Errorf("write results file: %w", err)
 	}
@@ -214,7 +214,7 @@ func (w *ResultsWriter) WriteInterval(iv *loadgen.Stats) {
 		return
 	}
 	if w.count > 0 {
-		if _, err := w.tmp.WriteString(","); err != nil {
+		if _, err := w.out.WriteString(","); err != nil {
 			w.err = err
 			return
 		}
@@ -238,33 +238,20 @@ func (w *ResultsWriter) Close(endedAt time.Time, summary any) error {
 	}{endedAt.UTC(), summary}
 	b, err := json.Marshal(tail)
 	if err == nil {
-		_, err = fmt.Fprintf(w.tmp, "],\n%s\n", bytes.TrimPrefix(b, []byte("{")))
-	}
-	if err == nil {
-		err = w.tmp.Sync()
-	}
-	if err == nil {
-		// CreateTemp makes the file private; a results file is for sharing.
-		err = w.tmp.Chmod(0o644)
-	}
-	if cerr := w.tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(w.tmp.Name(), w.path)
+		_, err = fmt.Fprintf(w.out, "],\n%s\n", bytes.TrimPrefix(b, []byte("{")))
 	}
 	if err != nil {
-		os.Remove(w.tmp.Name())
+		w.out.Abort()
+		return fmt.Errorf("write results file %s: %w", w.path, err)
+	}
+	if err := w.out.Commit(); err != nil {
 		return fmt.Errorf("write results file %s: %w", w.path, err)
 	}
 	return nil
 }
 
 // Abort discards the partial file.
-func (w *ResultsWriter) Abort() {
-	w.tmp.Close()
-	os.Remove(w.tmp.Name())
-}
+func (w *ResultsWriter) Abort() { w.out.Abort() }
 
 // Results is a results file read back.
 type Results struct {

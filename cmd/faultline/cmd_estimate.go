@@ -201,6 +201,9 @@ with --target-peak it counts the instances needed, with
 			if err != nil {
 				return exitcode.Wrap(err, exitcode.Usage)
 			}
+			if err := checkOutputs(map[string]string{"--html": htmlOut}); err != nil {
+				return err
+			}
 			target := ""
 			if len(args) == 1 {
 				target = args[0]

@@ -45,6 +45,11 @@ everything, and an interrupted run is 130 whatever it was doing.`,
 			if err := experiments.CheckTimeScale(timeScale); err != nil {
 				return usageErrorf("--time-scale: %v", err)
 			}
+			if out != "" {
+				if err := experiments.CheckReportDir(out); err != nil {
+					return usageErrorf("--out: %v", err)
+				}
+			}
 			plan, err := experiments.Load(cmd.Context(), args[0], experiments.Options{TimeScale: timeScale})
 			if err != nil {
 				return printProblems(e, err)

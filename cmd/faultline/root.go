@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/faultline-dev/faultline/internal/exitcode"
+	"github.com/faultline-dev/faultline/report"
 )
 
 // env is the process state a command may use, injected so that tests run
@@ -139,4 +140,25 @@ func exitSilently(code exitcode.Code) error {
 // usageErrorf reports bad input (a flag, an argument, a file) with exit code 2.
 func usageErrorf(format string, args ...any) error {
 	return exitcode.Errorf(exitcode.Usage, format, args...)
+}
+
+// checkOutputs reports, as a usage error naming its flag, an output path
+// that could not be written (a missing folder, a directory, a dangling
+// link), so that a command finds out before the work whose result it
+// would lose. Empty paths are not given.
+func checkOutputs(paths map[string]string) error {
+	flags := make([]string, 0, len(paths))
+	for flag := range paths {
+		flags = append(flags, flag)
+	}
+	sort.Strings(flags)
+	for _, flag := range flags {
+		if paths[flag] == "" {
+			continue
+		}
+		if err := report.CheckOutput(paths[flag]); err != nil {
+			return usageErrorf("%s: %v", flag, err)
+		}
+	}
+	return nil
 }

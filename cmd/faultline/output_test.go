@@ -1,0 +1,35 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// TestLoadChecksOutputsFirst checks that an output path that cannot be
+// written is a usage error before a single request is sent, rather than
+// after the load has run.
+func TestLoadChecksOutputsFirst(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no-such-folder", "out")
+	for _, c := range []struct{ flag, path, want string }{
+		{"--hgrm", missing + ".hgrm", "no such file or directory"},
+		{"--out", missing + ".json", "no such file or directory"},
+		{"--out", dir, "is a directory"},
+	} {
+		code, _, stderr := runCLI(t, "load", srv.URL+"/", "--rate", "50/s", "--duration", "2s", c.flag, c.path)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s %s: exit %d, stderr %q; want 2 and %q", c.flag, c.path, code, stderr, c.want)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests were sent before the output paths were checked", n)
+	}
+}

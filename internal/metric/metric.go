@@ -161,14 +161,3 @@ func LookupMeasured(name string) (Metric, error) {
 // request's value, which a bootstrap cannot bound (a resample never
 // exceeds the observed maximum).
 func (m Metric) OneSample() bool { return m.stat == statMin || m.stat == statMax }
-
-// PerRequest reports whether the metric differs between request names;
-// the send lag, the schedule's target and the dropped requests are the
-// load's as a whole.
-func (m Metric) PerRequest() bool {
-	switch m.stat {
-	case statTarget, statDropped, statDroppedRate:
-		return false
-	}
-	return m.Histogram != Lag
-}

@@ -136,19 +136,11 @@ func countHypotheses(p *Plan) int {
 
 func describeProbe(p *Probe) string {
 	name := orDefault(p.Spec.Name, "probe")
-	switch {
-	case p.Spec.HTTP != nil:
-		h := p.Spec.HTTP
-		return fmt.Sprintf("%s: http %s %s", name, orDefault(h.Method, "GET"), h.URL)
-	case p.Spec.Prometheus != nil:
-		pr := p.Spec.Prometheus
-		if pr.Query != "" {
-			return fmt.Sprintf("%s: PromQL %q on %s, expect %s", name, pr.Query, pr.Server, p.Spec.Expect)
-		}
-		return fmt.Sprintf("%s: %s from %s, expect %s", name, pr.Metric, pr.URL, p.Spec.Expect)
-	case p.Spec.Command != nil:
-		return fmt.Sprintf("%s: command %s", name, strings.Join(p.Spec.Command.Run, " "))
-	default:
-		return fmt.Sprintf("%s: %s over the load so far", name, p.Spec.Expect)
+	switch c := p.Spec.Check.(type) {
+	case readingCheck:
+		return fmt.Sprintf("%s: %s, expect %s", name, c.describe(), p.Spec.Expect)
+	case probeCheck:
+		return fmt.Sprintf("%s: %s", name, c.describe())
 	}
+	return fmt.Sprintf("%s: %s over the load so far", name, p.Spec.Expect)
 }

@@ -283,6 +283,15 @@ func (g *schemaGen) structSchema(t reflect.Type, v reflect.Value) (object, error
 			return nil, err
 		}
 		props = append(props, member{f.name, p})
+		if t == reflect.TypeOf(ProbeSpec{}) && f.name == "expect" {
+			for _, name := range probeKindNames() {
+				p, err := g.typeSchema(reflect.TypeOf(probeKinds[name].newCheck()), reflect.Value{})
+				if err != nil {
+					return nil, fmt.Errorf("json schema: probe kind %s: %w", name, err)
+				}
+				props = append(props, member{name, p})
+			}
+		}
 		if t == reflect.TypeOf(FaultSpec{}) && f.name == "kind" {
 			fields, err := g.faultFields()
 			if err != nil {

@@ -31,7 +31,20 @@ const schemaFile = "../schema/experiment.schema.json"
 // descriptionSources are the Go files that declare Experiment and every
 // type it contains.
 // (a fault kind's fields describe themselves, in their doc tags).
-var descriptionSources = []string{"schema.go", "../targets/config.go"}
+var descriptionSources = append([]string{"schema.go", "../targets/config.go"}, probeSources()...)
+
+// probeSources are the files of the probe kinds, which declare their
+// structs.
+func probeSources() []string {
+	files, _ := filepath.Glob("probe_*.go")
+	var out []string
+	for _, f := range files {
+		if !strings.HasSuffix(f, "_test.go") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
 
 // schemaDescriptions reads the doc comments of the struct types in
 // descriptionSources and of their fields, keyed by "TypeName" and
@@ -197,6 +210,9 @@ func TestJSONSchemaMatchesDecoder(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeOf(Experiment{}))
+	for _, k := range probeKinds {
+		walk(reflect.TypeOf(k.newCheck()))
+	}
 	if len(structs) < 20 {
 		t.Fatalf("found %d struct types under Experiment, want every one (over 20)", len(structs))
 	}
@@ -216,6 +232,10 @@ func TestJSONSchemaMatchesDecoder(t *testing.T) {
 		}
 		sort.Strings(got)
 		want := yamlFieldNames(typ)
+		if name == "ProbeSpec" {
+			want = append(want, probeKindNames()...)
+			sort.Strings(want)
+		}
 		if name == "FaultSpec" {
 			// Besides kind, at and for, a fault has every kind's fields.
 			for _, k := range chaos.Kinds() {

@@ -860,16 +860,6 @@ func (v *validator) validateProbes(phases []string) {
 			return
 		}
 		path := fmt.Sprintf("steady_state.probes[%d]", i)
-		kinds := 0
-		for _, set := range []bool{p.HTTP != nil, p.Prometheus != nil, p.Command != nil} {
-			if set {
-				kinds++
-			}
-		}
-		if kinds > 1 {
-			v.problem(path, "a probe is one of http, prometheus or command")
-			continue
-		}
 		probe := &Probe{Spec: p}
 		if p.Expect != "" {
 			c, err := parseCondition(p.Expect, phases)
@@ -894,66 +884,23 @@ func (v *validator) validateProbes(phases []string) {
 			for _, r := range c.Refs() {
 				usesValue = usesValue || r.metric == "value"
 			}
-			switch {
-			case p.Prometheus != nil && !usesValue:
-				v.problem(path+".expect", "a Prometheus probe's expect judges its reading: write it with value, like value < 5")
-			case p.Prometheus == nil && usesValue:
-				v.problem(path+".expect", "value is a Prometheus probe's reading")
-			case p.HTTP != nil || p.Command != nil:
-				v.problem(path+".expect", "expect goes with a metric or Prometheus probe; http and command probes check their own fields")
-			}
+			v.checkProbeExpect(path, p, usesValue)
 			c.pos = v.at(path + ".expect")
 			probe.Expect = c
+		} else {
+			v.checkProbeExpect(path, p, false)
 		}
-		switch {
-		case p.HTTP != nil:
-			v.checkHTTP(path+".http", p.HTTP)
-		case p.Prometheus != nil:
-			pr := p.Prometheus
-			switch {
-			case pr.URL != "" && pr.Metric != "" && pr.Server == "" && pr.Query == "":
-			case pr.Server != "" && pr.Query != "" && pr.URL == "" && pr.Metric == "":
-			default:
-				v.problem(path+".prometheus", "scrape an endpoint (url and metric) or query a server (server and query)")
-			}
-			if p.Expect == "" {
-				v.problem(path+".expect", "a Prometheus probe needs expect, like value < 5")
-			}
-		case p.Command != nil:
-			if len(p.Command.Run) == 0 {
-				v.problem(path+".command.run", "a command probe needs run: [program, args...]")
-			}
-			if p.Command.StdoutMatches != "" {
-				if _, err := regexp.Compile(p.Command.StdoutMatches); err != nil {
-					v.problem(path+".command.stdout_matches", "%v", err)
-				}
-			}
-		default:
-			if p.Expect == "" {
-				v.problem(path, "a probe needs expect (over the load's metrics) or one of http, prometheus, command")
-			}
+		if p.Check != nil {
+			v.checkRefs(path, p)
+			v.checkRefs(join(path, p.Kind), p.Check)
+			p.Check.validate(v, join(path, p.Kind))
+		} else {
+			v.checkRefs(path, p)
 		}
-		v.checkRefs(path, p)
-		if at, ok := v.plan.SteadyStateAt(); ok && at == 0 && p.Expect != "" && p.Prometheus == nil && !v.phasesBroken() {
+		_, reads := p.Check.(readingCheck)
+		if at, ok := v.plan.SteadyStateAt(); ok && at == 0 && p.Expect != "" && !reads && !v.phasesBroken() {
 			v.problem(path+".expect", "the steady state is checked before the first fault, at 0s, when no load has run: start the faults after a baseline phase")
 		}
 		v.plan.SteadyState = append(v.plan.SteadyState, probe)
-	}
-}
-
-func (v *validator) checkHTTP(path string, h *HTTPProbe) {
-	if h.URL == "" {
-		v.problem(path+".url", "needs a url")
-	}
-	if h.BodyMatches != "" {
-		if _, err := regexp.Compile(h.BodyMatches); err != nil {
-			v.problem(path+".body_matches", "%v", err)
-		}
-	}
-	if (h.JSONPath == "") != (h.Equals == "") {
-		v.problem(path, "json_path and equals go together")
-	}
-	if h.Status != 0 && (h.Status < 100 || h.Status > 599) {
-		v.problem(path+".status", "%d is not an HTTP status", h.Status)
 	}
 }

@@ -113,56 +113,18 @@ type SteadyStateSpec struct {
 }
 
 // ProbeSpec is one check of the system: an expression over the load's own
-// metrics (expect alone), or an HTTP, Prometheus or command probe.
+// metrics (expect alone), or a probe of a registered kind (http,
+// prometheus, command, ...), under that kind's key.
 type ProbeSpec struct {
 	Name string `yaml:"name"`
 	// Expect is an expression: over the load's metrics for a metric probe
-	// ("p99 < 100ms"), or over the probe's value for a Prometheus probe
-	// ("value < 5").
-	Expect     string           `yaml:"expect"`
-	HTTP       *HTTPProbe       `yaml:"http"`
-	Prometheus *PrometheusProbe `yaml:"prometheus"`
-	Command    *CommandProbe    `yaml:"command"`
-}
-
-// HTTPProbe sends one request and checks the response.
-type HTTPProbe struct {
-	Method  string            `yaml:"method"`
-	URL     string            `yaml:"url"`
-	Headers map[string]string `yaml:"headers"`
-	Body    string            `yaml:"body"`
-	// Status is the expected status code (default: any below 400).
-	Status int `yaml:"status"`
-	// BodyMatches is a regular expression the body must match.
-	BodyMatches string `yaml:"body_matches"`
-	// JSONPath picks a value from a JSON body ("status", "items.0.id") that
-	// must equal Equals.
-	JSONPath string `yaml:"json_path"`
-	Equals   string `yaml:"equals"`
-	// MaxLatency bounds the response time.
-	MaxLatency time.Duration `yaml:"max_latency"`
-	Timeout    time.Duration `yaml:"timeout"`
-}
-
-// PrometheusProbe reads one number: a sample scraped from a /metrics
-// endpoint (URL, Metric, Labels), or the result of a PromQL query to a
-// Prometheus server's HTTP API (Server, Query). Expect judges it as
-// "value".
-type PrometheusProbe struct {
-	URL     string            `yaml:"url"`
-	Metric  string            `yaml:"metric"`
-	Labels  map[string]string `yaml:"labels"`
-	Server  string            `yaml:"server"`
-	Query   string            `yaml:"query"`
-	Timeout time.Duration     `yaml:"timeout"`
-}
-
-// CommandProbe runs a command and checks its exit code and output.
-type CommandProbe struct {
-	Run           []string      `yaml:"run"`
-	ExitCode      int           `yaml:"exit_code"`
-	StdoutMatches string        `yaml:"stdout_matches"`
-	Timeout       time.Duration `yaml:"timeout"`
+	// ("p99 < 100ms"), or over the probe's value for a probe that reads
+	// one, such as Prometheus ("value < 5").
+	Expect string `yaml:"expect"`
+	// Kind is the probe kind's key, and Check its fields; none for a
+	// metric probe.
+	Kind  string     `yaml:"-"`
+	Check probeCheck `yaml:"-"`
 }
 
 // PhaseSpec is one stretch of the timeline.

@@ -137,6 +137,12 @@ func (o *Options) Validate() error {
 	if len(o.Targets) == 0 {
 		bad("no targets")
 	}
+	// The TLS files are read now, whatever the targets' scheme: a missing
+	// certificate named for an http target is a mistake to report, not to
+	// ignore because no connection happens to need it.
+	if _, err := o.TLS.config(nil); err != nil {
+		bad("%v", err)
+	}
 	for _, t := range o.Targets {
 		if t.URL == nil {
 			bad("target %q has no URL", t.Name)

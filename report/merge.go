@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -28,6 +29,15 @@ type mergedInput struct {
 	Options   json.RawMessage `json:"options,omitempty"`
 }
 
+// MergeOptions change how MergeResults treats its inputs.
+type MergeOptions struct {
+	// AllowDisjoint merges runs that share no instant. Generators of one
+	// distributed run overlap in time; runs that do not were most likely
+	// picked by mistake, and merging them would report a rate and a
+	// latency no system ever saw, so by default they are refused.
+	AllowDisjoint bool
+}
+
 // MergeResults merges the results files of load generators that ran at the
 // same time against the same system: the basis of a distributed run.
 // Intervals are aligned by wall-clock time: each goes to the bucket of its
@@ -36,35 +46,119 @@ type mergedInput struct {
 // is recomputed from the merged histograms, and the thresholds of every
 // input are judged again on them. names are the inputs' file names, for
 // errors and the merged file's options.
-func MergeResults(inputs []*Results, names []string) (*Merged, error) {
+func MergeResults(inputs []*Results, names []string, opts MergeOptions) (*Merged, error) {
 	if len(inputs) == 0 {
 		return nil, errors.New("merge: no results files")
 	}
-	first := inputs[0]
-	for i, in := range inputs[1:] {
-		if in.Model != first.Model {
-			return nil, fmt.Errorf("%s is a %s-model run and %s a %s-model one: their latencies measure different things and do not merge",
-				names[0], first.Model, names[i+1], in.Model)
-		}
+	if err := checkMergeable(inputs, names, opts); err != nil {
+		return nil, err
 	}
+	first := inputs[0]
 	t0 := first.StartedAt
-	var lengths []time.Duration
 	for _, in := range inputs {
 		if in.StartedAt.Before(t0) {
 			t0 = in.StartedAt
 		}
+	}
+	m := &Merged{Intervals: alignIntervals(inputs, t0, intervalLength(inputs))}
+	acc, err := combineHeaders(inputs, names, t0)
+	if err != nil {
+		return nil, err
+	}
+	m.EndedAt = acc.endedAt
+	if n := len(m.Intervals); n > 0 && m.Intervals[n-1].End.After(m.EndedAt) {
+		m.EndedAt = m.Intervals[n-1].End
+	}
+	info, err := NewRunInfo("faultline report merge", first.Model, t0, acc.planned, acc.targetRate, map[string]any{"merged_from": acc.sources})
+	if err != nil {
+		return nil, err
+	}
+	m.Info = info
+
+	ev, err := rejudge(acc.expressions)
+	if err != nil {
+		return nil, err
+	}
+	total := loadgen.NewStats(t0, t0)
+	for _, iv := range m.Intervals {
+		ev.Observe(iv)
+		total.Merge(iv)
+	}
+	m.Summary = SummarizeMerged(MergedRun{
+		Model: first.Model, Start: t0, End: m.EndedAt, Planned: acc.planned, Total: total, Intervals: len(m.Intervals),
+		TargetRate: acc.targetRate, Sent: acc.sent, Interrupted: acc.interrupted, Generator: acc.generator,
+	}, ev.Results(total))
+	return m, nil
+}
+
+// checkMergeable refuses inputs whose latencies measure different things
+// (open and closed model) and, unless allowed, inputs that never ran at
+// the same time.
+func checkMergeable(inputs []*Results, names []string, opts MergeOptions) error {
+	first := inputs[0]
+	for i, in := range inputs[1:] {
+		if in.Model != first.Model {
+			return fmt.Errorf("%s is a %s-model run and %s a %s-model one: their latencies measure different things and do not merge",
+				names[0], first.Model, names[i+1], in.Model)
+		}
+	}
+	if opts.AllowDisjoint {
+		return nil
+	}
+	// Intervals on a line that overlap pairwise share a common instant, so
+	// the latest start before the earliest end is the whole check.
+	latest, earliest := 0, 0
+	for i, in := range inputs {
+		if in.StartedAt.After(inputs[latest].StartedAt) {
+			latest = i
+		}
+		if resultsEnd(in).Before(resultsEnd(inputs[earliest])) {
+			earliest = i
+		}
+	}
+	if latest != earliest && !inputs[latest].StartedAt.Before(resultsEnd(inputs[earliest])) {
+		return fmt.Errorf("%s started at %s, after %s ended at %s: the runs did not overlap in time, so they are not one distributed run (--allow-disjoint merges them anyway)",
+			names[latest], inputs[latest].StartedAt.Format(time.RFC3339Nano), names[earliest], resultsEnd(inputs[earliest]).Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// resultsEnd is when a run ended: its footer's time, or, for a file cut
+// short before its footer, the end of its last interval.
+func resultsEnd(r *Results) time.Time {
+	if !r.EndedAt.IsZero() {
+		return r.EndedAt
+	}
+	end := r.StartedAt
+	for _, iv := range r.Intervals {
+		if iv.End.After(end) {
+			end = iv.End
+		}
+	}
+	return end
+}
+
+// intervalLength is the median interval length of the inputs, to the
+// millisecond (1 s when there is none).
+func intervalLength(inputs []*Results) time.Duration {
+	var lengths []time.Duration
+	for _, in := range inputs {
 		for _, iv := range in.Intervals {
 			lengths = append(lengths, iv.Duration())
 		}
 	}
-	length := time.Second
 	if len(lengths) > 0 {
 		slices.Sort(lengths)
 		if m := lengths[len(lengths)/2].Round(time.Millisecond); m > 0 {
-			length = m
+			return m
 		}
 	}
+	return time.Second
+}
 
+// alignIntervals merges every input's intervals into buckets of length
+// from t0, by the bucket each interval starts in.
+func alignIntervals(inputs []*Results, t0 time.Time, length time.Duration) []*loadgen.Stats {
 	type bucket struct {
 		stats  *loadgen.Stats
 		longer time.Duration
@@ -82,12 +176,8 @@ func MergeResults(inputs []*Results, names []string) (*Merged, error) {
 			b.longer = max(b.longer, iv.Duration())
 		}
 	}
-	keys := make([]int64, 0, len(buckets))
-	for k := range buckets {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	m := &Merged{}
+	keys := slices.Sorted(maps.Keys(buckets))
+	merged := make([]*loadgen.Stats, 0, len(keys))
 	for i, k := range keys {
 		b := buckets[k]
 		b.stats.Start = t0.Add(time.Duration(k) * length)
@@ -99,55 +189,55 @@ func MergeResults(inputs []*Results, names []string) (*Merged, error) {
 				b.stats.End = next
 			}
 		}
-		m.Intervals = append(m.Intervals, b.stats)
+		merged = append(merged, b.stats)
 	}
+	return merged
+}
 
-	var (
-		planned                time.Duration
-		targetRate, cpu        float64
-		sent                   int64
-		cores                  int
-		utilization            float64
-		saturated, interrupted bool
-		expressions            []string
-		sources                []mergedInput
-		summaries              = make([]Summary, len(inputs))
-		endedAt                = t0
-	)
+// mergedHeader is what the inputs' headers and summaries add up to.
+type mergedHeader struct {
+	planned     time.Duration
+	targetRate  float64
+	sent        int64
+	interrupted bool
+	generator   GeneratorSummary
+	expressions []string
+	sources     []mergedInput
+	endedAt     time.Time
+}
+
+// combineHeaders adds up the inputs' planned lengths, rates, generators
+// and thresholds (each expression once).
+func combineHeaders(inputs []*Results, names []string, t0 time.Time) (*mergedHeader, error) {
+	acc := &mergedHeader{endedAt: t0}
 	for i, in := range inputs {
-		if err := json.Unmarshal(in.Summary, &summaries[i]); err != nil {
+		var s Summary
+		if err := json.Unmarshal(in.Summary, &s); err != nil {
 			return nil, fmt.Errorf("%s: summary: %w", names[i], err)
 		}
-		s := summaries[i]
-		planned = max(planned, time.Duration(in.Planned*float64(time.Second)))
-		targetRate += in.TargetRate
-		sent += s.Sent
-		cpu += s.Generator.CPUSeconds
-		cores += s.Generator.Cores
-		utilization = max(utilization, s.Generator.Utilization)
-		saturated = saturated || s.Generator.Saturated
-		interrupted = interrupted || s.Interrupted
-		if in.EndedAt.After(endedAt) {
-			endedAt = in.EndedAt
+		acc.planned = max(acc.planned, time.Duration(in.Planned*float64(time.Second)))
+		acc.targetRate += in.TargetRate
+		acc.sent += s.Sent
+		acc.generator.CPUSeconds += s.Generator.CPUSeconds
+		acc.generator.Cores += s.Generator.Cores
+		acc.generator.Utilization = max(acc.generator.Utilization, s.Generator.Utilization)
+		acc.generator.Saturated = acc.generator.Saturated || s.Generator.Saturated
+		acc.interrupted = acc.interrupted || s.Interrupted
+		if in.EndedAt.After(acc.endedAt) {
+			acc.endedAt = in.EndedAt
 		}
 		for _, t := range s.Thresholds {
-			if !slices.Contains(expressions, t.Expression) {
-				expressions = append(expressions, t.Expression)
+			if !slices.Contains(acc.expressions, t.Expression) {
+				acc.expressions = append(acc.expressions, t.Expression)
 			}
 		}
-		sources = append(sources, mergedInput{File: names[i], Tool: in.Tool, StartedAt: in.StartedAt, Options: in.Options})
+		acc.sources = append(acc.sources, mergedInput{File: names[i], Tool: in.Tool, StartedAt: in.StartedAt, Options: in.Options})
 	}
-	if n := len(m.Intervals); n > 0 && m.Intervals[n-1].End.After(endedAt) {
-		endedAt = m.Intervals[n-1].End
-	}
-	m.EndedAt = endedAt
+	return acc, nil
+}
 
-	info, err := NewRunInfo("faultline report merge", first.Model, t0, planned, targetRate, map[string]any{"merged_from": sources})
-	if err != nil {
-		return nil, err
-	}
-	m.Info = info
-
+// rejudge builds an evaluator for the inputs' threshold expressions.
+func rejudge(expressions []string) (*loadgen.Evaluator, error) {
 	var thresholds []*loadgen.Threshold
 	for _, src := range expressions {
 		t, err := loadgen.ParseThreshold(src)
@@ -156,18 +246,7 @@ func MergeResults(inputs []*Results, names []string) (*Merged, error) {
 		}
 		thresholds = append(thresholds, t)
 	}
-	ev := loadgen.NewEvaluator(thresholds)
-	total := loadgen.NewStats(t0, t0)
-	for _, iv := range m.Intervals {
-		ev.Observe(iv)
-		total.Merge(iv)
-	}
-	m.Summary = SummarizeMerged(MergedRun{
-		Model: first.Model, Start: t0, End: endedAt, Planned: planned, Total: total, Intervals: len(m.Intervals),
-		TargetRate: targetRate, Sent: sent, Interrupted: interrupted,
-		Generator: GeneratorSummary{CPUSeconds: cpu, Cores: cores, Utilization: utilization, Saturated: saturated},
-	}, ev.Results(total))
-	return m, nil
+	return loadgen.NewEvaluator(thresholds), nil
 }
 
 // MergedRun is what a summary needs to know of a run assembled from

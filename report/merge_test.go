@@ -99,7 +99,7 @@ func TestMergeEqualsOneRun(t *testing.T) {
 		}
 		inputs = append(inputs, r)
 	}
-	m, err := MergeResults(inputs, []string{pathA, pathB})
+	m, err := MergeResults(inputs, []string{pathA, pathB}, MergeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,8 +165,42 @@ func TestMergeRejectsMixedModels(t *testing.T) {
 	t.Parallel()
 	a := &Results{RunInfo: RunInfo{Model: loadgen.Open}, Summary: json.RawMessage(`{}`)}
 	b := &Results{RunInfo: RunInfo{Model: loadgen.Closed}, Summary: json.RawMessage(`{}`)}
-	_, err := MergeResults([]*Results{a, b}, []string{"a.json", "b.json"})
+	_, err := MergeResults([]*Results{a, b}, []string{"a.json", "b.json"}, MergeOptions{})
 	if err == nil || !strings.Contains(err.Error(), "b.json a closed-model") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestMergeRefusesRunsThatDidNotOverlap checks that runs sharing no instant
+// are not merged into one "distributed" run unless the user says so, and
+// that runs which overlap, even briefly, are.
+func TestMergeRefusesRunsThatDidNotOverlap(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	run := func(start, end time.Duration) *Results {
+		return &Results{RunInfo: RunInfo{Model: loadgen.Open, StartedAt: t0.Add(start)}, EndedAt: t0.Add(end), Summary: json.RawMessage(`{}`)}
+	}
+	names := []string{"a.json", "b.json", "c.json"}
+	for _, tc := range []struct {
+		name    string
+		inputs  []*Results
+		opts    MergeOptions
+		refused string
+	}{
+		{"overlapping", []*Results{run(0, 10*time.Second), run(2*time.Second, 12*time.Second), run(9*time.Second, 20*time.Second)}, MergeOptions{}, ""},
+		{"one after the other", []*Results{run(0, 10*time.Second), run(10*time.Second, 20*time.Second)}, MergeOptions{}, "b.json started at 2026-11-29T10:00:10Z, after a.json ended"},
+		{"pairwise disjoint in a chain", []*Results{run(0, 10*time.Second), run(5*time.Second, 15*time.Second), run(12*time.Second, 20*time.Second)}, MergeOptions{}, "c.json started"},
+		{"allowed", []*Results{run(0, 10*time.Second), run(time.Hour, time.Hour+time.Second)}, MergeOptions{AllowDisjoint: true}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := MergeResults(tc.inputs, names[:len(tc.inputs)], tc.opts)
+			switch {
+			case tc.refused == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.refused != "" && (err == nil || !strings.Contains(err.Error(), tc.refused) || !strings.Contains(err.Error(), "--allow-disjoint")):
+				t.Errorf("error %v, want one containing %q and naming --allow-disjoint", err, tc.refused)
+			}
+		})
 	}
 }

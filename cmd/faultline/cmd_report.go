@@ -234,7 +234,10 @@ func runCompare(e *env, args, failOn []string, format, out string, opts report.C
 }
 
 func newReportMergeCmd(e *env) *cobra.Command {
-	var out string
+	var (
+		out  string
+		opts report.MergeOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "merge A B ... -o OUT",
 		Short: "Merge the results files of load generators that ran at once",
@@ -244,6 +247,9 @@ Intervals are aligned by wall-clock time, histograms merged exactly, the
 summary recomputed from the merged histograms, and the thresholds of every
 input judged again on the merged data. The merged file is a results file
 like any other: render it with 'faultline report', compare it, merge it again.
+Runs that never ran at the same time are refused (exit 2) unless
+--allow-disjoint is given: merged, they would report a rate and latencies no
+system ever saw.
 
 The merged summary is printed; the exit status is 1 when a threshold fails
 on the merged data, as 'faultline load' would.`,
@@ -262,7 +268,7 @@ on the merged data, as 'faultline load' would.`,
 				}
 				inputs = append(inputs, r)
 			}
-			m, err := report.MergeResults(inputs, args)
+			m, err := report.MergeResults(inputs, args, opts)
 			if err != nil {
 				return exitcode.Wrap(err, exitcode.Usage)
 			}
@@ -281,5 +287,6 @@ on the merged data, as 'faultline load' would.`,
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "the merged results file to write (required)")
+	cmd.Flags().BoolVar(&opts.AllowDisjoint, "allow-disjoint", false, "merge runs even when they did not overlap in time")
 	return cmd
 }

@@ -454,8 +454,7 @@ func invert(a [][]float64) ([][]float64, bool) {
 }
 
 // result builds the fit report at the optimum p: standard errors from the
-// Jacobian there (covariance = s²(JᵀJ)⁻¹ over the free parameters, s² =
-// RSS/(n - free)), t-based 95% intervals, residuals, the peak and warnings.
+// Jacobian there (see paramErrors), residuals, the peak and warnings.
 func (m *uslModel) result(p [3]float64, maxN float64) *USLFit {
 	n := len(m.points)
 	jac := make([][3]float64, n)
@@ -472,6 +471,46 @@ func (m *uslModel) result(p [3]float64, maxN float64) *USLFit {
 		tss += (pt.X - mean) * (pt.X - mean)
 	}
 
+	params, dof := m.paramErrors(p, jac, rss)
+
+	f := &USLFit{
+		Sigma: params[0], Kappa: params[1], Lambda: params[2],
+		DoF: dof, RSS: rss, RMSE: math.Sqrt(rss / float64(n)), MaxMeasuredN: maxN,
+	}
+	if tss > 0 {
+		f.R2 = 1 - rss/tss
+	}
+	for i, pt := range m.points {
+		f.Points = append(f.Points, Residual{N: pt.N, X: pt.X, Fitted: pt.X + r[i], Residual: -r[i]})
+	}
+	sort.SliceStable(f.Points, func(i, j int) bool { return f.Points[i].N < f.Points[j].N })
+
+	_, _, _, f.Knee = kneeOf(f.Points)
+
+	sigma, kappa := p[0], p[1]
+	if kappa > 0 && sigma < 1 {
+		nStar := math.Sqrt((1 - sigma) / kappa)
+		f.Peak = &Peak{N: nStar, X: f.Throughput(nStar)}
+	}
+	f.ContentionTerm = sigma * (maxN - 1)
+	f.CoherencyTerm = kappa * maxN * (maxN - 1)
+	if f.ContentionTerm >= f.CoherencyTerm {
+		f.Dominant = "contention"
+	} else {
+		f.Dominant = "coherency"
+	}
+
+	f.addWarnings(n, sigma, kappa, maxN)
+	return f
+}
+
+// paramErrors returns the fitted parameters with standard errors and
+// t-based 95% intervals, and the residual degrees of freedom. Parameters
+// at a bound are marked and left out of the covariance: they are not free,
+// so counting them would understate the intervals of the others. The
+// covariance is s²(JᵀJ)⁻¹ over the free parameters, s² = RSS/(n - free).
+func (m *uslModel) paramErrors(p [3]float64, jac [][3]float64, rss float64) ([3]Param, int) {
+	n := len(m.points)
 	params := [3]Param{{Value: p[0]}, {Value: p[1]}, {Value: p[2]}}
 	var free []int
 	for j := range 3 {
@@ -506,34 +545,14 @@ func (m *uslModel) result(p [3]float64, maxN float64) *USLFit {
 			}
 		}
 	}
+	return params, dof
+}
 
-	f := &USLFit{
-		Sigma: params[0], Kappa: params[1], Lambda: params[2],
-		DoF: dof, RSS: rss, RMSE: math.Sqrt(rss / float64(n)), MaxMeasuredN: maxN,
-	}
-	if tss > 0 {
-		f.R2 = 1 - rss/tss
-	}
-	for i, pt := range m.points {
-		f.Points = append(f.Points, Residual{N: pt.N, X: pt.X, Fitted: pt.X + r[i], Residual: -r[i]})
-	}
-	sort.SliceStable(f.Points, func(i, j int) bool { return f.Points[i].N < f.Points[j].N })
-
-	_, _, _, f.Knee = kneeOf(f.Points)
-
-	sigma, kappa := p[0], p[1]
-	if kappa > 0 && sigma < 1 {
-		nStar := math.Sqrt((1 - sigma) / kappa)
-		f.Peak = &Peak{N: nStar, X: f.Throughput(nStar)}
-	}
-	f.ContentionTerm = sigma * (maxN - 1)
-	f.CoherencyTerm = kappa * maxN * (maxN - 1)
-	if f.ContentionTerm >= f.CoherencyTerm {
-		f.Dominant = "contention"
-	} else {
-		f.Dominant = "coherency"
-	}
-
+// addWarnings flags, in a fixed order, the fits a reader should not take
+// at face value: too few points, superlinear scaling, no visible peak and
+// a peak beyond the measurements. It runs after Peak and Kappa are set,
+// since two of the checks read them.
+func (f *USLFit) addWarnings(n int, sigma, kappa, maxN float64) {
 	if n < RecommendedPoints {
 		f.Warnings = append(f.Warnings, fmt.Sprintf("only %d points: the fit and its intervals are rough; measure at least %d load levels", n, RecommendedPoints))
 	}
@@ -550,7 +569,6 @@ func (m *uslModel) result(p [3]float64, maxN float64) *USLFit {
 		f.PeakExtrapolate = true
 		f.Warnings = append(f.Warnings, fmt.Sprintf("N* = %s is beyond the largest measured concurrency (%s): the peak is extrapolated; measure further", Num(f.Peak.N), Num(maxN)))
 	}
-	return f
 }
 
 // kneeOf returns the terms of the knee: the lowest concurrency, the

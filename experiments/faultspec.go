@@ -16,7 +16,7 @@ import (
 // field's position is recorded for the kind's own checks.
 func (fs *FaultSpec) decodeNode(d *decoder, n *yaml.Node, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.addf(nodePos(n), "%s: want a mapping with a kind and its fields, got %s", displayPath(path), describeNode(n))
+		d.fail(nodePos(n), path, "want a mapping with a kind and its fields, got %s", describeNode(n))
 		return
 	}
 	var kindNode *yaml.Node
@@ -32,7 +32,7 @@ func (fs *FaultSpec) decodeNode(d *decoder, n *yaml.Node, path string) {
 	}
 	f, err := chaos.NewFault(kindNode.Value)
 	if err != nil {
-		d.addf(nodePos(kindNode), "%s.kind: %v", displayPath(path), err)
+		d.fail(nodePos(kindNode), path+".kind", "%v", err)
 		return
 	}
 	whole := reflect.New(reflect.StructOf([]reflect.StructField{

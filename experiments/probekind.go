@@ -76,7 +76,7 @@ func probeKindNames() []string {
 // a registered kind, decoded strictly into that kind's struct.
 func (p *ProbeSpec) decodeNode(d *decoder, n *yaml.Node, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.addf(nodePos(n), "%s: want a mapping of name, expect and one of %s, got %s", displayPath(path), strings.Join(probeKindNames(), ", "), describeNode(n))
+		d.fail(nodePos(n), path, "want a mapping of name, expect and one of %s, got %s", strings.Join(probeKindNames(), ", "), describeNode(n))
 		return
 	}
 	known := append([]string{"name", "expect"}, probeKindNames()...)
@@ -98,6 +98,7 @@ func (p *ProbeSpec) decodeNode(d *decoder, n *yaml.Node, path string) {
 			msg := fmt.Sprintf("%s: unknown field %q", displayPath(path), key.Value)
 			if best := suggest.Closest(key.Value, known); best != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", best)
+				d.markFailed(join(path, best)) // what its absence causes is no problem of its own
 			} else {
 				msg += fmt.Sprintf(" (known: %s)", strings.Join(known, ", "))
 			}

@@ -85,7 +85,7 @@ func TestChaosCLIExitCodes(t *testing.T) {
 		wantStdout []string
 		wantStderr []string
 	}{
-		{"unknown kind lists the valid ones", []string{"inject", "latensy", "--proxy", "db", "--latency", "1s"}, 2, nil, []string{"did you mean latency?", "valid kinds are bandwidth, crash, down, kill, latency"}},
+		{"unknown kind lists the valid ones", []string{"inject", "latensy", "--proxy", "db", "--latency", "1s"}, 2, nil, []string{"did you mean latency?", "valid kinds are " + strings.Join(chaos.Kinds(), ", ")}},
 		{"no kind", []string{"inject"}, 2, nil, []string{"inject needs a fault kind"}},
 		{"crash is for experiments", []string{"inject", "crash"}, 2, nil, []string{"cannot be injected from the command line"}},
 		{"missing field", []string{"inject", "latency", "--proxy", "db"}, 2, nil, []string{"latency is required"}},

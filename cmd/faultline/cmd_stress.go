@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline-dev/faultline/chaos"
+	"github.com/faultline-dev/faultline/internal/stress"
+)
+
+func init() { register("stress", newStressCmd) }
+
+// parentWatchInterval is how often --parent-watch looks at the parent pid.
+const parentWatchInterval = 250 * time.Millisecond
+
+// stressOptions are the flags both stressors share.
+type stressOptions struct {
+	duration    time.Duration
+	parentWatch bool
+}
+
+func (o *stressOptions) addFlags(c *cobra.Command) {
+	c.Flags().DurationVar(&o.duration, "for", 0, "how long to stress (required; at most 24h): the process exits at this deadline whatever happens")
+	c.Flags().BoolVar(&o.parentWatch, "parent-watch", false, "also stop as soon as the parent process ends (its parent pid changes)")
+}
+
+func (o *stressOptions) validate() error {
+	if o.duration == 0 {
+		return usageErrorf("--for is required: the stress always ends, such as --for 30s")
+	}
+	if o.duration < 0 || o.duration > stress.MaxFor {
+		return usageErrorf("--for: %v: give a duration above 0 and at most %v, such as 30s", o.duration, stress.MaxFor)
+	}
+	return nil
+}
+
+// run gives ctx the absolute deadline of --for (and the parent watch), runs
+// the stressor and resolves how it ended: at the deadline is success.
+func (o *stressOptions) run(ctx context.Context, stressor func(context.Context) error) error {
+	ctx, cancel := context.WithDeadline(ctx, time.Now().Add(o.duration))
+	defer cancel()
+	if o.parentWatch {
+		var stop func()
+		ctx, stop = stress.UntilParentEnds(ctx, os.Getppid, parentWatchInterval)
+		defer stop()
+	}
+	if err := stressor(ctx); err != nil {
+		return err
+	}
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, context.DeadlineExceeded):
+		return nil
+	case errors.Is(cause, stress.ErrParentEnded):
+		return fmt.Errorf("stress stopped: %w: %w", cause, context.Canceled)
+	default:
+		return fmt.Errorf("stress stopped: %w", cause)
+	}
+}
+
+func newStressCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "stress",
+		Short: "Burn CPU or hold memory in this process, for a bounded time",
+		Long: `stress makes this process a stressor: it burns a share of CPU or keeps memory
+resident until --for ends, and always exits then. The cpu_stress and
+memory_stress fault kinds copy the static faultline binary into a container
+and run it there, so the load lands in that container's cgroup.`,
+		Args: cobra.NoArgs,
+	}
+	c.AddCommand(newStressCPUCmd(e), newStressMemoryCmd(e))
+	return c
+}
+
+func newStressCPUCmd(e *env) *cobra.Command {
+	var opts stressOptions
+	var load, workers int
+	c := &cobra.Command{
+		Use:   "cpu --load PERCENT [--workers N] --for DURATION",
+		Short: "Keep each of N threads at a share of a CPU",
+		Long: `cpu keeps each of --workers threads busy for --load percent of a CPU. The duty
+cycle is measured against each thread's own CPU time (spin until the thread
+has used load% of 100ms of CPU, then idle the rest), so under contention a
+worker still burns its share of the CPU it gets.`,
+		Example: "  faultline stress cpu --load 80 --workers 2 --for 30s",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !stress.ValidLoad(load) {
+				return usageErrorf("--load: %d: give a percentage of a CPU from 1 to 100", load)
+			}
+			if workers < 1 {
+				return usageErrorf("--workers: %d: at least 1", workers)
+			}
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "stress cpu: %d worker(s) at %d%% of a CPU for %v (pid %d)\n", workers, load, opts.duration, os.Getpid())
+			return opts.run(cmd.Context(), func(ctx context.Context) error { return stress.CPU(ctx, load, workers) })
+		},
+	}
+	c.Flags().IntVar(&load, "load", 0, "the share of a CPU each worker burns, in percent (required; 1 to 100)")
+	c.Flags().IntVar(&workers, "workers", 1, "the number of worker threads")
+	opts.addFlags(c)
+	return c
+}
+
+func newStressMemoryCmd(e *env) *cobra.Command {
+	var opts stressOptions
+	var size string
+	c := &cobra.Command{
+		Use:   "memory --size SIZE --for DURATION",
+		Short: "Allocate memory, touch every page and keep it resident",
+		Long: `memory allocates --size bytes, writes to every page so that it is resident, and
+writes to every page again each second until --for ends.`,
+		Example: "  faultline stress memory --size 256MiB --for 30s",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bytes, err := parseStressSize(size)
+			if err != nil {
+				return err
+			}
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "stress memory: %v resident for %v (pid %d)\n", chaos.Size(bytes), opts.duration, os.Getpid())
+			return opts.run(cmd.Context(), func(ctx context.Context) error { return stress.Memory(ctx, bytes, nil) })
+		},
+	}
+	c.Flags().StringVar(&size, "size", "", "how much memory to keep resident, with its unit (required), such as 256MiB")
+	opts.addFlags(c)
+	return c
+}
+
+// parseStressSize parses --size, which must carry its unit: a bare number
+// is more likely a mistake (MiB meant) than a number of bytes.
+func parseStressSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.IndexAny(s[len(s)-1:], "0123456789.") == 0 {
+		return 0, usageErrorf("--size: %q: give a size with its unit, such as 256MiB", s)
+	}
+	n, err := chaos.ParseSize(s)
+	if err != nil {
+		return 0, usageErrorf("--size: %v", err)
+	}
+	if n <= 0 {
+		return 0, usageErrorf("--size: %q: must be above 0", s)
+	}
+	return int64(n), nil
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStressBadInput: every bad flag exits 2 and names the flag.
+func TestStressBadInput(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"stress", "cpu", "--load", "0", "--for", "1s"}, "--load"},
+		{[]string{"stress", "cpu", "--load", "101", "--for", "1s"}, "--load"},
+		{[]string{"stress", "cpu", "--load", "50", "--workers", "0", "--for", "1s"}, "--workers"},
+		{[]string{"stress", "cpu", "--load", "50"}, "--for"},
+		{[]string{"stress", "cpu", "--load", "50", "--for", "25h"}, "--for"},
+		{[]string{"stress", "cpu", "--load", "50", "--for", "-1s"}, "--for"},
+		{[]string{"stress", "memory", "--size", "256", "--for", "1s"}, "--size"},
+		{[]string{"stress", "memory", "--size", "256 lots", "--for", "1s"}, "--size"},
+		{[]string{"stress", "memory", "--for", "1s"}, "--size"},
+		{[]string{"stress", "memory", "--size", "1MiB"}, "--for"},
+		{[]string{"stress", "memory", "--size", "1MiB", "--for", "48h"}, "--for"},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCLI(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.flag) {
+			t.Errorf("faultline %v: exit %d, stderr %q; want exit 2 naming %s", c.args, code, stderr, c.flag)
+		}
+	}
+}
+
+// TestStressEndsAtFor: a stressor exits by itself, successfully, at the end
+// of --for (with generous slack for a busy machine).
+func TestStressEndsAtFor(t *testing.T) {
+	t.Parallel()
+	cases := [][]string{
+		{"stress", "cpu", "--load", "20", "--workers", "2", "--for", "700ms"},
+		{"stress", "memory", "--size", "16MiB", "--for", "700ms", "--parent-watch"},
+	}
+	for _, args := range cases {
+		start := time.Now()
+		code, stdout, stderr := runCLI(t, args...)
+		took := time.Since(start)
+		if code != 0 {
+			t.Errorf("faultline %v: exit %d, stderr %q", args, code, stderr)
+		}
+		if took < 700*time.Millisecond || took > 700*time.Millisecond+3*time.Second {
+			t.Errorf("faultline %v: ran %v, want the 700ms of --for", args, took)
+		}
+		if !strings.HasPrefix(stdout, "stress "+args[1]+":") {
+			t.Errorf("faultline %v: stdout %q", args, stdout)
+		}
+	}
+}

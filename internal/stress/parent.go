@@ -1,0 +1,42 @@
+package stress
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// ErrParentEnded is the cause of a context from UntilParentEnds that ended
+// because the process's parent did.
+var ErrParentEnded = errors.New("parent process ended")
+
+// UntilParentEnds returns a context that ends with ctx, or with cause
+// ErrParentEnded as soon as getppid (os.Getppid) returns a pid other than
+// the one it returned first, checked every interval. A process whose parent
+// ends is given a new parent (init, a subreaper, or in a container the
+// container's first process, where an exec'd process starts with parent 0),
+// so a change of parent is the parent's death on every system, where
+// PR_SET_PDEATHSIG does not reach a process exec'd into a container.
+// stop ends the watch and waits for it.
+func UntilParentEnds(ctx context.Context, getppid func() int, interval time.Duration) (watched context.Context, stop func()) {
+	first := getppid()
+	watched, cancel := context.WithCancelCause(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-watched.Done():
+				return
+			case <-ticker.C:
+				if getppid() != first {
+					cancel(ErrParentEnded)
+					return
+				}
+			}
+		}
+	})
+	return watched, func() { cancel(nil); wg.Wait() }
+}

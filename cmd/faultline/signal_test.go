@@ -70,10 +70,11 @@ func TestRunFirstSignalRevertsAndExits130(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	injected := make(chan struct{})
+	injected, ended := make(chan struct{}), make(chan struct{})
 	var log bytes.Buffer
 	var mu sync.Mutex
 	go func() {
+		defer close(ended) // the run ended (its stderr closed)
 		sc := bufio.NewScanner(stderr)
 		once := sync.Once{}
 		for sc.Scan() {
@@ -87,6 +88,13 @@ func TestRunFirstSignalRevertsAndExits130(t *testing.T) {
 	}()
 	select {
 	case <-injected:
+	case <-ended:
+		// The run ended before injecting (a steady state that did not
+		// hold on a busy machine): say so now rather than at the timeout.
+		err := cmd.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("the run ended (%v) before the fault was injected; log:\n%s", err, log.String())
 	case <-time.After(90 * time.Second):
 		cmd.Process.Kill()
 		cmd.Wait()

@@ -282,7 +282,20 @@ func (p *problems) nonNegativeDuration(path string, d time.Duration) {
 // too, so that turning it on later cannot surprise.
 func (c Config) Validate() error {
 	var p problems
-	g := c.Gateway
+	// In the order of Config's fields, so the problems are listed in the
+	// order of the document.
+	p.gateway(c.Gateway)
+	p.catalog(c.Catalog)
+	p.orders(c.Orders)
+	p.store(c.Store)
+	if len(p) == 0 {
+		return nil
+	}
+	return &ConfigError{Problems: p}
+}
+
+// gateway adds the problems of the gateway's settings.
+func (p *problems) gateway(g GatewayConfig) {
 	if g.RateLimit.Rate <= 0 {
 		p.add("gateway.rate_limit.rate", "must be > 0/s (got %s)", g.RateLimit.Rate)
 	}
@@ -312,13 +325,18 @@ func (c Config) Validate() error {
 	p.positiveDuration("gateway.breaker.cool_down", g.Breaker.CoolDown)
 	p.positive("gateway.breaker.half_open_requests", g.Breaker.HalfOpenRequests)
 	p.positive("gateway.bulkhead.max_concurrent", g.Bulkhead.MaxConcurrent)
+}
 
-	p.positiveDuration("catalog.store_timeout", c.Catalog.StoreTimeout)
-	p.positive("catalog.cache.max_entries", c.Catalog.Cache.MaxEntries)
-	p.positiveDuration("catalog.cache.ttl", c.Catalog.Cache.TTL)
-	p.nonNegativeDuration("catalog.cache.max_stale", c.Catalog.Cache.MaxStale)
+// catalog adds the problems of the catalog's settings.
+func (p *problems) catalog(c CatalogConfig) {
+	p.positiveDuration("catalog.store_timeout", c.StoreTimeout)
+	p.positive("catalog.cache.max_entries", c.Cache.MaxEntries)
+	p.positiveDuration("catalog.cache.ttl", c.Cache.TTL)
+	p.nonNegativeDuration("catalog.cache.max_stale", c.Cache.MaxStale)
+}
 
-	o := c.Orders
+// orders adds the problems of the orders service's settings.
+func (p *problems) orders(o OrdersConfig) {
 	p.positiveDuration("orders.store_timeout", o.StoreTimeout)
 	p.positive("orders.queue.capacity", o.Queue.Capacity)
 	p.positive("orders.queue.workers", o.Queue.Workers)
@@ -331,8 +349,10 @@ func (c Config) Validate() error {
 	p.positive("orders.idempotency.max_keys", o.Idempotency.MaxKeys)
 	p.positiveDuration("orders.idempotency.ttl", o.Idempotency.TTL)
 	p.positive("orders.max_recent", o.MaxRecent)
+}
 
-	s := c.Store
+// store adds the problems of the store's settings.
+func (p *problems) store(s StoreConfig) {
 	if s.Products < 0 || s.Products > maxProducts {
 		p.add("store.products", "must be in [0, %d] (got %d)", maxProducts, s.Products)
 	}
@@ -356,10 +376,6 @@ func (c Config) Validate() error {
 	p.positive("store.pool.size", s.Pool.Size)
 	p.nonNegative("store.pool.max_queue", s.Pool.MaxQueue)
 	p.nonNegativeDuration("store.pool.max_wait", s.Pool.MaxWait)
-	if len(p) == 0 {
-		return nil
-	}
-	return &ConfigError{Problems: p}
 }
 
 // DecodeConfig reads a YAML document whose top level is a `targets:` block

@@ -145,19 +145,9 @@ type DockerShop struct {
 // (faultline.owner.pid, .start, .host), and waits until every service is
 // ready. On error it removes everything it created.
 func StartDocker(ctx context.Context, cfg Config, opts DockerOptions) (_ *DockerShop, err error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	names, err := CheckServices(opts.Only)
+	names, err := dockerServices(cfg, opts.Only)
 	if err != nil {
-		return nil, fmt.Errorf("only: %w", err)
-	}
-	for _, n := range names {
-		for _, up := range upstreamsOf(n) {
-			if !slices.Contains(names, up) {
-				return nil, fmt.Errorf("%s needs %s: start it too", n, up)
-			}
-		}
+		return nil, err
 	}
 	cfgYAML, err := cfg.YAML()
 	if err != nil {
@@ -203,37 +193,79 @@ func StartDocker(ctx context.Context, cfg Config, opts DockerOptions) (_ *Docker
 		return nil, err
 	}
 	for _, n := range names {
-		cmd := []string{"targets", "serve", n, "--listen", ":" + strconv.Itoa(ContainerPort)}
-		for _, up := range upstreamsOf(n) {
-			cmd = append(cmd, "--upstream", fmt.Sprintf("%s=http://%s:%d", up, up, ContainerPort))
-		}
-		cl := maps.Clone(labels)
-		cl[LabelService] = n
-		id, err := eng.RunContainer(ctx, docker.ContainerSpec{
-			Name:    d.network + "-" + n,
-			Image:   image,
-			Cmd:     cmd,
-			Env:     []string{ConfigEnv + "=" + string(cfgYAML)},
-			Labels:  cl,
-			Network: d.network,
-			Aliases: []string{n},
-			Ports:   []docker.PortBinding{{ContainerPort: ContainerPort, HostIP: "127.0.0.1"}},
-		})
+		info, err := d.startContainer(ctx, n, image, labels, cfgYAML)
 		if err != nil {
 			return nil, err
 		}
-		info, err := eng.Inspect(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if info.Ports[ContainerPort] == "" {
-			return nil, fmt.Errorf("container %s: port %d not published", info.Name, ContainerPort)
-		}
-		d.containers[n] = info
-		d.order = append(d.order, n)
 		logger.Info("container started", "service", n, "container", info.Name, "addr", info.Ports[ContainerPort])
 	}
-	timeout := opts.ReadyTimeout
+	if err := d.waitAllReady(ctx, opts.ReadyTimeout); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// dockerServices validates cfg and returns the services of only (all when
+// empty). Each one's upstreams must be among them: a container reaches its
+// upstreams by their aliases on the private network, and DockerOptions has
+// no way to point a link elsewhere.
+func dockerServices(cfg Config, only []string) ([]string, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	names, err := CheckServices(only)
+	if err != nil {
+		return nil, fmt.Errorf("only: %w", err)
+	}
+	for _, n := range names {
+		for _, up := range upstreamsOf(n) {
+			if !slices.Contains(names, up) {
+				return nil, fmt.Errorf("%s needs %s: start it too", n, up)
+			}
+		}
+	}
+	return names, nil
+}
+
+// startContainer runs service name on the shop's network, labelled with
+// labels plus its service name, with its upstreams addressed by their
+// aliases and its port published on 127.0.0.1, and records it in start
+// order.
+func (d *DockerShop) startContainer(ctx context.Context, name, image string, labels map[string]string, cfgYAML []byte) (docker.ContainerInfo, error) {
+	cmd := []string{"targets", "serve", name, "--listen", ":" + strconv.Itoa(ContainerPort)}
+	for _, up := range upstreamsOf(name) {
+		cmd = append(cmd, "--upstream", fmt.Sprintf("%s=http://%s:%d", up, up, ContainerPort))
+	}
+	cl := maps.Clone(labels)
+	cl[LabelService] = name
+	id, err := d.eng.RunContainer(ctx, docker.ContainerSpec{
+		Name:    d.network + "-" + name,
+		Image:   image,
+		Cmd:     cmd,
+		Env:     []string{ConfigEnv + "=" + string(cfgYAML)},
+		Labels:  cl,
+		Network: d.network,
+		Aliases: []string{name},
+		Ports:   []docker.PortBinding{{ContainerPort: ContainerPort, HostIP: "127.0.0.1"}},
+	})
+	if err != nil {
+		return docker.ContainerInfo{}, err
+	}
+	info, err := d.eng.Inspect(ctx, id)
+	if err != nil {
+		return docker.ContainerInfo{}, err
+	}
+	if info.Ports[ContainerPort] == "" {
+		return docker.ContainerInfo{}, fmt.Errorf("container %s: port %d not published", info.Name, ContainerPort)
+	}
+	d.containers[name] = info
+	d.order = append(d.order, name)
+	return info, nil
+}
+
+// waitAllReady waits for every started service in turn, all within one
+// timeout (0 means 60s) rather than one each, so a start has a known bound.
+func (d *DockerShop) waitAllReady(ctx context.Context, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 60 * time.Second
 	}
@@ -241,10 +273,10 @@ func StartDocker(ctx context.Context, cfg Config, opts DockerOptions) (_ *Docker
 	defer cancel()
 	for _, n := range d.order {
 		if err := d.waitReady(rctx, n); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return d, nil
+	return nil
 }
 
 // waitReady polls a service's /readyz until it answers 200; if its

@@ -184,22 +184,9 @@ func Start(ctx context.Context, cfg Config, opts StartOptions) (*Shop, error) {
 
 	// Listen first, so that every address is known before any service
 	// needs its upstreams'.
-	listeners := map[string]net.Listener{}
-	for _, n := range names {
-		if err := ctx.Err(); err != nil {
-			closeListeners(listeners)
-			return nil, err
-		}
-		addr := opts.Listen[n]
-		if addr == "" {
-			addr = "127.0.0.1:0"
-		}
-		ln, err := listen(n, addr)
-		if err != nil {
-			closeListeners(listeners)
-			return nil, err
-		}
-		listeners[n] = ln
+	listeners, err := listenAll(ctx, names, opts.Listen)
+	if err != nil {
+		return nil, err
 	}
 	link := func(from, to string) *upstream {
 		l := Link{from, to}
@@ -236,6 +223,29 @@ func Start(ctx context.Context, cfg Config, opts StartOptions) (*Shop, error) {
 		s.order = append(s.order, n)
 	}
 	return s, nil
+}
+
+// listenAll opens a listener for each of names, at its address in addrs or
+// on a port the OS picks on loopback. On error it closes those it opened.
+func listenAll(ctx context.Context, names []string, addrs map[string]string) (map[string]net.Listener, error) {
+	listeners := map[string]net.Listener{}
+	for _, n := range names {
+		if err := ctx.Err(); err != nil {
+			closeListeners(listeners)
+			return nil, err
+		}
+		addr := addrs[n]
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		ln, err := listen(n, addr)
+		if err != nil {
+			closeListeners(listeners)
+			return nil, err
+		}
+		listeners[n] = ln
+	}
+	return listeners, nil
 }
 
 // dialAddr turns a listener's address into one to dial: a wildcard host

@@ -92,6 +92,26 @@ func WriteHTML(w io.Writer, r *Run, _ Options) error {
 		}
 		page.Checks = append(page.Checks, htmlCheck{Check: c, Class: class, Verdict: verdictWord(c.Verdict)})
 	}
+	plots, err := htmlPlots(r)
+	if err != nil {
+		return err
+	}
+	page.Plots = plots
+	page.Phases = htmlPhases(r)
+	for _, f := range r.Faults {
+		hf := htmlFault{FaultWindow: f, InjectedAt: offsetString(r.Start, f.Injected), RevertedAt: "never reverted"}
+		if !f.Reverted.IsZero() {
+			hf.RevertedAt = offsetString(r.Start, f.Reverted)
+		}
+		page.Faults = append(page.Faults, hf)
+	}
+	return htmlTemplate.Execute(w, page)
+}
+
+// htmlPlots draws the page's plots as inline SVG; the links plot only when
+// the run timed requests through proxies.
+func htmlPlots(r *Run) ([]htmlPlot, error) {
+	var plots []htmlPlot
 	for _, pl := range []struct {
 		id, caption string
 		build       func(*Run) (*plot.Plot, error)
@@ -106,16 +126,23 @@ func WriteHTML(w io.Writer, r *Run, _ Options) error {
 		}
 		p, err := pl.build(r)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		svg, err := svgOf(p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		// The SVG is drawn by gonum/plot, which escapes every text it
 		// writes, from data this package controls.
-		page.Plots = append(page.Plots, htmlPlot{ID: pl.id, Caption: pl.caption, SVG: template.HTML(svg)})
+		plots = append(plots, htmlPlot{ID: pl.id, Caption: pl.caption, SVG: template.HTML(svg)})
 	}
+	return plots, nil
+}
+
+// htmlPhases returns one section per phase: its request table, status
+// counts, failures and the links' timings in that phase.
+func htmlPhases(r *Run) []htmlPhase {
+	var phases []htmlPhase
 	links := r.linkStats()
 	for i, ph := range r.Phases {
 		st := r.PhaseStats(i)
@@ -134,16 +161,9 @@ func WriteHTML(w io.Writer, r *Run, _ Options) error {
 				hp.Links = append(hp.Links, htmlRow{Name: ls.Label, Cells: ls.cells()})
 			}
 		}
-		page.Phases = append(page.Phases, hp)
+		phases = append(phases, hp)
 	}
-	for _, f := range r.Faults {
-		hf := htmlFault{FaultWindow: f, InjectedAt: offsetString(r.Start, f.Injected), RevertedAt: "never reverted"}
-		if !f.Reverted.IsZero() {
-			hf.RevertedAt = offsetString(r.Start, f.Reverted)
-		}
-		page.Faults = append(page.Faults, hf)
-	}
-	return htmlTemplate.Execute(w, page)
+	return phases
 }
 
 var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>

@@ -119,31 +119,16 @@ func ParseTargets(r io.Reader, file string) ([]Target, error) {
 				pending.name, pending.weight, pending.line = name, weight, line
 			}
 		case cur == nil:
-			method, rawURL, ok := strings.Cut(text, " ")
-			if !ok {
-				return nil, fmt.Errorf("%s: want a request line \"METHOD URL\", got %q", where(), text)
-			}
-			t, err := NewTarget(method, strings.TrimSpace(rawURL))
+			t, err := parseRequestLine(text, pending.name, pending.weight)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", where(), err)
-			}
-			t.Name, t.Weight = pending.name, 1
-			if pending.weight > 0 {
-				t.Weight = pending.weight
-			}
-			if t.Name == "" {
-				t.Name = t.DefaultName()
 			}
 			pending.name, pending.weight = "", 0
 			cur = &t
 		case strings.HasPrefix(text, "@"):
-			path := strings.TrimSpace(text[1:])
-			if !filepath.IsAbs(path) && file != "" {
-				path = filepath.Join(filepath.Dir(file), path)
-			}
-			body, err := os.ReadFile(path)
+			body, err := readBodyFile(strings.TrimSpace(text[1:]), file)
 			if err != nil {
-				return nil, fmt.Errorf("%s: body: %w", where(), err)
+				return nil, fmt.Errorf("%s: %w", where(), err)
 			}
 			cur.Body = body
 		default:
@@ -162,6 +147,42 @@ func ParseTargets(r io.Reader, file string) ([]Target, error) {
 		return nil, fmt.Errorf("%s: no targets", file)
 	}
 	return targets, nil
+}
+
+// parseRequestLine reads a request line "METHOD URL" into a target named
+// and weighted by the directive before it; an empty name means the default
+// name and a weight of 0 means 1.
+func parseRequestLine(text, name string, weight int) (Target, error) {
+	method, rawURL, ok := strings.Cut(text, " ")
+	if !ok {
+		return Target{}, fmt.Errorf("want a request line \"METHOD URL\", got %q", text)
+	}
+	t, err := NewTarget(method, strings.TrimSpace(rawURL))
+	if err != nil {
+		return Target{}, err
+	}
+	t.Name, t.Weight = name, 1
+	if weight > 0 {
+		t.Weight = weight
+	}
+	if t.Name == "" {
+		t.Name = t.DefaultName()
+	}
+	return t, nil
+}
+
+// readBodyFile reads the body file of an "@path" line. A relative path is
+// taken from the targets file's folder, so a targets file and its bodies
+// can move together, whatever the working directory.
+func readBodyFile(path, file string) ([]byte, error) {
+	if !filepath.IsAbs(path) && file != "" {
+		path = filepath.Join(filepath.Dir(file), path)
+	}
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("body: %w", err)
+	}
+	return body, nil
 }
 
 // parseDirective reads "name=checkout weight=3". ok is false for a comment

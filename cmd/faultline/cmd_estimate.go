@@ -214,17 +214,7 @@ with --target-peak it counts the instances needed, with
 			}
 			res, err := estimate.Sweep(cmd.Context(), steps, opts.SLOs, run)
 			if res != nil {
-				rep := res.Report(opts)
-				var points [][2]float64
-				for _, s := range rep.Steps {
-					points = append(points, [2]float64{s.N(), s.Result.Successful})
-				}
-				werr := writeUSLPage(htmlOut, "Capacity sweep of "+target, rep.WriteText, rep.Fit, points)
-				if werr == nil && asJSON {
-					werr = estimate.WriteJSON(e.stdout, rep)
-				} else if werr == nil {
-					werr = rep.WriteText(e.stdout)
-				}
+				werr := writeSweepReport(e.stdout, res.Report(opts), target, htmlOut, asJSON)
 				if err == nil {
 					err = werr
 				}
@@ -245,6 +235,24 @@ with --target-peak it counts the instances needed, with
 	f.StringVar(&headroom, "headroom", "", "share of capacity kept free (30%); instead of --target-utilisation")
 	f.StringVar(&redundancy, "redundancy", "", "N+k spare instances (N+1)")
 	return cmd
+}
+
+// writeSweepReport writes the HTML page of a sweep (when htmlOut is not
+// empty), then the report as JSON or text to w. The page plots every
+// step's successful rate rather than the fit's points, so it shows the
+// measurements also when the fit failed or left a step out.
+func writeSweepReport(w io.Writer, rep *estimate.SweepReport, target, htmlOut string, asJSON bool) error {
+	var points [][2]float64
+	for _, s := range rep.Steps {
+		points = append(points, [2]float64{s.N(), s.Result.Successful})
+	}
+	if err := writeUSLPage(htmlOut, "Capacity sweep of "+target, rep.WriteText, rep.Fit, points); err != nil {
+		return err
+	}
+	if asJSON {
+		return estimate.WriteJSON(w, rep)
+	}
+	return rep.WriteText(w)
 }
 
 // writeUSLPage writes the HTML page of a fit to path (nothing when path is

@@ -145,28 +145,7 @@ the network are removed on exit, also after an error. After a SIGKILL,
 			if image != "" || binary != "" {
 				return usageErrorf("--image and --binary need --docker")
 			}
-			opts := targets.StartOptions{Only: only, Logger: slog.New(slog.NewTextHandler(e.stderr, nil))}
-			if opts.Listen, err = parsePairs("listen", listen); err != nil {
-				return err
-			}
-			if opts.Upstreams, err = parsePairs("upstream", upstreams); err != nil {
-				return err
-			}
-			if err := opts.Validate(); err != nil {
-				return exitcode.Wrap(err, exitcode.Usage)
-			}
-			shop, err := targets.Start(ctx, cfg, opts)
-			if err != nil {
-				return exitcode.Wrap(err, exitcode.Runtime)
-			}
-			printTable(e.stdout, shop.Table())
-			fmt.Fprintln(e.stderr, "shop running; press Ctrl-C to stop")
-			waitErr := waitUntilDone(ctx, runFor)
-			shop.Close()
-			if waitErr != nil {
-				return fmt.Errorf("targets stopped: %w", waitErr)
-			}
-			return nil
+			return runLocalShop(ctx, e, cfg, only, listen, upstreams, runFor)
 		},
 	}
 	cf.add(cmd)
@@ -178,6 +157,35 @@ the network are removed on exit, also after an error. After a SIGKILL,
 	cmd.Flags().StringVar(&binary, "binary", "", "with --docker: static faultline binary to build the image from (default: this one)")
 	cmd.Flags().DurationVar(&runFor, "for", 0, "stop by itself after this long and exit 0 (default: until Ctrl-C)")
 	return cmd
+}
+
+// runLocalShop runs the shop in this process until ctx is done or runFor
+// has passed. listen and upstreams are the raw name=value flags; they are
+// checked before anything starts, so a bad one exits 2 with nothing bound.
+func runLocalShop(ctx context.Context, e *env, cfg targets.Config, only, listen, upstreams []string, runFor time.Duration) error {
+	var err error
+	opts := targets.StartOptions{Only: only, Logger: slog.New(slog.NewTextHandler(e.stderr, nil))}
+	if opts.Listen, err = parsePairs("listen", listen); err != nil {
+		return err
+	}
+	if opts.Upstreams, err = parsePairs("upstream", upstreams); err != nil {
+		return err
+	}
+	if err := opts.Validate(); err != nil {
+		return exitcode.Wrap(err, exitcode.Usage)
+	}
+	shop, err := targets.Start(ctx, cfg, opts)
+	if err != nil {
+		return exitcode.Wrap(err, exitcode.Runtime)
+	}
+	printTable(e.stdout, shop.Table())
+	fmt.Fprintln(e.stderr, "shop running; press Ctrl-C to stop")
+	waitErr := waitUntilDone(ctx, runFor)
+	shop.Close()
+	if waitErr != nil {
+		return fmt.Errorf("targets stopped: %w", waitErr)
+	}
+	return nil
 }
 
 func runDockerShop(ctx context.Context, e *env, cfg targets.Config, only []string, image, binary string, runFor time.Duration) error {

@@ -340,18 +340,32 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		e.startGoroutines(ctx, sched, &workers, scheduleDone)
 	}
 
+	e.drain(ctx, &workers, scheduleDone, opts.Grace, res)
+	res.End = time.Now()
+	close(done)
+	<-collected
+
+	res.Sent = e.sent.Load()
+	res.LastSend = time.Duration(e.lastSend.Load())
+	res.Generator = generatorHealth(res.End.Sub(res.Start), processCPU()-cpuBefore)
+	return res, nil
+}
+
+// drain waits for the schedule to end (or ctx), then gives the requests in
+// flight the grace period (none when interrupted) before abandoning them,
+// and returns when every worker has stopped. It marks res interrupted when
+// ctx ended the run.
+func (e *engine) drain(ctx context.Context, workers *sync.WaitGroup, scheduleDone <-chan struct{}, grace time.Duration, res *Result) {
 	workersDone := make(chan struct{})
 	go func() { workers.Wait(); close(workersDone) }()
 
-	// Wait for the schedule to end (or ctx), then give requests in flight
-	// the grace period (none when interrupted) before abandoning them.
 	<-scheduleDone
-	grace := opts.Grace
 	if ctx.Err() != nil {
 		grace = 0
 		res.Interrupted = true
 	}
 	graceTimer := time.NewTimer(grace)
+	defer graceTimer.Stop()
 	select {
 	case <-workersDone:
 	case <-graceTimer.C:
@@ -362,21 +376,17 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		e.abandonInFlight()
 		<-workersDone
 	}
-	graceTimer.Stop()
-	res.End = time.Now()
-	close(done)
-	<-collected
+}
 
-	res.Sent = e.sent.Load()
-	res.LastSend = time.Duration(e.lastSend.Load())
-	wall := res.End.Sub(res.Start)
-	cpu := processCPU() - cpuBefore
+// generatorHealth is the generator's CPU over a run of wall time: the CPU
+// it used and its share of the cores it had.
+func generatorHealth(wall, cpu time.Duration) GeneratorHealth {
 	cores := runtime.GOMAXPROCS(0)
-	res.Generator = GeneratorHealth{CPU: cpu, Cores: cores}
+	h := GeneratorHealth{CPU: cpu, Cores: cores}
 	if wall > 0 {
-		res.Generator.Utilization = cpu.Seconds() / (wall.Seconds() * float64(cores))
+		h.Utilization = cpu.Seconds() / (wall.Seconds() * float64(cores))
 	}
-	return res, nil
+	return h
 }
 
 // startGoroutines starts the goroutine engine: in the open model a

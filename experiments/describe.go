@@ -20,6 +20,18 @@ func (p *Plan) Describe(w io.Writer) error {
 	if p.TimeScale != 1 {
 		fmt.Fprintf(w, "  time scale %g: every phase, fault and window below is scaled\n", p.TimeScale)
 	}
+	describeTargets(w, e)
+	describePlanLoad(w, p)
+	if err := describeTimeline(w, p); err != nil {
+		return err
+	}
+	describeChecks(w, p)
+	return nil
+}
+
+// describeTargets prints what the run starts or points at, and the proxies
+// between them.
+func describeTargets(w io.Writer, e *Experiment) {
 	fmt.Fprintln(w, "\ntargets")
 	if e.Targets.Shop {
 		only := e.Targets.Only
@@ -47,6 +59,11 @@ func (p *Plan) Describe(w io.Writer) error {
 			fmt.Fprintf(w, "  %s -> %s\n", px.Name, to)
 		}
 	}
+}
+
+// describePlanLoad prints the model, the requests and the thresholds.
+func describePlanLoad(w io.Writer, p *Plan) {
+	e := p.Exp
 	fmt.Fprintln(w, "\nload")
 	if p.Model == loadgen.Open {
 		fmt.Fprintf(w, "  open model from %s; latency measured from each request's intended start\n", e.Load.Rate)
@@ -59,6 +76,11 @@ func (p *Plan) Describe(w io.Writer) error {
 	for _, t := range e.Load.Thresholds {
 		fmt.Fprintf(w, "  threshold %s\n", t)
 	}
+}
+
+// describeTimeline prints the phases in order, with the faults, steady
+// state checks and the end of the load at their times.
+func describeTimeline(w io.Writer, p *Plan) error {
 	fmt.Fprintln(w, "\ntimeline")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, ph := range p.Phases {
@@ -86,9 +108,12 @@ func (p *Plan) Describe(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(tw, "  %s\tload ends; steady state checked again; hypotheses judged; rollbacks run\n", secs(p.Total))
-	if err := tw.Flush(); err != nil {
-		return err
-	}
+	return tw.Flush()
+}
+
+// describeChecks prints the steady state probes, hypotheses, abort
+// conditions and rollbacks.
+func describeChecks(w io.Writer, p *Plan) {
 	if len(p.SteadyState) > 0 {
 		fmt.Fprintln(w, "\nsteady state")
 		for _, pr := range p.SteadyState {
@@ -123,7 +148,6 @@ func (p *Plan) Describe(w io.Writer) error {
 			fmt.Fprintf(w, "  %s: %s\n", orDefault(a.Name, fmt.Sprintf("rollbacks[%d]", i)), what)
 		}
 	}
-	return nil
 }
 
 func countHypotheses(p *Plan) int {

@@ -508,8 +508,30 @@ func unknownName(what, name string, known []string) error {
 	return errors.New(msg + " (known: " + strings.Join(known, ", ") + ")")
 }
 
+// validateLoad checks the load: its model, limits, requests and
+// thresholds.
 func (v *validator) validateLoad() {
 	l := &v.exp.Load
+	v.validateModel(l)
+	v.validateLoadLimits(l)
+	v.validateRequests(l)
+	if v.interrupted() {
+		return
+	}
+	for i, src := range l.Thresholds {
+		t, err := loadgen.ParseThreshold(src)
+		if err != nil {
+			v.problem(fmt.Sprintf("load.thresholds[%d]", i), "%v", err)
+			continue
+		}
+		v.plan.Thresholds = append(v.plan.Thresholds, t)
+	}
+}
+
+// validateModel decides the open or closed model from the load, gives each
+// phase without its own rate or users the load's, and refuses phases that
+// speak the other model.
+func (v *validator) validateModel(l *LoadSpec) {
 	switch {
 	case l.Rate != "" && l.Concurrency != 0:
 		v.problem("load", "give rate (open model) or concurrency (closed model), not both")
@@ -542,6 +564,10 @@ func (v *validator) validateLoad() {
 			v.problem(path+".concurrency", "the load is open-model (rate): set rate for the phase")
 		}
 	}
+}
+
+// validateLoadLimits refuses negative counts and durations.
+func (v *validator) validateLoadLimits(l *LoadSpec) {
 	for _, c := range []struct {
 		name string
 		v    int
@@ -558,6 +584,10 @@ func (v *validator) validateLoad() {
 			v.problem("load."+c.name, "must not be negative")
 		}
 	}
+}
+
+// validateRequests checks each request's URL, method, body and weight.
+func (v *validator) validateRequests(l *LoadSpec) {
 	if len(l.Requests) == 0 {
 		v.problem("load.requests", "the load needs at least one request")
 	}
@@ -581,14 +611,6 @@ func (v *validator) validateLoad() {
 		}
 		v.checkRequest(path, r, &weights)
 		v.checkRefs(path, r)
-	}
-	for i, src := range l.Thresholds {
-		t, err := loadgen.ParseThreshold(src)
-		if err != nil {
-			v.problem(fmt.Sprintf("load.thresholds[%d]", i), "%v", err)
-			continue
-		}
-		v.plan.Thresholds = append(v.plan.Thresholds, t)
 	}
 }
 

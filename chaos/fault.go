@@ -68,6 +68,9 @@ type Env struct {
 	// ConnectDocker connects to the Docker Engine; nil means docker.Connect,
 	// which honours DOCKER_HOST.
 	ConnectDocker func(ctx context.Context) (*docker.Engine, error)
+	// StressBinary is the static Linux faultline binary that the stress
+	// faults copy into containers; empty means this process's executable.
+	StressBinary string
 
 	mu     sync.Mutex
 	engine *docker.Engine

@@ -73,7 +73,7 @@ memory_stress fault kinds copy the static faultline binary into a container
 and run it there, so the load lands in that container's cgroup.`,
 		Args: cobra.NoArgs,
 	}
-	c.AddCommand(newStressCPUCmd(e), newStressMemoryCmd(e))
+	c.AddCommand(newStressCPUCmd(e), newStressMemoryCmd(e), newStressStopCmd(e))
 	return c
 }
 
@@ -151,4 +151,41 @@ func parseStressSize(s string) (int64, error) {
 		return 0, usageErrorf("--size: %q: must be above 0", s)
 	}
 	return int64(n), nil
+}
+
+func newStressStopCmd(e *env) *cobra.Command {
+	var remove bool
+	var within time.Duration
+	c := &cobra.Command{
+		Use:   "stop [--remove]",
+		Short: "Stop the stressors that run this same executable (Linux)",
+		Long: `stop sends SIGTERM to every process that runs this same executable as
+"stress cpu" or "stress memory", and waits until they have ended. --remove
+then deletes the executable itself: the stress faults copy faultline into a
+container, and revert it by running this there.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), within)
+			defer cancel()
+			n, err := stress.Stop(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "stress stop: %d stressor(s) stopped\n", n)
+			if remove {
+				self, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("remove the executable: %w", err)
+				}
+				if err := os.Remove(self); err != nil {
+					return fmt.Errorf("remove the executable: %w", err)
+				}
+				fmt.Fprintf(e.stdout, "stress stop: removed %s\n", self)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&remove, "remove", false, "then delete this executable")
+	c.Flags().DurationVar(&within, "within", 10*time.Second, "how long to wait for the stressors to end")
+	return c
 }

@@ -56,3 +56,13 @@ func TestStressEndsAtFor(t *testing.T) {
 		}
 	}
 }
+
+// TestStressStopWithoutStressors: stop with nothing to stop says so and
+// succeeds (the revert of a stress fault whose stressor already ended).
+func TestStressStopWithoutStressors(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := runCLI(t, "stress", "stop")
+	if code != 0 || !strings.Contains(stdout, "0 stressor(s) stopped") {
+		t.Errorf("stress stop: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}

@@ -41,18 +41,18 @@ func stressEnv(t *testing.T) *Env {
 func cpuUsedOver(t *testing.T, eng *docker.Engine, id string, window time.Duration) time.Duration {
 	t.Helper()
 	ctx := context.Background()
-	before, err := eng.CPUUsage(ctx, id)
+	before, err := eng.Usage(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A rate needs a window of time: this waits for the measurement, not
 	// for readiness.
 	<-time.After(window)
-	after, err := eng.CPUUsage(ctx, id)
+	after, err := eng.Usage(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return after - before
+	return after.CPU - before.CPU
 }
 
 // assertCopyRemoved checks that the stressor's copy is gone from the
@@ -109,20 +109,45 @@ func TestCPUStressLandsInTheContainer(t *testing.T) {
 	assertCopyRemoved(t, eng, cs[0].id, inj.Path)
 }
 
-// TestMemoryStressCleanupAfterACrash stands for `faultline chaos cleanup`
-// after a SIGKILL: another environment reverts from the ledger alone.
+// memoryUsage is the memory the container's cgroup uses now.
+func memoryUsage(t *testing.T, eng *docker.Engine, id string) int64 {
+	t.Helper()
+	u, err := eng.Usage(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Memory
+}
+
+// TestMemoryStressCleanupAfterACrash runs memory_stress of 64MiB in a
+// container, sees the container's cgroup memory grow by at least 80% of it,
+// and stands for `faultline chaos cleanup` after a SIGKILL: another
+// environment reverts from the ledger alone, and the memory is given back.
 func TestMemoryStressCleanupAfterACrash(t *testing.T) {
 	t.Parallel()
 	eng, image := dockerEngine(t)
 	_, cs := runContainers(t, eng, image, 1)
 	ctx := context.Background()
 	ledger := testLedger(t)
-	f := decodeChecked(t, "kind: memory_stress\nnames: ["+cs[0].name+"]\nsize: 32MiB\nmax_duration: 2m\n")
+	const size = 64 << 20
+	before := memoryUsage(t, eng, cs[0].id)
+	f := decodeChecked(t, "kind: memory_stress\nnames: ["+cs[0].name+"]\nsize: 64MiB\nmax_duration: 2m\n")
 	e, err := NewSession(ledger, stressEnv(t)).Inject(ctx, f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	inj := e.Injection.(*stressInjection)
+	var grown int64
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		if grown = memoryUsage(t, eng, cs[0].id) - before; grown >= size*8/10 {
+			break
+		}
+		<-time.After(100 * time.Millisecond)
+	}
+	t.Logf("container memory during memory_stress 64MiB: +%d MiB", grown>>20)
+	if grown < size*8/10 {
+		t.Errorf("container memory grew by %d bytes, want at least 80%% of %d", grown, size)
+	}
 	var out strings.Builder
 	if n, err := RevertLedger(ctx, ledger, closingEnv(t), &out); err != nil || n != 1 {
 		t.Fatalf("RevertLedger = %d, %v\n%s", n, err, out.String())
@@ -131,6 +156,9 @@ func TestMemoryStressCleanupAfterACrash(t *testing.T) {
 		t.Errorf("cleanup said %q", out.String())
 	}
 	assertCopyRemoved(t, eng, cs[0].id, inj.Path)
+	if left := memoryUsage(t, eng, cs[0].id) - before; left >= size/2 {
+		t.Errorf("container memory after cleanup: +%d MiB, the stressor's memory was not given back", left>>20)
+	}
 }
 
 func TestStressValidate(t *testing.T) {

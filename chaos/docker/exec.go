@@ -97,17 +97,22 @@ func (e *Engine) WaitExec(ctx context.Context, execID string) (int, error) {
 	}
 }
 
-// CPUUsage is the CPU time the container's cgroup has used so far, from a
-// one-shot stats read (cpu_stats.cpu_usage.total_usage).
-func (e *Engine) CPUUsage(ctx context.Context, id string) (time.Duration, error) {
+// Usage is what a container's cgroup has used, from the engine's stats.
+type Usage struct {
+	CPU    time.Duration // CPU time so far (cpu_stats.cpu_usage.total_usage)
+	Memory int64         // bytes in use now (memory_stats.usage)
+}
+
+// Usage reads the container's cgroup accounting once (one-shot stats).
+func (e *Engine) Usage(ctx context.Context, id string) (Usage, error) {
 	resp, err := e.cli.ContainerStatsOneShot(ctx, id)
 	if err != nil {
-		return 0, fmt.Errorf("stats of container %s: %w", id, err)
+		return Usage{}, fmt.Errorf("stats of container %s: %w", id, err)
 	}
 	defer resp.Body.Close()
 	var stats container.StatsResponse
 	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
-		return 0, fmt.Errorf("stats of container %s: %w", id, err)
+		return Usage{}, fmt.Errorf("stats of container %s: %w", id, err)
 	}
-	return time.Duration(stats.CPUStats.CPUUsage.TotalUsage), nil
+	return Usage{CPU: time.Duration(stats.CPUStats.CPUUsage.TotalUsage), Memory: int64(stats.MemoryStats.Usage)}, nil
 }

@@ -27,7 +27,7 @@ type stressOptions struct {
 
 func (o *stressOptions) addFlags(c *cobra.Command) {
 	c.Flags().DurationVar(&o.duration, "for", 0, "how long to stress (required; at most 24h): the process exits at this deadline whatever happens")
-	c.Flags().BoolVar(&o.parentWatch, "parent-watch", false, "also stop as soon as the parent process ends (its parent pid changes)")
+	c.Flags().BoolVar(&o.parentWatch, "parent-watch", false, "also stop as soon as the parent process ends (its parent pid changes, or is 1)")
 }
 
 func (o *stressOptions) validate() error {

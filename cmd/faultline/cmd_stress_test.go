@@ -1,9 +1,14 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline-dev/faultline/internal/testenv"
 )
 
 // TestStressBadInput: every bad flag exits 2 and names the flag.
@@ -65,4 +70,38 @@ func TestStressStopWithoutStressors(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "0 stressor(s) stopped") {
 		t.Errorf("stress stop: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
+}
+
+// TestStressParentWatch is the dead-man's switch in real processes: a shell
+// starts a stressor with --parent-watch in the background and exits at
+// once; the orphaned stressor must end long before its --for of 60s.
+func TestStressParentWatch(t *testing.T) {
+	t.Parallel()
+	bin := testenv.BuildFaultline(t)
+	out, err := exec.Command("/bin/sh", "-c", bin+" stress cpu --load 5 --for 60s --parent-watch >/dev/null 2>&1 & echo $!").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("shell printed %q", out)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for running(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stressor %d still runs 15s after its parent ended", pid)
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+}
+
+// running reports whether pid is a live process: it exists and is not a
+// zombie waiting to be reaped by its new parent.
+func running(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i >= 0 && i+2 < len(stat) && stat[i+2] != 'Z'
 }

@@ -134,3 +134,14 @@ func TestUntilParentEnds(t *testing.T) {
 		t.Errorf("cause %v, want ErrParentEnded", cause)
 	}
 }
+
+// TestUntilParentEndsParentOne: a process whose parent is init from the
+// start lost its parent before it could look.
+func TestUntilParentEndsParentOne(t *testing.T) {
+	t.Parallel()
+	ctx, stop := UntilParentEnds(context.Background(), func() int { return 1 }, time.Hour)
+	defer stop()
+	if cause := context.Cause(ctx); !errors.Is(cause, ErrParentEnded) {
+		t.Errorf("parent 1: cause %v, want ErrParentEnded at once", cause)
+	}
+}

@@ -85,7 +85,7 @@ func resolveStress(ctx context.Context, env *Env, target containerTarget, what s
 		}
 		binary = self
 	}
-	if _, err := os.Stat(binary); err != nil {
+	if err := docker.CheckStaticBinary(binary); err != nil {
 		return nil, fmt.Errorf("the faultline binary to copy: %w", err)
 	}
 	eng, refs, how, err := target.pick(ctx, env)

@@ -3,7 +3,6 @@ package targets
 import (
 	"context"
 	"crypto/rand"
-	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -94,15 +93,8 @@ func BuildImageWithEngine(ctx context.Context, opts ImageOptions) (string, error
 // CheckStaticBinary returns an error unless path is a statically linked
 // Linux executable, which is all a FROM scratch image can run.
 func CheckStaticBinary(path string) error {
-	f, err := elf.Open(path)
-	if err != nil {
-		return fmt.Errorf("binary %s: not a Linux executable: %w", path, err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("binary %s is dynamically linked: rebuild it with CGO_ENABLED=0 (or pass a static one with --binary)", path)
-		}
+	if err := docker.CheckStaticBinary(path); err != nil {
+		return fmt.Errorf("%w (or pass a static one with --binary)", err)
 	}
 	return nil
 }

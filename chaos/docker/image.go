@@ -3,6 +3,7 @@ package docker
 import (
 	"archive/tar"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -227,4 +228,21 @@ func readBuildStream(r io.Reader) (string, error) {
 			}
 		}
 	}
+}
+
+// CheckStaticBinary returns an error unless path is a statically linked
+// Linux executable, which is all a FROM scratch image, or a container
+// without a dynamic loader, can run.
+func CheckStaticBinary(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("binary %s: not a Linux executable: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("binary %s is dynamically linked: rebuild it with CGO_ENABLED=0", path)
+		}
+	}
+	return nil
 }

@@ -4,7 +4,7 @@
 //   - the file: its schema (schema.go, and the JSON Schema generated from
 //     the same types), the strict decoder with file:line:col for every
 //     problem (decode.go, syntax.go), validation that reports every problem
-//     at once and resolves ${...} references (load.go), and the plan it
+//     at once and resolves ${...} references (open.go), and the plan it
 //     builds, which --dry-run describes (describe.go);
 //   - the run: set-up of targets, proxies and the load (setup.go), one
 //     timeline of phases, faults and probes (timeline.go, faults.go), abort

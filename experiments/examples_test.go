@@ -90,7 +90,7 @@ func runExample(t *testing.T, c exampleCase) {
 	if scale == 0 {
 		scale = exampleScale
 	}
-	plan, err := Load(t.Context(), filepath.Join("..", "examples", c.file), Options{TimeScale: scale})
+	plan, err := Open(t.Context(), filepath.Join("..", "examples", c.file), Options{TimeScale: scale})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ report:
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := Load(t.Context(), file, Options{TimeScale: 1})
+	plan, err := Open(t.Context(), file, Options{TimeScale: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

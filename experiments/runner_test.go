@@ -61,7 +61,7 @@ func parsePlan(t *testing.T, src string) *Plan {
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := Load(context.Background(), path, Options{})
+	plan, err := Open(context.Background(), path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

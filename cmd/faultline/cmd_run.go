@@ -50,7 +50,7 @@ everything, and an interrupted run is 130 whatever it was doing.`,
 					return usageErrorf("--out: %v", err)
 				}
 			}
-			plan, err := experiments.Load(cmd.Context(), args[0], experiments.Options{TimeScale: timeScale})
+			plan, err := experiments.Open(cmd.Context(), args[0], experiments.Options{TimeScale: timeScale})
 			if err != nil {
 				return printProblems(e, err)
 			}
@@ -94,7 +94,7 @@ is 2 if any file has one.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := 0
 			for _, path := range args {
-				if _, err := experiments.Load(cmd.Context(), path, experiments.Options{}); err != nil {
+				if _, err := experiments.Open(cmd.Context(), path, experiments.Options{}); err != nil {
 					bad++
 					var problems experiments.Problems
 					switch {

@@ -115,10 +115,10 @@ func CheckTimeScale(scale float64) error {
 	return nil
 }
 
-// Load reads, decodes and validates an experiment file. Every problem is
+// Open reads, decodes and validates an experiment file. Every problem is
 // reported at once as file:line:col: message (a Problems error), with exit
 // code 2. It stops early, returning ctx's error, when ctx is done.
-func Load(ctx context.Context, path string, opts Options) (*Plan, error) {
+func Open(ctx context.Context, path string, opts Options) (*Plan, error) {
 	raw, err := readFile(path)
 	if err != nil {
 		return nil, err

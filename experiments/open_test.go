@@ -17,7 +17,7 @@ import (
 // checks that every one is reported, in file order, at its line and column.
 func TestEveryProblemAtOnce(t *testing.T) {
 	t.Parallel()
-	_, err := Load(t.Context(), "testdata/bad.yaml", Options{})
+	_, err := Open(t.Context(), "testdata/bad.yaml", Options{})
 	if exitcode.Of(err) != exitcode.Usage {
 		t.Fatalf("exit code %d, want 2 (err %v)", exitcode.Of(err), err)
 	}
@@ -160,7 +160,7 @@ func TestExamplesValidate(t *testing.T) {
 		t.Fatal("no examples found")
 	}
 	for _, f := range files {
-		if _, err := Load(t.Context(), f, Options{}); err != nil {
+		if _, err := Open(t.Context(), f, Options{}); err != nil {
 			t.Errorf("%s:\n%v", f, err)
 		}
 	}

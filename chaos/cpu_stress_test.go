@@ -55,9 +55,9 @@ func cpuUsedOver(t *testing.T, eng *docker.Engine, id string, window time.Durati
 	return after.CPU - before.CPU
 }
 
-// assertCopyRemoved checks that the stressor's copy is gone from the
+// assertNoCopy checks that the stressor's copy is not in the
 // container: an exec of it cannot start, or exits 126/127.
-func assertCopyRemoved(t *testing.T, eng *docker.Engine, id, path string) {
+func assertNoCopy(t *testing.T, eng *docker.Engine, id, path string) {
 	t.Helper()
 	ctx := context.Background()
 	execID, err := eng.Exec(ctx, id, []string{path, "version"})
@@ -84,6 +84,15 @@ func TestCPUStressLandsInTheContainer(t *testing.T) {
 	ctx := context.Background()
 	f := decodeChecked(t, "kind: cpu_stress\nnames: ["+cs[0].name+"]\nload: 50\nmax_duration: 2m\n")
 	s := NewSession(testLedger(t), stressEnv(t))
+	// --dry-run prints the plan, and copies nothing.
+	plan, err := s.Plan(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "cpu_stress 50% x1 on container(s) " + cs[0].name; !strings.HasPrefix(plan.Describe(), want) {
+		t.Errorf("dry run: %q, want it to start %q", plan.Describe(), want)
+	}
+	assertNoCopy(t, eng, cs[0].id, plan.(*stressInjection).Path)
 	e, err := s.Inject(ctx, f)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +115,7 @@ func TestCPUStressLandsInTheContainer(t *testing.T) {
 	if after > 100*time.Millisecond {
 		t.Errorf("container CPU after revert: %v over 1s: the stressor still runs", after)
 	}
-	assertCopyRemoved(t, eng, cs[0].id, inj.Path)
+	assertNoCopy(t, eng, cs[0].id, inj.Path)
 }
 
 // memoryUsage is the memory the container's cgroup uses now.
@@ -155,7 +164,7 @@ func TestMemoryStressCleanupAfterACrash(t *testing.T) {
 	if !strings.Contains(out.String(), "stressor stopped") {
 		t.Errorf("cleanup said %q", out.String())
 	}
-	assertCopyRemoved(t, eng, cs[0].id, inj.Path)
+	assertNoCopy(t, eng, cs[0].id, inj.Path)
 	if left := memoryUsage(t, eng, cs[0].id) - before; left >= size/2 {
 		t.Errorf("container memory after cleanup: +%d MiB, the stressor's memory was not given back", left>>20)
 	}

@@ -371,15 +371,26 @@ func (r Ramp) Validate() error {
 	if r.Start < 0 {
 		return errors.New("rate must not be negative")
 	}
-	if len(r.Stages) == 0 {
+	return checkStages(r.Stages, func(target float64) error {
+		if target < 0 {
+			return errors.New("stage rates must not be negative")
+		}
+		return nil
+	})
+}
+
+// checkStages says why stages cannot run: none at all, a duration that is
+// not positive, or a target that targetOK refuses.
+func checkStages(stages []Stage, targetOK func(float64) error) error {
+	if len(stages) == 0 {
 		return errors.New("schedule needs a duration")
 	}
-	for _, st := range r.Stages {
+	for _, st := range stages {
 		if st.Duration <= 0 {
 			return errors.New("stage durations must be positive")
 		}
-		if st.Target < 0 {
-			return errors.New("stage rates must not be negative")
+		if err := targetOK(st.Target); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -463,18 +474,12 @@ func (u Users) Validate() error {
 	if u.Start < 0 {
 		return errors.New("concurrency must not be negative")
 	}
-	if len(u.Stages) == 0 {
-		return errors.New("schedule needs a duration")
-	}
-	for _, st := range u.Stages {
-		if st.Duration <= 0 {
-			return errors.New("stage durations must be positive")
-		}
-		if st.Target < 0 || st.Target != math.Trunc(st.Target) {
+	return checkStages(u.Stages, func(target float64) error {
+		if target < 0 || target != math.Trunc(target) {
 			return errors.New("stage users must be whole numbers >= 0")
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (u Users) curve() curve                           { return curveOf(float64(u.Start), u.Stages) }

@@ -2,8 +2,6 @@ package targets
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,10 +21,7 @@ func TestDockerShop(t *testing.T) {
 	t.Parallel()
 	testenv.Docker(t)
 	bin := testenv.BuildFaultline(t)
-	var b [6]byte
-	rand.Read(b[:])
-	run := hex.EncodeToString(b[:])
-	labels := map[string]string{"faultline.test": "1", "faultline.testrun": run}
+	labels, run := testenv.DockerLabels()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -115,10 +110,7 @@ func TestDockerShop(t *testing.T) {
 func TestDockerStartFailureCleansUp(t *testing.T) {
 	t.Parallel()
 	testenv.Docker(t)
-	var b [6]byte
-	rand.Read(b[:])
-	run := hex.EncodeToString(b[:])
-	labels := map[string]string{"faultline.test": "1", "faultline.testrun": run}
+	labels, run := testenv.DockerLabels()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	eng, err := docker.Connect(ctx)

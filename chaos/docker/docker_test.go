@@ -2,8 +2,6 @@ package docker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"os"
 	"regexp"
@@ -17,16 +15,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-// testLabels labels everything a test creates: faultline.test=1 plus a
-// per-run ID under faultline.testrun, which cleanup removes by.
-func testLabels(t *testing.T) (map[string]string, string) {
-	t.Helper()
-	var b [6]byte
-	rand.Read(b[:])
-	run := hex.EncodeToString(b[:])
-	return map[string]string{"faultline.test": "1", "faultline.testrun": run}, run
-}
 
 func connect(t *testing.T) *Engine {
 	t.Helper()
@@ -105,7 +93,7 @@ func TestEngineLifecycle(t *testing.T) {
 	t.Parallel()
 	eng := connect(t)
 	bin := testenv.BuildFaultline(t)
-	labels, run := testLabels(t)
+	labels, run := testenv.DockerLabels()
 	cleanupByLabel(t, eng, run)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

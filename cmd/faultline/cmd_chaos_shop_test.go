@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,11 +27,8 @@ func TestChaosCleanupRemovesAnOrphanedDockerShop(t *testing.T) {
 	t.Parallel()
 	testenv.Docker(t)
 	bin := testenv.BuildFaultline(t)
-	var b [6]byte
-	rand.Read(b[:])
-	suffix := hex.EncodeToString(b[:])
+	testLabels, suffix := testenv.DockerLabels()
 	tag := "faultline-test/orphan:" + suffix
-	testLabels := map[string]string{"faultline.test": "1", "faultline.testrun": suffix}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -108,10 +103,7 @@ func TestChaosCleanupLeavesALiveShop(t *testing.T) {
 	t.Parallel()
 	testenv.Docker(t)
 	bin := testenv.BuildFaultline(t)
-	var b [6]byte
-	rand.Read(b[:])
-	suffix := hex.EncodeToString(b[:])
-	labels := map[string]string{"faultline.test": "1", "faultline.testrun": suffix}
+	labels, suffix := testenv.DockerLabels()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	shop, err := targets.StartDocker(ctx, targets.Defaults(), targets.DockerOptions{

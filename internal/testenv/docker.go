@@ -3,6 +3,8 @@ package testenv
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"net"
 	"net/http"
 	"net/url"
@@ -69,3 +71,14 @@ func pingDocker(host string) error {
 type pingError struct{ status string }
 
 func (e *pingError) Error() string { return "ping answered " + strings.TrimSpace(e.status) }
+
+// DockerLabels labels everything a Docker test creates: faultline.test=1,
+// which CI's leftover checks look for, and a fresh ID under
+// faultline.testrun, which the test's cleanup removes by. It returns the
+// labels and the ID.
+func DockerLabels() (map[string]string, string) {
+	var b [6]byte
+	rand.Read(b[:])
+	run := hex.EncodeToString(b[:])
+	return map[string]string{"faultline.test": "1", "faultline.testrun": run}, run
+}

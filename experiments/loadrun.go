@@ -10,6 +10,7 @@ import (
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/output"
 )
 
 // LoadRun is a plain load, as faultline load runs it: one schedule, no
@@ -47,7 +48,7 @@ func RunLoad(ctx context.Context, lr LoadRun) (exitcode.Code, error) {
 		if out.path == "" {
 			continue
 		}
-		if err := report.CheckOutput(out.path); err != nil {
+		if err := output.Check(out.path); err != nil {
 			return exitcode.Usage, exitcode.Wrap(fmt.Errorf("%s: %w", out.what, err), exitcode.Usage)
 		}
 	}
@@ -106,7 +107,7 @@ func writeLoadOutputs(lr LoadRun, res *loadgen.Result, verdicts []loadgen.Thresh
 		}
 	}
 	if lr.HgrmPath != "" {
-		if err := report.WriteFileAtomic(lr.HgrmPath, func(w io.Writer) error {
+		if err := output.WriteFile(lr.HgrmPath, func(w io.Writer) error {
 			return report.WriteHgrm(w, res.Total.Latency(""), lr.HgrmScale, report.DefaultTicksPerHalfDistance)
 		}); err != nil {
 			return fmt.Errorf("hgrm file: %w", err)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/output"
 )
 
 // defaultFormats are what a run leaves besides its journal when the file
@@ -36,7 +37,7 @@ func (r *runner) writeReports() {
 			continue // validation rejected unknown formats already
 		}
 		path := filepath.Join(r.res.Dir, "report"+f.Extension)
-		if err := report.WriteFileAtomic(path, func(w io.Writer) error { return f.Render(w, run, report.Options{}) }); err != nil {
+		if err := output.WriteFile(path, func(w io.Writer) error { return f.Render(w, run, report.Options{}) }); err != nil {
 			fmt.Fprintf(r.opts.Log, "faultline: write %s: %v\n", path, err)
 			continue
 		}

@@ -3,7 +3,7 @@
 //   - files on disk: the journal of a run (journal.go) and the versioned
 //     results file of a load (results.go), read back into one Run whatever
 //     produced it (input.go, journal_run.go), and written atomically to
-//     regular files (atomic.go);
+//     regular files (package report/output);
 //   - rendering a Run in every registered format (format.go): text,
 //     Markdown, HTML with plots, JSON, JUnit, CSV, HdrHistogram .hgrm and
 //     .hlog, Prometheus text; the status breakdown and links they share;

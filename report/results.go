@@ -13,6 +13,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/output"
 )
 
 // ResultsSchema and ResultsVersion identify faultline's results file
@@ -172,18 +173,18 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // either complete or absent, and memory does not grow with the run.
 type ResultsWriter struct {
 	path    string
-	out     *Output
+	out     *output.File
 	start   time.Time
 	count   int
 	err     error
 	encoder *json.Encoder
 }
 
-// CreateResults starts writing a results file at path, as an Output (a
+// CreateResults starts writing a results file at path, as an output.File (a
 // regular file appears whole at Close; a device or pipe is written as the
 // intervals come).
 func CreateResults(path string, info RunInfo) (*ResultsWriter, error) {
-	out, err := CreateOutput(path)
+	out, err := output.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("create results file: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/output"
 )
 
 func init() { register("estimate", newEstimateCmd) }
@@ -268,7 +269,7 @@ func writeUSLPage(path, title string, text func(io.Writer) error, fit *estimate.
 	if err := text(&table); err != nil {
 		return err
 	}
-	if err := report.WriteFileAtomic(path, func(w io.Writer) error {
+	if err := output.WriteFile(path, func(w io.Writer) error {
 		return report.WriteUSLHTML(w, title, table.String(), points, fit)
 	}); err != nil {
 		return fmt.Errorf("--html: %w", err)

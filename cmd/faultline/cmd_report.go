@@ -10,6 +10,7 @@ import (
 
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/output"
 )
 
 func init() { register("report", newReportCmd) }
@@ -123,7 +124,7 @@ func writeOutput(e *env, path string, render func(io.Writer) error) error {
 	if path == "" {
 		return render(e.stdout)
 	}
-	err := report.WriteFileAtomic(path, render)
+	err := output.WriteFile(path, render)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

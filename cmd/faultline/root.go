@@ -13,7 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/faultline-dev/faultline/internal/exitcode"
-	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/output"
 )
 
 // env is the process state a command may use, injected so that tests run
@@ -156,7 +156,7 @@ func checkOutputs(paths map[string]string) error {
 		if paths[flag] == "" {
 			continue
 		}
-		if err := report.CheckOutput(paths[flag]); err != nil {
+		if err := output.Check(paths[flag]); err != nil {
 			return usageErrorf("%s: %v", flag, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package report
+package output
 
 import (
 	"io"
@@ -17,11 +17,11 @@ func writeString(s string) func(io.Writer) error {
 	}
 }
 
-// TestWriteFileAtomicDestinations checks what each kind of destination
+// TestWriteFileDestinations checks what each kind of destination
 // becomes: new paths and regular files are replaced atomically, a link's
 // target is written and the link kept, and directories, missing folders
-// and dangling links are refused (by CheckOutput too, before any work).
-func TestWriteFileAtomicDestinations(t *testing.T) {
+// and dangling links are refused (by Check too, before any work).
+func TestWriteFileDestinations(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name    string
@@ -66,8 +66,8 @@ func TestWriteFileAtomicDestinations(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			path := c.setup(t, dir)
-			checkErr := CheckOutput(path)
-			err := WriteFileAtomic(path, writeString("new"))
+			checkErr := Check(path)
+			err := WriteFile(path, writeString("new"))
 			for _, e := range []error{checkErr, err} {
 				if c.wantErr == "" && e != nil || c.wantErr != "" && (e == nil || !strings.Contains(e.Error(), c.wantErr)) {
 					t.Errorf("error %v, want %q", e, c.wantErr)
@@ -83,11 +83,11 @@ func TestWriteFileAtomicDestinations(t *testing.T) {
 	}
 }
 
-// TestWriteFileAtomicWritesThroughDevices checks that a character device
+// TestWriteFileWritesThroughDevices checks that a character device
 // and a named pipe are written as they are, not replaced by a plain file.
-func TestWriteFileAtomicWritesThroughDevices(t *testing.T) {
+func TestWriteFileWritesThroughDevices(t *testing.T) {
 	t.Parallel()
-	if err := WriteFileAtomic(os.DevNull, writeString("discarded")); err != nil {
+	if err := WriteFile(os.DevNull, writeString("discarded")); err != nil {
 		t.Fatalf("write %s: %v", os.DevNull, err)
 	}
 	if fi, err := os.Stat(os.DevNull); err != nil || fi.Mode()&fs.ModeCharDevice == 0 {
@@ -108,7 +108,7 @@ func TestWriteFileAtomicWritesThroughDevices(t *testing.T) {
 		b, _ := io.ReadAll(f)
 		got <- string(b)
 	}()
-	if err := WriteFileAtomic(fifo, writeString("through the pipe")); err != nil {
+	if err := WriteFile(fifo, writeString("through the pipe")); err != nil {
 		t.Fatal(err)
 	}
 	if s := <-got; s != "through the pipe" {

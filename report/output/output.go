@@ -1,4 +1,8 @@
-package report
+// Package output writes the files faultline produces (reports, results
+// files, plots) so that a reader never sees half of one: a regular file
+// appears whole or not at all, a device or a pipe is written through, and
+// a path that cannot be written is refused before the work starts.
+package output
 
 import (
 	"errors"
@@ -9,7 +13,7 @@ import (
 	"path/filepath"
 )
 
-// Output is a file being written. A new path or a regular file is written
+// File is a file being written. A new path or a regular file is written
 // through a temporary file beside it, synced and renamed into place by
 // Commit, so it is complete or untouched: a reader never sees half a
 // report, and a failed write leaves nothing. A symbolic link is followed:
@@ -17,18 +21,18 @@ import (
 // or a named pipe (/dev/null, /dev/stdout, a FIFO a script reads) is
 // written through as it is, since renaming over it would replace the
 // device with a plain file. Anything else is refused.
-type Output struct {
+type File struct {
 	f *os.File
 	// final is where a temporary file is renamed to; empty when f is the
 	// destination itself.
 	final string
 }
 
-// CheckOutput reports, without writing anything, why path could not be
+// Check reports, without writing anything, why path could not be
 // written: a directory, a missing folder, a dangling link, a socket or a
 // block device. Commands call it for every output path before they start
 // work whose result would otherwise be lost.
-func CheckOutput(path string) error {
+func Check(path string) error {
 	target, fi, err := resolveOutput(path)
 	if err != nil {
 		return err
@@ -44,8 +48,8 @@ func CheckOutput(path string) error {
 	return os.Remove(tmp.Name())
 }
 
-// CreateOutput starts writing path; see Output.
-func CreateOutput(path string) (*Output, error) {
+// Create starts writing path; see File.
+func Create(path string) (*File, error) {
 	target, fi, err := resolveOutput(path)
 	if err != nil {
 		return nil, err
@@ -55,13 +59,13 @@ func CreateOutput(path string) (*Output, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Output{f: f}, nil
+		return &File{f: f}, nil
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp-*")
 	if err != nil {
 		return nil, err
 	}
-	return &Output{f: tmp, final: target}, nil
+	return &File{f: tmp, final: target}, nil
 }
 
 // resolveOutput follows path's symbolic links and returns what is to be
@@ -126,18 +130,18 @@ func unwrapPathError(err error) error {
 }
 
 // Name is the file being written (the temporary one, for a regular file).
-func (o *Output) Name() string { return o.f.Name() }
+func (o *File) Name() string { return o.f.Name() }
 
 // Write writes to the output.
-func (o *Output) Write(p []byte) (int, error) { return o.f.Write(p) }
+func (o *File) Write(p []byte) (int, error) { return o.f.Write(p) }
 
 // WriteString writes s to the output.
-func (o *Output) WriteString(s string) (int, error) { return o.f.WriteString(s) }
+func (o *File) WriteString(s string) (int, error) { return o.f.WriteString(s) }
 
 // Commit finishes the output: a temporary file is synced, made readable
 // by all (CreateTemp makes it private; reports are for sharing) and
 // renamed into place. On error nothing is left at the destination.
-func (o *Output) Commit() error {
+func (o *File) Commit() error {
 	if o.final == "" {
 		return o.f.Close()
 	}
@@ -158,18 +162,18 @@ func (o *Output) Commit() error {
 }
 
 // Abort discards a temporary file; a device or pipe keeps what it got.
-func (o *Output) Abort() {
+func (o *File) Abort() {
 	o.f.Close()
 	if o.final != "" {
 		os.Remove(o.f.Name())
 	}
 }
 
-// WriteFileAtomic writes path with write, as Output does: atomically for a
+// WriteFile writes path with write, as File does: atomically for a
 // new path or a regular file (through a link to one), straight through for
 // a device or a pipe.
-func WriteFileAtomic(path string, write func(io.Writer) error) error {
-	out, err := CreateOutput(path)
+func WriteFile(path string, write func(io.Writer) error) error {
+	out, err := Create(path)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,7 @@ type Spec struct {
 	Service       string  `yaml:"service,omitempty"`
 	CPUs          float64 `yaml:"cpus,omitempty"`
 	Memory        Size    `yaml:"memory,omitempty"`
+	Network       string  `yaml:"network,omitempty"`
 }
 
 // decode returns the fault s describes, unchecked.

@@ -24,6 +24,7 @@ var docGroups = []struct{ group, title string }{
 	{GroupToxiproxy, "Network faults (Toxiproxy)"},
 	{GroupContainer, "Container faults (Docker Engine)"},
 	{GroupProcess, "Process faults"},
+	{GroupPod, "Pod faults (Kubernetes)"},
 	{GroupService, "In-process service faults"},
 }
 

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/faultline-dev/faultline/chaos/docker"
+	"github.com/faultline-dev/faultline/internal/kube"
 )
 
 // Fault is one configured fault of some kind. It is also the kind's
@@ -54,7 +55,8 @@ type Crashable interface {
 }
 
 // Env is what faults resolve against and act on: the Toxiproxy server, the
-// Docker Engine, the in-process services and the seed for picking victims.
+// Docker Engine, the Kubernetes cluster, the in-process services and the
+// seed for picking victims.
 type Env struct {
 	// ToxiproxyURL is the API of the Toxiproxy server network faults use.
 	ToxiproxyURL string
@@ -71,9 +73,16 @@ type Env struct {
 	// StressBinary is the static Linux faultline binary that the stress
 	// faults copy into containers; empty means this process's executable.
 	StressBinary string
+	// Kube says which Kubernetes cluster pod faults act on (--kubeconfig,
+	// --context); the zero value means $KUBECONFIG or ~/.kube/config and
+	// its current context, or the in-cluster account in a pod. A revert
+	// from the ledger with the zero value reaches the cluster as the
+	// injecting process did.
+	Kube kube.Config
 
 	mu     sync.Mutex
 	engine *docker.Engine
+	kubes  map[kube.Config]*kube.Client // one client per config, made on first use
 }
 
 // docker returns the engine, connecting on first use.

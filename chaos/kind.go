@@ -20,7 +20,7 @@ import (
 // kind is a registered fault kind.
 type kind struct {
 	name    string
-	group   string // GroupToxiproxy, GroupContainer, GroupProcess or GroupService
+	group   string // GroupToxiproxy, GroupContainer, GroupProcess, GroupService or GroupPod
 	summary string // one line for help and docs
 	// hidden kinds are not faults a user asks for (the runner's proxies):
 	// Kinds omits them and NewFault rejects them, but the ledger decodes
@@ -40,6 +40,7 @@ const (
 	GroupContainer = "container" // containers, through the Docker Engine
 	GroupProcess   = "process"   // a process of this machine
 	GroupService   = "service"   // a service running inside faultline
+	GroupPod       = "pod"       // pods and workloads, through the Kubernetes API
 )
 
 var kinds = map[string]*kind{}

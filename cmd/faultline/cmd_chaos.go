@@ -30,6 +30,7 @@ const toxiproxyURLEnv = "FAULTLINE_TOXIPROXY_URL"
 type chaosOptions struct {
 	ledger       string
 	toxiproxyURL string
+	kube         chaos.KubeConfig // --kubeconfig, --context: the cluster of pod faults
 }
 
 // openLedger opens the ledger --ledger names, else the per-user default.
@@ -89,7 +90,8 @@ func newChaosCmd(e *env) *cobra.Command {
 		Use:   "chaos",
 		Short: "Inject faults, see what is active, and clean up",
 		Long: `Inject network faults (through Toxiproxy), container faults (through the
-Docker Engine) and process faults (signals), for a while (--for) or until
+Docker Engine), pod faults (through the Kubernetes API) and process faults
+(signals), for a while (--for) or until
 "faultline chaos cleanup". Every fault is written to a ledger before it
 touches anything, and reverted on the normal end, on Ctrl-C or SIGTERM, and
 on a panic; after a SIGKILL, "faultline chaos cleanup" reverts what is left.
@@ -100,6 +102,8 @@ command that started it. See docs/chaos.md.`,
 	}
 	cmd.PersistentFlags().StringVar(&opts.ledger, "ledger", "", "the ledger file of injected faults (default "+chaos.LedgerPathHelp+")")
 	cmd.PersistentFlags().StringVar(&opts.toxiproxyURL, "toxiproxy-url", e.getenv(toxiproxyURLEnv), "API of an external Toxiproxy server (default: an embedded one; env "+toxiproxyURLEnv+")")
+	cmd.PersistentFlags().StringVar(&opts.kube.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster of pod faults (default $KUBECONFIG, else ~/.kube/config; in a pod, its service account); cleanup defaults to the one each fault was injected with")
+	cmd.PersistentFlags().StringVar(&opts.kube.Context, "context", "", "kubeconfig context of pod faults (default the current context)")
 
 	inject := &cobra.Command{
 		Use:   "inject KIND",
@@ -201,7 +205,7 @@ func newInjectCmd(e *env, opts *chaosOptions, kind, use string) *cobra.Command {
 		}
 		// Container kinds pick their victims with a seed: the one given
 		// (--seed), else a random one, printed so the pick can be redone.
-		picks := info.Group == chaos.GroupContainer
+		picks := info.Group == chaos.GroupContainer || info.Group == chaos.GroupPod
 		seed := randomSeed()
 		if picks && cmd.Flags().Changed("seed") {
 			seed, _ = strconv.ParseUint(cmd.Flags().Lookup("seed").Value.String(), 10, 64)
@@ -229,7 +233,7 @@ func runInject(ctx context.Context, e *env, opts *chaosOptions, f chaos.Fault, g
 	if err != nil {
 		return err
 	}
-	cenv := &chaos.Env{ToxiproxyURL: opts.toxiproxyURL, Seed: r.seed}
+	cenv := &chaos.Env{ToxiproxyURL: opts.toxiproxyURL, Seed: r.seed, Kube: opts.kube}
 	defer cenv.Close()
 	if group == chaos.GroupToxiproxy && opts.toxiproxyURL == "" {
 		tp, err := chaos.StartToxiproxy(ctx)
@@ -345,7 +349,7 @@ in effect.`,
 				return err
 			}
 			noteLegacyLedger(e, ledger)
-			cenv := &chaos.Env{}
+			cenv := &chaos.Env{Kube: opts.kube}
 			defer cenv.Close()
 			n, err := chaos.RevertLedger(cmd.Context(), ledger, cenv, e.stdout)
 			if n == 0 && err == nil {

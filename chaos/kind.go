@@ -26,6 +26,10 @@ type kind struct {
 	// Kinds omits them and NewFault rejects them, but the ledger decodes
 	// them.
 	hidden bool
+	// inProcess kinds keep part of the fault in the process that injects
+	// it (the HTTP faults' proxy): that process must hold the fault, and
+	// it ends when the process does.
+	inProcess bool
 	// newFault returns a fault of the kind with every field zero, to decode
 	// YAML into or bind flags to.
 	newFault func() Fault
@@ -74,6 +78,9 @@ type KindInfo struct {
 	Name    string
 	Group   string
 	Summary string
+	// InProcess says the fault lives in the process that injects it: a
+	// command must hold it (--for, or until Ctrl-C), it cannot outlive it.
+	InProcess bool
 	// Fields are the kind's fields, in the order its struct declares them.
 	Fields []Field
 }
@@ -85,7 +92,7 @@ func DescribeKind(name string) (KindInfo, bool) {
 		return KindInfo{}, false
 	}
 	fields, _ := fieldsOf(reflect.TypeOf(k.newFault()))
-	return KindInfo{Name: k.name, Group: k.group, Summary: k.summary, Fields: fields}, true
+	return KindInfo{Name: k.name, Group: k.group, Summary: k.summary, InProcess: k.inProcess, Fields: fields}, true
 }
 
 // NewFault returns a fault of the named kind with every field zero: decode

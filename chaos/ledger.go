@@ -71,6 +71,9 @@ type Entry struct {
 	DecodeErr error
 	// LastError is the latest failed revert attempt, if any.
 	LastError string
+	// RevertNote is what the revert said it did (such as how many requests
+	// an HTTP fault touched), once a Session has reverted the entry.
+	RevertNote string
 }
 
 // record is one line of the ledger file.

@@ -111,6 +111,7 @@ func (s *Session) Revert(ctx context.Context, e *Entry) error {
 	}
 	s.mu.Lock()
 	s.active = slices.DeleteFunc(s.active, func(x *Entry) bool { return x == e })
+	e.RevertNote = note
 	s.mu.Unlock()
 	s.logf("reverted %s [%s]: %s", e.Injection.Describe(), e.ID, note)
 	return nil

@@ -29,15 +29,21 @@ type Spec struct {
 	Names         []string          `yaml:"names,omitempty"`
 	Labels        map[string]string `yaml:"labels,omitempty"`
 	Selection     `yaml:",inline"`
-	Seed          *uint64 `yaml:"seed,omitempty"`
-	Signal        string  `yaml:"signal,omitempty"`
-	Restore       *bool   `yaml:"restore,omitempty"`
-	PID           int     `yaml:"pid,omitempty"`
-	Pidfile       string  `yaml:"pidfile,omitempty"`
-	Service       string  `yaml:"service,omitempty"`
-	CPUs          float64 `yaml:"cpus,omitempty"`
-	Memory        Size    `yaml:"memory,omitempty"`
-	Network       string  `yaml:"network,omitempty"`
+	Seed          *uint64           `yaml:"seed,omitempty"`
+	Signal        string            `yaml:"signal,omitempty"`
+	Restore       *bool             `yaml:"restore,omitempty"`
+	PID           int               `yaml:"pid,omitempty"`
+	Pidfile       string            `yaml:"pidfile,omitempty"`
+	Service       string            `yaml:"service,omitempty"`
+	CPUs          float64           `yaml:"cpus,omitempty"`
+	Memory        Size              `yaml:"memory,omitempty"`
+	Network       string            `yaml:"network,omitempty"`
+	Method        string            `yaml:"method,omitempty"`
+	Path          string            `yaml:"path,omitempty"`
+	Headers       map[string]string `yaml:"headers,omitempty"`
+	Percent       *float64          `yaml:"percent,omitempty"`
+	Status        int               `yaml:"status,omitempty"`
+	Reset         bool              `yaml:"reset,omitempty"`
 }
 
 // decode returns the fault s describes, unchecked.

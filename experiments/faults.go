@@ -67,7 +67,8 @@ func (d *faultDriver) revert(f *PlannedFault) error {
 			entry.Injection.Describe(), err, d.ledgerPath)
 		d.say("%v", err)
 	} else {
-		d.say("reverted %s", entry.Injection.Describe())
+		jf.Note = entry.RevertNote
+		d.say("reverted %s: %s", entry.Injection.Describe(), entry.RevertNote)
 	}
 	if d.journal.clock.started() {
 		d.lastRevert = d.journal.clock.offset()

@@ -269,6 +269,12 @@ func runInject(ctx context.Context, e *env, opts *chaosOptions, f chaos.Fault, g
 		}
 		fmt.Fprintf(e.stderr, "the embedded Toxiproxy server lives as long as this command: holding the fault until Ctrl-C (use --for, or --toxiproxy-url for a fault that outlives the command)\n")
 		return session.Hold(ctx, f, 0)
+	case inProcess(f):
+		if _, err := session.Plan(ctx, f); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "%s runs in this command (its HTTP proxy): holding the fault until Ctrl-C (use --for)\n", f.Kind())
+		return session.Hold(ctx, f, 0)
 	}
 	entry, err := session.Inject(ctx, f)
 	if err != nil {
@@ -480,4 +486,10 @@ with --toxiproxy-url or ` + toxiproxyURLEnv + `.`,
 	serve.Flags().BoolVar(&logEvents, "log", false, "log the server's events (proxies, toxics, connections) to stderr as JSON lines")
 	cmd.AddCommand(serve)
 	return cmd
+}
+
+// inProcess reports whether the fault lives in the process that injects it.
+func inProcess(f chaos.Fault) bool {
+	info, _ := chaos.DescribeKind(f.Kind())
+	return info.InProcess
 }

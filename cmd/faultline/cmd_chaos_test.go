@@ -97,6 +97,10 @@ func TestChaosCLIExitCodes(t *testing.T) {
 		{"dry run touches nothing", []string{"inject", "latency", "--proxy", "db", "--latency", "1s", "--toxiproxy-url", url, "--dry-run"}, 0, []string{"dry run: would inject latency 1s downstream on proxy db"}, nil},
 		{"dry run on the embedded server", []string{"inject", "timeout", "--proxy", "db", "--upstream", "127.0.0.1:9", "--dry-run"}, 0, []string{"would inject timeout (blackhole)", "embedded toxiproxy", "started for this command"}, nil},
 		{"held on the embedded server", []string{"inject", "latency", "--proxy", "web", "--upstream", "127.0.0.1:9", "--latency", "5ms", "--for", "200ms"}, 0, []string{"injected latency 5ms", "reverted latency 5ms", "deleted proxy web"}, nil},
+		{"http fault dry run", []string{"inject", "http_abort", "--proxy", "db", "--method", "POST", "--path", "/api/orders/{id}", "--percent", "10", "--seed", "7", "--toxiproxy-url", url, "--dry-run"}, 0, []string{"dry run: would inject http_abort 503 for 10% of POST /api/orders/{id} on proxy db", "seed 7"}, nil},
+		{"http fault held", []string{"inject", "http_delay", "--proxy", "web", "--upstream", "127.0.0.1:9", "--delay", "5ms", "--for", "200ms"}, 0, []string{"injected http_delay delay 5ms for 100% of any method any path", "reverted http_delay", "touched 0 of 0 matching requests"}, nil},
+		{"http fault bad path", []string{"inject", "http_abort", "--proxy", "db", "--path", "/a/{id...}/b", "--percent", "0"}, 2, nil, []string{"must be the last segment", "percent 0"}},
+		{"http fault held without --for on an external server", []string{"inject", "http_abort", "--proxy", "nope", "--toxiproxy-url", url}, 5, nil, []string{`proxy "nope" not found`}},
 		{"proxy create needs a server", []string{"proxy", "create", "x", "--upstream", "127.0.0.1:9"}, 2, nil, []string{"give --toxiproxy-url"}},
 		{"proxy list", []string{"proxy", "list", "--toxiproxy-url", url}, 0, []string{"proxy db  127.0.0.1:"}, nil},
 		// --ledger names a file that was never written: not "clean".

@@ -30,6 +30,15 @@ type LoadRun struct {
 	// Progress, when set, receives a live progress line redrawn in place
 	// (a terminal).
 	Progress io.Writer
+	// Live, when set, receives every interval as it ends (live metrics).
+	Live LiveSink
+}
+
+// LiveSink receives the load's intervals as they end, each with the phase
+// it fell in ("" in a plain load) and the kinds of the faults active then:
+// internal/live serves and pushes them as Prometheus metrics.
+type LiveSink interface {
+	Interval(iv *loadgen.Stats, phase string, faults []string)
 }
 
 // RunLoad runs the load and writes its summary and files. The code says
@@ -67,6 +76,9 @@ func RunLoad(ctx context.Context, lr LoadRun) (exitcode.Code, error) {
 	var progress *loadgen.Progress
 	opts.OnInterval = func(iv *loadgen.Stats) {
 		evaluator.Observe(iv)
+		if lr.Live != nil {
+			lr.Live.Interval(iv, "", nil)
+		}
 		if results != nil {
 			results.WriteInterval(iv)
 		}

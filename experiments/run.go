@@ -34,6 +34,9 @@ type RunOptions struct {
 	InconclusiveOK bool
 	// DockerImage overrides targets.image for Docker mode.
 	DockerImage string
+	// Live, when set, receives every interval with its phase and the
+	// faults active (live metrics).
+	Live LiveSink
 }
 
 // Result is what a run did: how it ended (its exit code and why), its
@@ -266,7 +269,11 @@ func (r *runner) interval(iv *loadgen.Stats, watching bool) bool {
 	r.samples[phase.Name] = append(r.samples[phase.Name], s)
 	r.journal.interval(phase.Name, iv)
 	r.evaluator.Observe(iv)
-	r.show.interval(phase, iv, r.plan.Total, r.faults.activeKinds())
+	faults := r.faults.activeKinds()
+	r.show.interval(phase, iv, r.plan.Total, faults)
+	if r.opts.Live != nil {
+		r.opts.Live.Interval(iv, phase.Name, faults)
+	}
 	if !watching {
 		return false
 	}

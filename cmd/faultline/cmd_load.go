@@ -27,6 +27,7 @@ type loadFlags struct {
 	timeout, connectTimeout, grace        time.Duration
 	caFile, certFile, keyFile, out, hgrm  string
 	hgrmUnit, engine                      string
+	live                                  liveFlags
 }
 
 func newLoadCmd(e *env) *cobra.Command {
@@ -60,12 +61,15 @@ get --grace to complete.
 Thresholds (exit 1 when one fails): [NAME:]METRIC OP VALUE [over WINDOW],
 e.g. 'p99<250ms', 'error_rate<1%', 'checkout:p99.9<1s', 'p99<250ms over 10s'.
 Metrics:
-` + indent(metric.Names, "  "),
+` + indent(metric.Names, "  ") + `
+
+` + liveHelp,
 		Example: `  faultline load http://127.0.0.1:8080/ --rate 2000/s --duration 30s
   faultline load http://127.0.0.1:8080/ --stage 30s:500/s --stage 60s:500/s --stage 10s:0/s
   faultline load http://127.0.0.1:8080/ --concurrency 50 --duration 1m
   faultline load http://10.0.0.5:8080/ --rate 2M/s --duration 1m --segment 0/4 --out g0.json
-  faultline load --targets targets.txt --rate 1000/s --duration 1m --threshold 'p99<250ms' --out results.json`,
+  faultline load --targets targets.txt --rate 1000/s --duration 1m --threshold 'p99<250ms' --out results.json
+  faultline load http://127.0.0.1:8080/ --rate 1000/s --duration 1h --metrics-addr 127.0.0.1:9464`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLoad(cmd, e, f, args)
@@ -100,6 +104,7 @@ Metrics:
 	fl.StringVar(&f.hgrm, "hgrm", "", "write the latency percentile distribution (.hgrm) here")
 	fl.StringVar(&f.hgrmUnit, "hgrm-unit", "ms", "unit of --hgrm values: ns, us, ms or s")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress line")
+	f.live.add(fl)
 	fl.StringVar(&f.engine, "engine", string(loadgen.EngineAuto), "how requests are sent: auto (epoll where it serves), epoll (Linux event loops; plain http:// over HTTP/1.1 only) or goroutine (a goroutine per connection; TLS, HTTP/2, every platform)")
 	return cmd
 }
@@ -287,7 +292,13 @@ func runLoad(cmd *cobra.Command, e *env, f loadFlags, args []string) error {
 	if !f.quiet && e.stderrIsTerminal() {
 		lr.Progress = e.stderr
 	}
+	l, err := f.live.start(e)
+	if err != nil {
+		return err
+	}
+	lr.Live = sink(l)
 	code, err := experiments.RunLoad(cmd.Context(), lr)
+	stopLive(e, l)
 	if err != nil {
 		return err
 	}

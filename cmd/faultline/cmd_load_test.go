@@ -181,3 +181,37 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Errorf("unknown command: exit %d, want 2", code)
 	}
 }
+
+// TestLoadMetricsAddrInUse: a --metrics-addr port already taken is exit 2,
+// naming the flag, before any request reaches the target (issue 13).
+func TestLoadMetricsAddrInUse(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, run := range [][]string{
+		{"load", srv.URL, "--rate", "100/s", "--duration", "1s"},
+		{"run", "../../examples/quickstart.yaml", "--time-scale", "0.01"},
+	} {
+		args := append(run, "--metrics-addr", taken.Addr().String())
+		code, stdout, stderr := runCLI(t, args...)
+		if code != 2 || !strings.Contains(stderr, "--metrics-addr "+taken.Addr().String()) || !strings.Contains(stderr, "in use") {
+			t.Errorf("%v: exit %d, stderr %q: want 2 naming --metrics-addr", run[0], code, stderr)
+		}
+		if stdout != "" {
+			t.Errorf("%v: printed %q", run[0], stdout)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("%d requests reached the target", n)
+	}
+	code, _, stderr := runCLI(t, "load", srv.URL, "--rate", "100/s", "--duration", "1s", "--prometheus-remote-write", "ftp://127.0.0.1/")
+	if code != 2 || !strings.Contains(stderr, "--prometheus-remote-write") {
+		t.Errorf("ftp remote write: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -18,6 +18,7 @@ func newRunCmd(e *env) *cobra.Command {
 		dryRun, quiet, inconclusiveOK bool
 		timeScale                     float64
 		ledger, out                   string
+		liveF                         liveFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run EXPERIMENT.yaml",
@@ -36,10 +37,13 @@ data cannot tell. The file format is in docs/experiments.md.
 
 When several things go wrong in one run, the exit code is the first of
 6, 130, 2, 5, 4, 3, 1: a fault that could not be reverted outweighs
-everything, and an interrupted run is 130 whatever it was doing.`,
+everything, and an interrupted run is 130 whatever it was doing.
+
+` + liveHelp,
 		Example: `  faultline run examples/quickstart.yaml
   faultline run examples/quickstart.yaml --dry-run
-  faultline run experiment.yaml --time-scale 0.1 --out results/`,
+  faultline run experiment.yaml --time-scale 0.1 --out results/
+  faultline run experiment.yaml --metrics-addr 127.0.0.1:9464 --prometheus-remote-write http://127.0.0.1:9090/api/v1/write`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := experiments.CheckTimeScale(timeScale); err != nil {
@@ -57,10 +61,15 @@ everything, and an interrupted run is 130 whatever it was doing.`,
 			if dryRun {
 				return plan.Describe(e.stdout)
 			}
+			l, err := liveF.start(e)
+			if err != nil {
+				return err
+			}
 			res, err := experiments.Run(cmd.Context(), plan, experiments.RunOptions{
 				Log: e.stderr, Progress: !quiet && e.stderrIsTerminal(), LedgerPath: ledger, Dir: out,
-				Getenv: e.getenv, Tool: "faultline " + version, InconclusiveOK: inconclusiveOK,
+				Getenv: e.getenv, Tool: "faultline " + version, InconclusiveOK: inconclusiveOK, Live: sink(l),
 			})
+			stopLive(e, l)
 			if err != nil {
 				return err
 			}
@@ -77,6 +86,7 @@ everything, and an interrupted run is 130 whatever it was doing.`,
 	f.StringVar(&out, "out", "", "directory for the journal and reports (default from the file, else faultline-out/NAME-TIME)")
 	f.BoolVar(&inconclusiveOK, "inconclusive-ok", false, "let inconclusive verdicts pass (by default they fail the gate)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no live progress line")
+	liveF.add(f)
 	return cmd
 }
 

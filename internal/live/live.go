@@ -117,7 +117,7 @@ func (l *Live) Interval(iv *loadgen.Stats, phase string, faults []string) {
 	}
 }
 
-// Close makes a last push of the final figures (bounded by PushTimeout),
+// Close makes the push still waiting, if any (bounded by PushTimeout),
 // stops serving, and says what the remote write did when any push failed
 // ("" otherwise).
 func (l *Live) Close() string {
@@ -242,11 +242,16 @@ func (p *pusher) send(t time.Time) error {
 	return err
 }
 
-// close stops the loop, pushes the final figures and reports failures.
+// close stops the loop, makes the push still waiting (the last interval's,
+// stamped with its end) and reports failures.
 func (p *pusher) close() string {
 	close(p.stop)
 	<-p.stopped
-	p.push(time.Now())
+	select {
+	case t := <-p.due:
+		p.push(t)
+	default:
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.failures == 0 {

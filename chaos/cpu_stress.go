@@ -19,7 +19,7 @@ func init() {
 	registerKind(kind{
 		name:         "cpu_stress",
 		group:        GroupContainer,
-		summary:      "burn load percent of a CPU in each of workers threads inside containers (faultline stress cpu, copied in and exec'd); revert stops it and removes the copy",
+		summary:      "burn load percent of a CPU in each of workers threads inside containers (faultline stress cpu, copied in and exec'd), or take load percent of an in-process service's core (service); revert stops it",
 		newFault:     func() Fault { return new(cpuStressFault) },
 		newInjection: func() Injection { return new(stressInjection) },
 	})
@@ -36,6 +36,7 @@ type cpuStressFault struct {
 	Load        int             `yaml:"load,omitempty" doc:"the share of a CPU each worker burns, in percent (required; 1 to 100), counted in the worker's own CPU time"`
 	Workers     int             `yaml:"workers,omitempty" default:"1" doc:"the number of worker threads"`
 	MaxDuration time.Duration   `yaml:"max_duration,omitempty" default:"1h" doc:"the stressor's own time limit (at most 24h): it exits then even if the fault is never reverted"`
+	Service     string          `yaml:"service,omitempty" doc:"instead of containers: the bundled service running inside faultline whose core the stressor shares (load 1 to 99; see the in-process model in docs/chaos.md)"`
 }
 
 var _ Fault = (*cpuStressFault)(nil)
@@ -43,6 +44,9 @@ var _ Fault = (*cpuStressFault)(nil)
 func (f *cpuStressFault) Kind() string { return "cpu_stress" }
 
 func (f *cpuStressFault) Validate() []error {
+	if f.Service != "" {
+		return f.validateInProcess()
+	}
 	errs := f.Target.validate()
 	if !stress.ValidLoad(f.Load) {
 		errs = append(errs, fieldErrorf("load", "load %d: want a percentage of a CPU from 1 to 100, such as 80", f.Load))
@@ -59,9 +63,17 @@ func (f *cpuStressFault) what() string {
 	return fmt.Sprintf("cpu_stress %d%% x%d", f.Load, f.workers())
 }
 
-func (f *cpuStressFault) Describe() string { return f.what() + " on " + f.Target.describe() }
+func (f *cpuStressFault) Describe() string {
+	if f.Service != "" {
+		return fmt.Sprintf("cpu_stress %d%% on in-process service %s", f.Load, f.Service)
+	}
+	return f.what() + " on " + f.Target.describe()
+}
 
 func (f *cpuStressFault) Resolve(ctx context.Context, env *Env) (Injection, error) {
+	if f.Service != "" {
+		return f.resolveInProcess(env)
+	}
 	args := []string{"cpu", "--load", strconv.Itoa(f.Load), "--workers", strconv.Itoa(f.workers())}
 	return resolveStress(ctx, env, f.Target, f.what(), args, f.MaxDuration)
 }
@@ -109,6 +121,10 @@ func resolveStress(ctx context.Context, env *Env, target containerTarget, what s
 // `stress stop --remove` there, which ends the stressor and deletes the
 // copy. The Docker Engine API alone does it: no shell, no image.
 type stressInjection struct {
+	// InProcess is set instead of the rest for a stress on a service
+	// running inside faultline (see cpu_stress_service.go).
+	InProcess *serviceStress `json:"in_process,omitempty"`
+
 	Host       string         `json:"docker_host"`
 	What       string         `json:"what"`
 	Selection  string         `json:"selection"`
@@ -121,6 +137,9 @@ type stressInjection struct {
 var _ Injection = (*stressInjection)(nil)
 
 func (s *stressInjection) Describe() string {
+	if s.InProcess != nil {
+		return s.InProcess.describe()
+	}
 	names := make([]string, len(s.Containers))
 	for i, c := range s.Containers {
 		names[i] = c.Name
@@ -129,6 +148,9 @@ func (s *stressInjection) Describe() string {
 }
 
 func (s *stressInjection) Inject(ctx context.Context, env *Env) error {
+	if s.InProcess != nil {
+		return s.InProcess.inject(env)
+	}
 	eng, err := engineAt(ctx, env, s.Host)
 	if err != nil {
 		return err
@@ -154,6 +176,9 @@ func (s *stressInjection) Inject(ctx context.Context, env *Env) error {
 const stressStopTimeout = 30 * time.Second
 
 func (s *stressInjection) Revert(ctx context.Context, env *Env) (string, error) {
+	if s.InProcess != nil {
+		return s.InProcess.revert(env)
+	}
 	eng, err := engineAt(ctx, env, s.Host)
 	if err != nil {
 		return "", err

@@ -44,6 +44,8 @@ type Spec struct {
 	Percent       *float64          `yaml:"percent,omitempty"`
 	Status        int               `yaml:"status,omitempty"`
 	Reset         bool              `yaml:"reset,omitempty"`
+	Load          int               `yaml:"load,omitempty"`
+	Workers       int               `yaml:"workers,omitempty"`
 }
 
 // decode returns the fault s describes, unchecked.

@@ -83,6 +83,9 @@ func (v *validator) validateFault(path string, ps PhaseSpec, phase *Phase, index
 	if fs.Kind == "crash" && (!v.exp.Targets.Shop || v.exp.Targets.Docker) {
 		v.problem(path, "crash acts on the bundled shop's in-process services: add targets.shop: true (for containers, use kill)")
 	}
+	if fs.Kind == "cpu_stress" && service != "" && (!v.exp.Targets.Shop || v.exp.Targets.Docker) {
+		v.problem(path+".service", "cpu_stress with service acts on the bundled shop's in-process services: add targets.shop: true (for containers, use names or labels)")
+	}
 	if fs.Fault != nil {
 		v.checkRefs(path, fs.Fault)
 	}

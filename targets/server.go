@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -33,6 +34,9 @@ type Service struct {
 	activeMu sync.Mutex
 	active   int
 	idle     *sync.Cond
+
+	// gate, when set, is the CPU stress on the service (see StressCPU).
+	gate atomic.Pointer[cpuGate]
 }
 
 func newService(name string, h http.Handler, log *slog.Logger) *Service {
@@ -50,6 +54,9 @@ func newService(name string, h http.Handler, log *slog.Logger) *Service {
 			}
 			s.activeMu.Unlock()
 		}()
+		if g := s.gate.Load(); g != nil {
+			g.wait(r.Context())
+		}
 		h.ServeHTTP(w, r)
 	})
 	return s

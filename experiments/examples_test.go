@@ -53,6 +53,9 @@ type exampleCase struct {
 	docker   bool
 	deviated string  // a hypothesis expected to deviate
 	scale    float64 // 0: exampleScale
+	// faultNote is expected in the journal's note of a reverted fault
+	// (what it did, such as the requests an HTTP fault touched).
+	faultNote string
 }
 
 var exampleCases = []exampleCase{
@@ -66,6 +69,7 @@ var exampleCases = []exampleCase{
 	{file: "ci-gate.yaml", want: exitcode.OK},
 	{file: "retry-storm.yaml", want: exitcode.Failed, deviated: "p50 < 2 * baseline.p50"},
 	{file: "container-kill.yaml", want: exitcode.OK, docker: true, scale: 0.6},
+	{file: "http-faults.yaml", want: exitcode.OK, faultNote: "matching requests"},
 }
 
 // runExample runs one example and checks its verdict, that nothing is
@@ -112,6 +116,7 @@ func runExample(t *testing.T, c exampleCase) {
 			t.Errorf("%q did not deviate:\n%s", c.deviated, summary.String())
 		}
 	}
+	checkFaultNote(t, c, out, summary.String())
 	ledger, err := chaos.OpenLedger(opts.LedgerPath)
 	if err != nil {
 		t.Fatal(err)
@@ -185,4 +190,21 @@ func containsFormat(p *Plan, name string) bool {
 		}
 	}
 	return false
+}
+
+// checkFaultNote checks that a reverted fault's journal record says what
+// the fault did, and logs it with the run's summary: the figures the
+// example's comments cite.
+func checkFaultNote(t *testing.T, c exampleCase, out *Result, summary string) {
+	t.Helper()
+	if c.faultNote == "" {
+		return
+	}
+	for _, f := range out.Faults {
+		if f.Event == "reverted" && strings.Contains(f.Note, c.faultNote) {
+			t.Logf("%s: %s\n%s", f.Label, f.Note, summary)
+			return
+		}
+	}
+	t.Errorf("no reverted fault notes %q: %+v", c.faultNote, out.Faults)
 }

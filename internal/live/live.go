@@ -9,20 +9,28 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	remote "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/faultline-dev/faultline/loadgen"
 )
 
-// PushTimeout bounds one remote-write push, retries included. Pushes run
-// on their own goroutine, so a slow or dead receiver costs pushes, never
-// load.
+// PushTimeout bounds one remote-write push, retries included, and the
+// pushes still queued at Close altogether. Pushes run on their own
+// goroutine, so a slow or dead receiver costs pushes, never load.
 const PushTimeout = 5 * time.Second
+
+// QueueLength is how many intervals' snapshots wait for a slow receiver at
+// most; beyond it the oldest is skipped (the figures are cumulative, so
+// later snapshots still hold its requests).
+const QueueLength = 60
 
 // WarnEvery is how often at most a failing remote write is warned about.
 const WarnEvery = time.Minute
@@ -101,7 +109,7 @@ func (l *Live) RemoteWrite(rawURL string) error {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("want an http:// or https:// URL")
 	}
-	p, err := newPusher(l.registry, u.String(), l.warn)
+	p, err := newPusher(u.String(), l.warn)
 	if err != nil {
 		return err
 	}
@@ -109,15 +117,23 @@ func (l *Live) RemoteWrite(rawURL string) error {
 	return nil
 }
 
-// Interval adds one interval (see Metrics.Interval) and has it pushed.
+// Interval adds one interval (see Metrics.Interval) and, with remote
+// write, queues a snapshot of the figures stamped with the interval's end:
+// a snapshot taken now, so that the sample at each interval's end holds
+// that interval and the ones before it, however late it is pushed.
 func (l *Live) Interval(iv *loadgen.Stats, phase string, faults []string) {
 	l.Metrics.Interval(iv, phase, faults)
-	if l.pusher != nil {
-		l.pusher.offer(iv.End)
+	if l.pusher == nil {
+		return
 	}
+	families, err := l.registry.Gather()
+	if err != nil {
+		return // cannot happen: one collector, consistent by construction
+	}
+	l.pusher.offer(families, iv.End)
 }
 
-// Close makes the push still waiting, if any (bounded by PushTimeout),
+// Close pushes what is still queued (bounded by PushTimeout altogether),
 // stops serving, and says what the remote write did when any push failed
 // ("" otherwise).
 func (l *Live) Close() string {
@@ -136,28 +152,28 @@ func (l *Live) Close() string {
 	return report
 }
 
-// pusher sends the registry's figures on its own goroutine: offer never
-// waits, and while a push is under way newer offers replace older ones
-// (the figures are cumulative, so the newest holds everything).
+// pusher sends queued snapshots on its own goroutine: offer never waits,
+// and when the queue is full the oldest snapshot gives way.
 type pusher struct {
-	api      *remote.API
-	gatherer prometheus.Gatherer
-	url      string
-	labels   map[string]string
-	warn     io.Writer
-	timeout  time.Duration // per push: PushTimeout
+	api     *remote.API
+	url     string
+	labels  map[string]string
+	warn    io.Writer
+	timeout time.Duration // per push, and for the queue at close: PushTimeout
 
-	due     chan time.Time
-	stop    chan struct{}
+	queue   chan *prompb.WriteRequest
+	ctx     context.Context // cancelled when close has waited long enough
+	cancel  context.CancelFunc
 	stopped chan struct{}
+	lastTS  int64 // the feeding goroutine's
 
-	mu               sync.Mutex
-	pushes, failures int
-	lastErr          error
-	lastWarn, lastTS time.Time
+	mu                        sync.Mutex
+	pushes, failures, skipped int
+	lastErr                   error
+	lastWarn                  time.Time
 }
 
-func newPusher(g prometheus.Gatherer, rawURL string, warn io.Writer) (*pusher, error) {
+func newPusher(rawURL string, warn io.Writer) (*pusher, error) {
 	api, err := remote.NewAPI(rawURL,
 		remote.WithAPIPath(""),                   // the URL names the whole endpoint
 		remote.WithAPIHTTPClient(&http.Client{}), // each push's context bounds it
@@ -166,8 +182,9 @@ func newPusher(g prometheus.Gatherer, rawURL string, warn io.Writer) (*pusher, e
 	if err != nil {
 		return nil, err
 	}
-	p := &pusher{api: api, gatherer: g, url: rawURL, warn: warn, labels: map[string]string{"job": "faultline"}, timeout: PushTimeout,
-		due: make(chan time.Time, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	p := &pusher{api: api, url: rawURL, warn: warn, labels: map[string]string{"job": "faultline"}, timeout: PushTimeout,
+		queue: make(chan *prompb.WriteRequest, QueueLength), stopped: make(chan struct{})}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if host, err := os.Hostname(); err == nil {
 		p.labels["instance"] = host
 	}
@@ -175,47 +192,44 @@ func newPusher(g prometheus.Gatherer, rawURL string, warn io.Writer) (*pusher, e
 	return p, nil
 }
 
-// offer asks for a push of the figures as of t, replacing a push that is
-// still waiting. Only the one feeding goroutine calls it.
-func (p *pusher) offer(t time.Time) {
-	select {
-	case p.due <- t:
-		return
-	default:
+// offer queues the figures as of t. Only the one feeding goroutine calls
+// it, never after close.
+func (p *pusher) offer(families []*dto.MetricFamily, t time.Time) {
+	ts := t.UnixMilli()
+	if ts <= p.lastTS {
+		ts = p.lastTS + 1 // remote write wants each series' samples in time order
 	}
-	select {
-	case <-p.due:
-	default:
-	}
-	select {
-	case p.due <- t:
-	default:
+	p.lastTS = ts
+	req := writeRequest(families, ts, p.labels)
+	for {
+		select {
+		case p.queue <- req:
+			return
+		default:
+		}
+		select {
+		case <-p.queue:
+			p.mu.Lock()
+			p.skipped++
+			p.mu.Unlock()
+		default:
+		}
 	}
 }
 
 func (p *pusher) loop() {
 	defer close(p.stopped)
-	for {
-		select {
-		case t := <-p.due:
-			p.push(t)
-		case <-p.stop:
-			return
-		}
+	for req := range p.queue {
+		p.push(req)
 	}
 }
 
-// push sends the figures stamped t; a failure is counted and, at most once
-// a minute, warned about.
-func (p *pusher) push(t time.Time) {
-	p.mu.Lock()
-	if !t.After(p.lastTS) {
-		// Remote write wants each series' samples in time order.
-		t = p.lastTS.Add(time.Millisecond)
-	}
-	p.lastTS = t
-	p.mu.Unlock()
-	err := p.send(t)
+// push sends req; a failure is counted and, at most once a minute, warned
+// about.
+func (p *pusher) push(req *prompb.WriteRequest) {
+	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
+	defer cancel()
+	_, err := p.api.Write(ctx, remote.WriteV1MessageType, req)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.pushes++
@@ -231,31 +245,25 @@ func (p *pusher) push(t time.Time) {
 	}
 }
 
-func (p *pusher) send(t time.Time) error {
-	families, err := p.gatherer.Gather()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
-	defer cancel()
-	_, err = p.api.Write(ctx, remote.WriteV1MessageType, writeRequest(families, t.UnixMilli(), p.labels))
-	return err
-}
-
-// close stops the loop, makes the push still waiting (the last interval's,
-// stamped with its end) and reports failures.
+// close pushes what is queued, giving up on the rest after the timeout,
+// and reports failed and skipped pushes ("" when there were none).
 func (p *pusher) close() string {
-	close(p.stop)
+	close(p.queue)
+	giveUp := time.AfterFunc(p.timeout, p.cancel)
 	<-p.stopped
-	select {
-	case t := <-p.due:
-		p.push(t)
-	default:
-	}
+	giveUp.Stop()
+	p.cancel()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.failures == 0 {
+	var parts []string
+	if p.failures > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d pushes failed (last: %v)", p.failures, p.pushes, p.lastErr))
+	}
+	if p.skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%d intervals skipped while the receiver was slow", p.skipped))
+	}
+	if len(parts) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("remote write to %s: %d of %d pushes failed (last: %v)", p.url, p.failures, p.pushes, p.lastErr)
+	return fmt.Sprintf("remote write to %s: %s", p.url, strings.Join(parts, "; "))
 }

@@ -231,8 +231,8 @@ func TestRemoteWrite(t *testing.T) {
 }
 
 // TestRemoteWriteUnreachable: a receiver that never answers costs pushes,
-// not load: Interval returns at once, failures are warned once and
-// reported at the end.
+// not load: Interval never waits for a push, failures are warned once and
+// reported at the end, and Close gives up after the timeout.
 func TestRemoteWriteUnreachable(t *testing.T) {
 	t.Parallel()
 	block := make(chan struct{})
@@ -249,16 +249,22 @@ func TestRemoteWriteUnreachable(t *testing.T) {
 	if err := l.RemoteWrite(srv.URL); err != nil {
 		t.Fatal(err)
 	}
-	l.pusher.timeout = 200 * time.Millisecond
+	const timeout = 3 * time.Second
+	l.pusher.timeout = timeout
 	start := time.Now()
-	for i := range 50 {
+	for i := range QueueLength + 10 {
 		l.Interval(interval(start.Add(time.Duration(i)*time.Second), "a", 1, time.Millisecond), "", nil)
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("50 intervals took %s with a dead receiver", d)
+	// A push that waited for the receiver would take the whole timeout.
+	if d := time.Since(start); d >= timeout {
+		t.Errorf("%d intervals took %s with a dead receiver", QueueLength+10, d)
 	}
+	closing := time.Now()
 	report := l.Close()
-	if !strings.Contains(report, "pushes failed") {
+	if d := time.Since(closing); d > 2*timeout {
+		t.Errorf("Close took %s", d)
+	}
+	if !strings.Contains(report, "pushes failed") || !strings.Contains(report, "intervals skipped") {
 		t.Errorf("report %q", report)
 	}
 	if n := strings.Count(warn.String(), "remote write to"); n != 1 {

@@ -125,10 +125,14 @@ func TestRealPrometheus(t *testing.T) {
 		// it. Prometheus 2.42 cannot subtract native histograms, but
 		// increase over exactly that range (closed at both ends before 3.0)
 		// is the same difference, and a quantile ignores extrapolation.
-		expr := fmt.Sprintf(`histogram_quantile(0.99, sum(faultline_request_latency_seconds{job="faultline"} @ %.3f))`, secs(to))
+		// The range reaches 2 ms past the end: a last interval shorter
+		// than a millisecond is stamped a millisecond after the one before
+		// (remote write keeps each series' samples in time order).
+		at := to.Add(2 * time.Millisecond)
+		expr := fmt.Sprintf(`histogram_quantile(0.99, sum(faultline_request_latency_seconds{job="faultline"} @ %.3f))`, secs(at))
 		if !from.IsZero() {
 			expr = fmt.Sprintf(`histogram_quantile(0.99, sum(increase(faultline_request_latency_seconds{job="faultline"}[%dms] @ %.3f)))`,
-				to.Sub(from).Milliseconds(), secs(to))
+				at.Sub(from).Milliseconds(), secs(at))
 		}
 		r := query(t, prom, expr, rec.last())
 		if len(r) != 1 {

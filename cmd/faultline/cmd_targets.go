@@ -28,7 +28,7 @@ retries with backoff, cache-aside with stale fallback, idempotent writes
 through a queue, a database with a service-time distribution and a pool).
 See docs/targets.md.`,
 	}
-	cmd.AddCommand(newTargetsUpCmd(e), newTargetsServeCmd(e), newTargetsImageCmd(e), newTargetsConfigCmd(e))
+	cmd.AddCommand(newTargetsUpCmd(e), newTargetsDownCmd(e), newTargetsServeCmd(e), newTargetsImageCmd(e), newTargetsConfigCmd(e))
 	return cmd
 }
 
@@ -102,10 +102,11 @@ func newTargetsUpCmd(e *env) *cobra.Command {
 		image     string
 		binary    string
 		runFor    time.Duration
+		kf        kubeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Start the shop on 127.0.0.1 (in-process, or as containers with --docker) until Ctrl-C",
+		Short: "Start the shop on 127.0.0.1 (in-process, or as containers with --docker) until Ctrl-C, or deploy it on Kubernetes",
 		Long: `Start the shop's services on 127.0.0.1 ports the OS picks, print a table of
 services and addresses, and run until Ctrl-C (or --for), then stop cleanly.
 
@@ -113,11 +114,22 @@ With --docker, each service runs as a container (image FROM scratch around
 this static binary) on a private network, labelled faultline.run=<id> and
 faultline.service=<name> and with this process's pid; every container and
 the network are removed on exit, also after an error. After a SIGKILL,
-"faultline chaos cleanup" removes them.`,
+"faultline chaos cleanup" removes them.
+
+With --kubernetes, each service becomes a Deployment and a Service in an
+existing namespace (--namespace), labelled app=<name> and
+app.kubernetes.io/managed-by=faultline, running the targets image (--image,
+default ` + targets.DefaultImage + `; it must be in the cluster's reach), with
+a readiness probe on /readyz. Services reach each other at their ClusterIPs.
+The command waits until every replica is ready, prints the ClusterIP
+addresses and exits, leaving the shop running: "faultline targets down
+--kubernetes" removes it (with --for, it is removed after that long). A
+failed deploy removes what it created. See docs/kubernetes.md.`,
 		Example: `  faultline targets up
   faultline targets up --only store,catalog --set catalog.cache.ttl=2s
   faultline targets up --config shop.yaml --upstream catalog->store=127.0.0.1:9000
-  faultline targets up --docker`,
+  faultline targets up --docker
+  faultline targets up --kubernetes --namespace shop --replicas catalog=2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -131,6 +143,15 @@ the network are removed on exit, also after an error. After a SIGKILL,
 			if runFor < 0 {
 				return usageErrorf("--for: must be >= 0 (got %s)", runFor)
 			}
+			if kf.kubernetes {
+				if dockerRun || len(listen) > 0 || len(upstreams) > 0 || binary != "" {
+					return usageErrorf("--docker, --listen, --upstream and --binary do not apply with --kubernetes")
+				}
+				return runKubeShop(ctx, e, cfg, only, image, kf, runFor)
+			}
+			if err := kf.refuse(); err != nil {
+				return err
+			}
 			if dockerRun {
 				if len(listen) > 0 || len(upstreams) > 0 {
 					return usageErrorf("--listen and --upstream do not apply with --docker")
@@ -143,7 +164,7 @@ the network are removed on exit, also after an error. After a SIGKILL,
 				return runDockerShop(ctx, e, cfg, only, image, binary, runFor)
 			}
 			if image != "" || binary != "" {
-				return usageErrorf("--image and --binary need --docker")
+				return usageErrorf("--image and --binary need --docker (--image also goes with --kubernetes)")
 			}
 			return runLocalShop(ctx, e, cfg, only, listen, upstreams, runFor)
 		},
@@ -153,9 +174,10 @@ the network are removed on exit, also after an error. After a SIGKILL,
 	cmd.Flags().StringArrayVar(&listen, "listen", nil, "listen address of a service, name=host:port (default 127.0.0.1:0); repeatable")
 	cmd.Flags().StringArrayVar(&upstreams, "upstream", nil, "point a link elsewhere, from->to=addr (e.g. catalog->store=127.0.0.1:9000); repeatable")
 	cmd.Flags().BoolVar(&dockerRun, "docker", false, "run each service as a container on a private Docker network")
-	cmd.Flags().StringVar(&image, "image", "", "with --docker: use this image instead of building one")
+	cmd.Flags().StringVar(&image, "image", "", "with --docker: use this image instead of building one; with --kubernetes: the image the pods run (default "+targets.DefaultImage+")")
 	cmd.Flags().StringVar(&binary, "binary", "", "with --docker: static faultline binary to build the image from (default: this one)")
-	cmd.Flags().DurationVar(&runFor, "for", 0, "stop by itself after this long and exit 0 (default: until Ctrl-C)")
+	cmd.Flags().DurationVar(&runFor, "for", 0, "stop by itself after this long and exit 0 (default: until Ctrl-C; with --kubernetes: leave the shop running)")
+	kf.add(cmd, true)
 	return cmd
 }
 

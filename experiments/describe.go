@@ -40,6 +40,7 @@ func describeTargets(w io.Writer, e *Experiment) {
 		}
 		fmt.Fprintf(w, "  bundled shop, in-process: %s\n", strings.Join(only, ", "))
 	}
+	describeKubeTargets(w, e.Targets)
 	for name, u := range e.Targets.External {
 		fmt.Fprintf(w, "  %s = %s\n", name, u)
 	}

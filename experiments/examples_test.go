@@ -79,7 +79,7 @@ func runExample(t *testing.T, c exampleCase) {
 	opts := RunOptions{LedgerPath: filepath.Join(t.TempDir(), "ledger.jsonl"), Dir: t.TempDir(), Tool: "test"}
 	if c.docker {
 		testenv.Docker(t)
-		opts.DockerImage = buildTargetsImage(t)
+		opts.Image = buildTargetsImage(t)
 	}
 	var log bytes.Buffer
 	opts.Log = &log

@@ -330,7 +330,8 @@ func CheckReportDir(dir string) error {
 
 func (v *validator) validateTargets() {
 	t := &v.exp.Targets
-	if t.Shop {
+	v.validateKubernetes()
+	if t.Shop || t.kubeShop() {
 		for i, name := range t.Only {
 			if !contains(targets.Services(), strings.TrimSpace(name)) {
 				v.problem(fmt.Sprintf("targets.only[%d]", i), "%v", unknownName("service", name, targets.Services()))
@@ -348,7 +349,7 @@ func (v *validator) validateTargets() {
 		}
 	} else if !v.undecoded("targets.shop") {
 		if len(t.Only) > 0 {
-			v.problem("targets.only", "only applies to the bundled shop: add shop: true")
+			v.problem("targets.only", "only applies to the bundled shop: add shop: true (or kubernetes.shop: true)")
 		}
 		if t.Docker {
 			v.problem("targets.docker", "docker runs the bundled shop in containers: add shop: true")
@@ -359,7 +360,7 @@ func (v *validator) validateTargets() {
 	}
 	for name, raw := range t.External {
 		path := "targets.external." + name
-		if t.Shop && contains(targets.Services(), name) {
+		if (t.Shop || t.kubeShop()) && contains(targets.Services(), name) {
 			v.problem(path+"#key", "%q is a service of the bundled shop; pick another name", name)
 		}
 		u, err := url.Parse(raw)
@@ -378,7 +379,7 @@ func (v *validator) validateTargets() {
 // targetsUndecoded reports whether what ${targets.NAME} may name is
 // unknown, because a field that decides it could not be decoded.
 func (v *validator) targetsUndecoded() bool {
-	return v.undecoded("targets.shop") || v.undecoded("targets.only") || v.undecoded("targets.external")
+	return v.undecoded("targets.shop") || v.undecoded("targets.only") || v.undecoded("targets.external") || v.undecoded("targets.kubernetes")
 }
 
 // phaseNamesUndecoded reports whether a phase's name is unknown, because
@@ -401,7 +402,12 @@ func (v *validator) targetNames() []string {
 		return v.targets
 	}
 	names := []string{}
-	if v.exp.Targets.Shop {
+	if k := v.exp.Targets.Kubernetes; k != nil {
+		for name := range k.Services {
+			names = append(names, name)
+		}
+	}
+	if v.exp.Targets.Shop || v.exp.Targets.kubeShop() {
 		only, err := targets.CheckServices(v.exp.Targets.Only)
 		if err != nil {
 			only = targets.Services() // reported at targets.only
@@ -483,6 +489,11 @@ func (v *validator) checkRef(ref string) error {
 		return nil
 	case ref == "run.id":
 		return nil
+	case ref == "kubernetes.namespace":
+		if v.exp.Targets.Kubernetes == nil && !v.undecoded("targets.kubernetes") {
+			return errors.New("names the namespace of targets.kubernetes, which the experiment does not have")
+		}
+		return nil
 	case (len(parts) == 2 || len(parts) == 3 && parts[2] == "addr") && parts[0] == "targets":
 		if !contains(v.targetNames(), parts[1]) && !v.targetsUndecoded() {
 			return unknownName("target", parts[1], v.targetNames())
@@ -494,7 +505,7 @@ func (v *validator) checkRef(ref string) error {
 		}
 		return nil
 	}
-	return errors.New("unresolvable: use ${targets.NAME}, ${targets.NAME.addr}, ${proxies.NAME}, ${proxies.NAME.addr}, ${env.VAR} or ${run.id}")
+	return errors.New("unresolvable: use ${targets.NAME}, ${targets.NAME.addr}, ${proxies.NAME}, ${proxies.NAME.addr}, ${env.VAR}, ${run.id} or ${kubernetes.namespace}")
 }
 
 func unknownName(what, name string, known []string) error {

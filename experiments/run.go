@@ -12,6 +12,7 @@ import (
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/targets"
 )
 
 // RunOptions configure a run.
@@ -32,11 +33,16 @@ type RunOptions struct {
 	// InconclusiveOK lets inconclusive verdicts pass the gate; by default a
 	// hypothesis the data cannot confirm fails it.
 	InconclusiveOK bool
-	// DockerImage overrides targets.image for Docker mode.
-	DockerImage string
 	// Live, when set, receives every interval with its phase and the
 	// faults active (live metrics).
 	Live LiveSink
+	// Image overrides the targets image of the shop in Docker mode
+	// (targets.image) and on Kubernetes (targets.kubernetes.image).
+	Image string
+	// Kube overrides targets.kubernetes's kubeconfig, context and
+	// namespace, field by field (faultline run --kubeconfig, --context,
+	// --namespace).
+	Kube targets.KubeConfig
 }
 
 // Result is what a run did: how it ended (its exit code and why), its

@@ -50,8 +50,43 @@ type TargetsSpec struct {
 	// External names base URLs of services faultline does not start, so
 	// that ${targets.NAME} works for them too.
 	External map[string]string `yaml:"external"`
+	// Kubernetes is the cluster the run acts on: where the shop is deployed
+	// (shop: true) or where the user's own Services are, and the cluster of
+	// pod faults and kubernetes probes.
+	Kubernetes *KubernetesTargets `yaml:"kubernetes"`
 	// The shop's pattern settings: seed, gateway, catalog, orders, store.
 	targets.Config `yaml:",inline"`
+}
+
+// KubernetesTargets is the cluster an experiment acts on: the namespace
+// where faultline deploys its shop for the run (shop: true), or where the
+// user's own Services are (services:), and how to reach the cluster. The
+// same cluster serves the pod faults and the kubernetes probes; `faultline
+// run --kubeconfig, --context, --namespace` override these fields, and
+// ${kubernetes.namespace} names the namespace in effect.
+type KubernetesTargets struct {
+	// Namespace is where the shop goes and the user's Services are; it
+	// must exist (required).
+	Namespace string `yaml:"namespace"`
+	// Kubeconfig is the kubeconfig file, relative to the experiment file
+	// (default $KUBECONFIG, else ~/.kube/config; in a pod, its service
+	// account).
+	Kubeconfig string `yaml:"kubeconfig"`
+	// Context is the kubeconfig context (default the current one).
+	Context string `yaml:"context"`
+	// Shop deploys the bundled shop as Deployments and Services for the
+	// run, and removes it after, also when the run fails. The shop's
+	// pattern settings (gateway, catalog, ...) apply as with shop: true.
+	Shop bool `yaml:"shop"`
+	// Image is the targets image the shop's pods run; it must be in the
+	// cluster's reach (default faultline/targets:latest).
+	Image string `yaml:"image"`
+	// Replicas of each shop service (default 1), such as catalog: 2.
+	Replicas map[string]int `yaml:"replicas"`
+	// Services names Services of the namespace as SERVICE or SERVICE:PORT
+	// (a port number or name; default its first port), so that
+	// ${targets.NAME} is http://CLUSTER-IP:PORT.
+	Services map[string]string `yaml:"services"`
 }
 
 // ToxiproxySpec picks the Toxiproxy server: embedded in faultline (the

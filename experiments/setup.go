@@ -25,6 +25,8 @@ type environment struct {
 
 	shop      *targets.Shop
 	docker    *targets.DockerShop
+	kube      *targets.KubeShop
+	kubeURLs  map[string]string // ${targets.NAME} of targets.kubernetes.services
 	toxi      *chaos.Toxiproxy
 	env       *chaos.Env
 	session   *chaos.Session
@@ -44,6 +46,8 @@ func (e *environment) resolve(s string) string {
 			return e.opts.Getenv(parts[1])
 		case "run":
 			return e.runID
+		case "kubernetes":
+			return e.kubeConfig().Namespace
 		case "targets":
 			if base, ok := e.plan.Exp.Targets.External[parts[1]]; ok {
 				if addrOnly {
@@ -58,6 +62,8 @@ func (e *environment) resolve(s string) string {
 				addr = e.shop.Addr(parts[1])
 			case e.docker != nil:
 				addr = e.docker.Addr(parts[1])
+			default:
+				addr = e.kubeAddr(parts[1])
 			}
 		case "proxies":
 			addr = e.proxyAddr[parts[1]]
@@ -84,6 +90,9 @@ func (e *environment) setUp(ctx context.Context) error {
 	if err := e.startShop(ctx); err != nil {
 		return err
 	}
+	if err := e.startKube(ctx); err != nil {
+		return err
+	}
 	if err := e.startChaos(ctx); err != nil {
 		return err
 	}
@@ -105,7 +114,7 @@ func (e *environment) setUp(ctx context.Context) error {
 func (e *environment) startShop(ctx context.Context) error {
 	exp := e.plan.Exp
 	if exp.Targets.Docker {
-		image := e.opts.DockerImage
+		image := e.opts.Image
 		if image == "" {
 			image = exp.Targets.Image
 		}
@@ -245,6 +254,7 @@ func (e *environment) tearDown(note func(format string, args ...any)) error {
 		e.shop.Close()
 		e.shop = nil
 	}
+	e.stopKube(bg)
 	if e.docker != nil {
 		if err := e.docker.Close(bg); err != nil {
 			e.say("faultline: remove the shop's containers: %v", err)

@@ -43,6 +43,15 @@ type RunOptions struct {
 	// namespace, field by field (faultline run --kubeconfig, --context,
 	// --namespace).
 	Kube targets.KubeConfig
+
+	// hooks let this package's tests look at the targets between the
+	// steps of a run (the cluster's state before the faults and after
+	// their reverts).
+	hooks runHooks
+}
+
+type runHooks struct {
+	afterSetUp, afterRevert func()
 }
 
 // Result is what a run did: how it ended (its exit code and why), its
@@ -161,6 +170,9 @@ func (r *runner) run(ctx context.Context) *Result {
 // the end of the journal.
 func (r *runner) conclude(ctx context.Context) {
 	r.settleErr(r.faults.revertAll())
+	if h := r.opts.hooks.afterRevert; h != nil {
+		h()
+	}
 	r.settleErr(r.env.tearDown(r.note))
 	if ctx.Err() != nil {
 		// Whatever the run was doing when it was interrupted, and
@@ -222,6 +234,9 @@ func (r *runner) drive(ctx context.Context, opts loadgen.Options) {
 func (r *runner) prepare(ctx context.Context) (loadgen.Options, error) {
 	if err := r.env.setUp(ctx); err != nil {
 		return loadgen.Options{}, err
+	}
+	if h := r.opts.hooks.afterSetUp; h != nil {
+		h()
 	}
 	r.faults.session = r.env.session
 	return r.env.loadOptions()

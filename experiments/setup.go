@@ -147,7 +147,7 @@ func (e *environment) startShop(ctx context.Context) error {
 // needs it, and opens the ledger and the session.
 func (e *environment) startChaos(ctx context.Context) error {
 	exp := e.plan.Exp
-	env := &chaos.Env{Seed: exp.Seed, Services: map[string]chaos.Crashable{}}
+	env := &chaos.Env{Seed: exp.Seed, Services: map[string]chaos.Crashable{}, Kube: e.kubeConfig()}
 	e.env = env
 	if e.shop != nil {
 		for _, name := range e.shop.Names() {

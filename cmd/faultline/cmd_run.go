@@ -17,8 +17,9 @@ func newRunCmd(e *env) *cobra.Command {
 	var (
 		dryRun, quiet, inconclusiveOK bool
 		timeScale                     float64
-		ledger, out                   string
+		ledger, out, image            string
 		liveF                         liveFlags
+		kube                          chaos.KubeConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "run EXPERIMENT.yaml",
@@ -68,6 +69,7 @@ everything, and an interrupted run is 130 whatever it was doing.
 			res, err := experiments.Run(cmd.Context(), plan, experiments.RunOptions{
 				Log: e.stderr, Progress: !quiet && e.stderrIsTerminal(), LedgerPath: ledger, Dir: out,
 				Getenv: e.getenv, Tool: "faultline " + version, InconclusiveOK: inconclusiveOK, Live: sink(l),
+				Image: image, Kube: kube,
 			})
 			stopLive(e, l)
 			if err != nil {
@@ -87,6 +89,10 @@ everything, and an interrupted run is 130 whatever it was doing.
 	f.BoolVar(&inconclusiveOK, "inconclusive-ok", false, "let inconclusive verdicts pass (by default they fail the gate)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no live progress line")
 	liveF.add(f)
+	f.StringVar(&image, "image", "", "the targets image of the shop in Docker or Kubernetes mode, instead of the file's")
+	f.StringVar(&kube.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (instead of targets.kubernetes.kubeconfig; default $KUBECONFIG, else ~/.kube/config; in a pod, its service account)")
+	f.StringVar(&kube.Context, "context", "", "kubeconfig context (instead of targets.kubernetes.context)")
+	f.StringVar(&kube.Namespace, "namespace", "", "namespace of targets.kubernetes and ${kubernetes.namespace}, instead of the file's")
 	return cmd
 }
 

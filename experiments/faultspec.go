@@ -49,7 +49,7 @@ func (fs *FaultSpec) decodeNode(d *decoder, n *yaml.Node, path string) {
 
 func (v *validator) validateFault(path string, ps PhaseSpec, phase *Phase, index int, fs FaultSpec) {
 	if fs.Fault != nil {
-		for _, err := range fs.Fault.Validate() {
+		for _, err := range v.withKnownNamespace(fs.Fault).Validate() {
 			at := path
 			var fe *chaos.FieldError
 			if errors.As(err, &fe) {

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/faultline-dev/faultline/chaos"
 	"github.com/faultline-dev/faultline/targets"
 )
 
@@ -54,6 +56,25 @@ func (v *validator) validateKubernetes() {
 			v.problem(p, "want SERVICE or SERVICE:PORT, got %q", ref)
 		}
 	}
+}
+
+// withKnownNamespace returns f with ${kubernetes.namespace} replaced by the
+// file's namespace, for its kind's checks: a fault naming the namespace
+// that way is checked as the file runs by default, and follows faultline run
+// --namespace at run time.
+func (v *validator) withKnownNamespace(f chaos.Fault) chaos.Fault {
+	k := v.exp.Targets.Kubernetes
+	if k == nil || k.Namespace == "" {
+		return f
+	}
+	c, err := chaos.Copy(f)
+	if err != nil {
+		return f
+	}
+	resolveStrings(reflect.ValueOf(c).Elem(), func(s string) string {
+		return strings.ReplaceAll(s, "${kubernetes.namespace}", k.Namespace)
+	})
+	return c
 }
 
 // kubeConfig is the cluster in effect: the file's, with what the run's

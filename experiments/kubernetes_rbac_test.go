@@ -1,0 +1,187 @@
+package experiments
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/faultline-dev/faultline/internal/kube"
+	"github.com/faultline-dev/faultline/internal/testenv"
+	"github.com/faultline-dev/faultline/targets"
+)
+
+// rbacDocs is the ServiceAccount, Role and RoleBinding docs/kubernetes.md
+// gives, read from the file users apply.
+type rbacDocs struct {
+	account corev1.ServiceAccount
+	role    rbacv1.Role
+	binding rbacv1.RoleBinding
+}
+
+func readRBAC(t *testing.T) rbacDocs {
+	t.Helper()
+	f, err := os.Open("../docs/kubernetes-rbac.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var docs rbacDocs
+	dec := k8syaml.NewYAMLOrJSONDecoder(f, 4096)
+	for {
+		var meta metav1.TypeMeta
+		var raw runtime.RawExtension
+		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if len(raw.Raw) == 0 {
+			continue
+		}
+		if err := k8syaml.Unmarshal(raw.Raw, &meta); err != nil {
+			t.Fatal(err)
+		}
+		var target any
+		switch meta.Kind {
+		case "ServiceAccount":
+			target = &docs.account
+		case "Role":
+			target = &docs.role
+		case "RoleBinding":
+			target = &docs.binding
+		default:
+			t.Fatalf("docs/kubernetes-rbac.yaml: unexpected kind %q", meta.Kind)
+		}
+		if err := k8syaml.Unmarshal(raw.Raw, target); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if docs.account.Name == "" || docs.role.Name == "" || docs.binding.Name == "" {
+		t.Fatalf("docs/kubernetes-rbac.yaml lacks a ServiceAccount, Role or RoleBinding")
+	}
+	return docs
+}
+
+// kubeconfigAs applies docs (with its binding's subject in ns) to ns and
+// writes a kubeconfig that authenticates as its ServiceAccount, with a
+// token from the TokenRequest API: the test's runs go through the Role,
+// not the admin's certificate.
+func kubeconfigAs(t *testing.T, c *kube.Client, ns string, docs rbacDocs) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range docs.binding.Subjects {
+		docs.binding.Subjects[i].Namespace = ns
+	}
+	if _, err := c.CoreV1().ServiceAccounts(ns).Create(ctx, &docs.account, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RbacV1().Roles(ns).Create(ctx, &docs.role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RbacV1().RoleBindings(ns).Create(ctx, &docs.binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expiry := int64(1800)
+	tr, err := c.CoreV1().ServiceAccounts(ns).CreateToken(ctx, docs.account.Name,
+		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := c.REST.TLSClientConfig.CAData
+	if len(ca) == 0 && c.REST.TLSClientConfig.CAFile != "" {
+		if ca, err = os.ReadFile(c.REST.TLSClientConfig.CAFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: c.REST.Host, CertificateAuthorityData: ca}
+	cfg.AuthInfos["faultline"] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	cfg.Contexts["faultline"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "faultline", Namespace: ns}
+	cfg.CurrentContext = "faultline"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestKubeRBAC runs the shop experiment (the shop deployed and removed,
+// the kubernetes probe) under the Role of docs/kubernetes-rbac.yaml.
+func TestKubeRBAC(t *testing.T) {
+	t.Parallel()
+	c := testenv.Kube(t)
+	image := kubeTargetsImage(t)
+	ns := testenv.KubeNamespace(t, c)
+	kubeconfig := kubeconfigAs(t, c, ns, readRBAC(t))
+	res, log := runKubeExperiment(t, kubeShopExperiment, RunOptions{Image: image, Kube: kubeconfigIn(kubeconfig, ns)})
+	if res.Code != 0 {
+		t.Fatalf("under the documented Role: exit %d (%s)\n%s", res.Code, res.Message, log)
+	}
+	if after := testenv.KubeState(t, c, ns); after != "" {
+		t.Errorf("left in %s:\n%s", ns, after)
+	}
+}
+
+// TestKubeRBACForbidden: with one verb missing from the Role (create on
+// deployments), the run stops with one line naming the failure and the
+// API's "forbidden", exit 5, and leaves nothing in the namespace.
+func TestKubeRBACForbidden(t *testing.T) {
+	t.Parallel()
+	c := testenv.Kube(t)
+	ns := testenv.KubeNamespace(t, c)
+	docs := readRBAC(t)
+	for i, r := range docs.role.Rules {
+		if slices.Contains(r.Resources, "deployments") {
+			docs.role.Rules[i].Verbs = slices.DeleteFunc(slices.Clone(r.Verbs), func(v string) bool { return v == "create" })
+		}
+	}
+	kubeconfig := kubeconfigAs(t, c, ns, docs)
+	res, log := runKubeExperiment(t, kubeShopExperiment, RunOptions{Image: "faultline-test/unused:none", Kube: kubeconfigIn(kubeconfig, ns)})
+	if res.Code != 5 || strings.Contains(res.Message, "\n") || !strings.Contains(res.Message, "forbidden") ||
+		!strings.Contains(res.Message, "create deployment "+ns+"/store") {
+		t.Errorf("exit %d, message %q: want 5 and one line naming the forbidden create\n%s", res.Code, res.Message, log)
+	}
+	if after := testenv.KubeState(t, c, ns); after != "" {
+		t.Errorf("left in %s:\n%s", ns, after)
+	}
+}
+
+func kubeconfigIn(path, ns string) targets.KubeConfig {
+	return targets.KubeConfig{Kubeconfig: path, Namespace: ns}
+}
+
+// runKubeExperiment runs src with opts (a ledger and a report directory of
+// the test's) and returns the result and the run's log.
+func runKubeExperiment(t *testing.T, src string, opts RunOptions) (*Result, string) {
+	t.Helper()
+	plan, err := Parse([]byte(src), filepath.Join(t.TempDir(), "kube.yaml"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	opts.Log, opts.Tool = &log, "test"
+	opts.LedgerPath = filepath.Join(t.TempDir(), "ledger.jsonl")
+	opts.Dir = t.TempDir()
+	res, err := Run(context.Background(), plan, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, log.String()
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline-dev/faultline/internal/distrib"
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/report"
@@ -32,6 +33,10 @@ type LoadRun struct {
 	Progress io.Writer
 	// Live, when set, receives every interval as it ends (live metrics).
 	Live LiveSink
+	// Generators, when set, runs the load on these workers (each a
+	// segment of the schedule) and judges their merged intervals; its
+	// Spec and OnInterval are filled in. Nil runs it in this process.
+	Generators *distrib.Config
 }
 
 // LiveSink receives the load's intervals as they end, each with the phase
@@ -62,10 +67,10 @@ func RunLoad(ctx context.Context, lr LoadRun) (exitcode.Code, error) {
 		}
 	}
 	evaluator := loadgen.NewEvaluator(lr.Thresholds)
-	start := time.Now()
+	start := lr.startAt(time.Now())
 	var results *report.ResultsWriter
 	if lr.ResultsPath != "" {
-		info, err := report.NewRunInfo(lr.Spec.Tool, opts.Model, start, opts.Schedule.Duration(), loadgen.MeanRate(opts.Schedule), describeLoad(lr.Spec, opts))
+		info, err := report.NewRunInfo(lr.Spec.Tool, opts.Model, start, opts.Schedule.Duration(), loadgen.MeanRate(opts.Schedule), lr.describe(opts))
 		if err != nil {
 			return exitcode.Runtime, err
 		}
@@ -89,7 +94,7 @@ func RunLoad(ctx context.Context, lr LoadRun) (exitcode.Code, error) {
 			progress.Update(iv)
 		}
 	}
-	res, err := loadgen.Run(ctx, opts)
+	res, gens, err := lr.generate(ctx, opts)
 	if progress != nil {
 		progress.Done()
 	}
@@ -97,24 +102,30 @@ func RunLoad(ctx context.Context, lr LoadRun) (exitcode.Code, error) {
 		if results != nil {
 			results.Abort()
 		}
-		return exitcode.Usage, exitcode.Wrap(err, exitcode.Usage)
+		return exitcode.Of(err), err
 	}
 	verdicts := evaluator.Results(res.Total)
-	if err := writeLoadOutputs(lr, res, verdicts, results); err != nil {
+	if err := writeLoadOutputs(lr, res, verdicts, results, gens); err != nil {
 		return exitcode.Runtime, err
 	}
-	return loadCode(res, verdicts)
+	code, err := loadCode(res, verdicts)
+	return degradedCode(code, err, gens)
 }
 
 // writeLoadOutputs writes the summary, closes the results file and writes
 // the .hgrm file.
-func writeLoadOutputs(lr LoadRun, res *loadgen.Result, verdicts []loadgen.ThresholdResult, results *report.ResultsWriter) error {
+func writeLoadOutputs(lr LoadRun, res *loadgen.Result, verdicts []loadgen.ThresholdResult, results *report.ResultsWriter, gens *distrib.Outcome) error {
 	summary := report.Summarize(res, verdicts)
 	if err := report.WriteSummary(lr.Summary, summary); err != nil {
 		return err
 	}
+	if gens != nil {
+		if err := distrib.WriteReport(lr.Summary, gens, res.Start); err != nil {
+			return err
+		}
+	}
 	if results != nil {
-		if err := results.Close(res.End, summary); err != nil {
+		if err := results.Close(res.End, withGenerators(summary, gens)); err != nil {
 			return err
 		}
 	}

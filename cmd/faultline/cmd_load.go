@@ -28,6 +28,7 @@ type loadFlags struct {
 	caFile, certFile, keyFile, out, hgrm  string
 	hgrmUnit, engine                      string
 	live                                  liveFlags
+	gens                                  generatorFlags
 }
 
 func newLoadCmd(e *env) *cobra.Command {
@@ -105,6 +106,7 @@ Metrics:
 	fl.StringVar(&f.hgrmUnit, "hgrm-unit", "ms", "unit of --hgrm values: ns, us, ms or s")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress line")
 	f.live.add(fl)
+	f.gens.add(fl)
 	fl.StringVar(&f.engine, "engine", string(loadgen.EngineAuto), "how requests are sent: auto (epoll where it serves), epoll (Linux event loops; plain http:// over HTTP/1.1 only) or goroutine (a goroutine per connection; TLS, HTTP/2, every platform)")
 	return cmd
 }
@@ -292,6 +294,12 @@ func runLoad(cmd *cobra.Command, e *env, f loadFlags, args []string) error {
 	if !f.quiet && e.stderrIsTerminal() {
 		lr.Progress = e.stderr
 	}
+	gens, stop, err := f.gens.config(cmd.Context(), e, f.segment)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	lr.Generators = gens
 	l, err := f.live.start(e)
 	if err != nil {
 		return err

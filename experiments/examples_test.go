@@ -70,6 +70,7 @@ var exampleCases = []exampleCase{
 	{file: "retry-storm.yaml", want: exitcode.Failed, deviated: "p50 < 2 * baseline.p50"},
 	{file: "container-kill.yaml", want: exitcode.OK, docker: true, scale: 0.6},
 	{file: "http-faults.yaml", want: exitcode.OK, faultNote: "matching requests"},
+	{file: "cpu-stress.yaml", want: exitcode.OK, faultNote: "service store: held"},
 }
 
 // runExample runs one example and checks its verdict, that nothing is

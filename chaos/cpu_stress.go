@@ -33,10 +33,9 @@ const defaultStressLimit = time.Hour
 // the load is charged to their cgroups, as a busy neighbour process would.
 type cpuStressFault struct {
 	Target      containerTarget `yaml:",inline"`
-	Load        int             `yaml:"load,omitempty" doc:"the share of a CPU each worker burns, in percent (required; 1 to 100), counted in the worker's own CPU time"`
-	Workers     int             `yaml:"workers,omitempty" default:"1" doc:"the number of worker threads"`
-	MaxDuration time.Duration   `yaml:"max_duration,omitempty" default:"1h" doc:"the stressor's own time limit (at most 24h): it exits then even if the fault is never reverted"`
-	Service     string          `yaml:"service,omitempty" doc:"instead of containers: the bundled service running inside faultline whose core the stressor shares (load 1 to 99; see the in-process model in docs/chaos.md)"`
+	StressCPU   `yaml:",inline"`
+	StressLimit `yaml:",inline"`
+	Service     string `yaml:"service,omitempty" doc:"instead of containers: the bundled service running inside faultline whose core the stressor shares (load 1 to 99; see the in-process model in docs/chaos.md)"`
 }
 
 var _ Fault = (*cpuStressFault)(nil)

@@ -25,6 +25,7 @@ var docGroups = []struct{ group, title string }{
 	{GroupContainer, "Container faults (Docker Engine)"},
 	{GroupProcess, "Process faults"},
 	{GroupPod, "Pod faults (Kubernetes)"},
+	{GroupKubeService, "Service network faults (Kubernetes)"},
 	{GroupService, "In-process service faults"},
 }
 

@@ -20,7 +20,7 @@ import (
 // kind is a registered fault kind.
 type kind struct {
 	name    string
-	group   string // GroupToxiproxy, GroupContainer, GroupProcess, GroupService or GroupPod
+	group   string // GroupToxiproxy, GroupContainer, GroupProcess, GroupService, GroupPod or GroupKubeService
 	summary string // one line for help and docs
 	// hidden kinds are not faults a user asks for (the runner's proxies):
 	// Kinds omits them and NewFault rejects them, but the ledger decodes
@@ -45,6 +45,9 @@ const (
 	GroupProcess   = "process"   // a process of this machine
 	GroupService   = "service"   // a service running inside faultline
 	GroupPod       = "pod"       // pods and workloads, through the Kubernetes API
+	// GroupKubeService: the traffic of a Kubernetes Service, through a
+	// Toxiproxy pod the Service is moved to (service_<toxic>).
+	GroupKubeService = "kubernetes-service"
 )
 
 var kinds = map[string]*kind{}

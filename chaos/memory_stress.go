@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 )
 
 func init() {
@@ -21,9 +20,9 @@ func init() {
 // memory is charged to their cgroups, so a container near its limit is
 // reclaimed from or meets the OOM killer, as with a leaking neighbour.
 type memoryStressFault struct {
-	Target      containerTarget `yaml:",inline"`
-	Size        memoryBytes     `yaml:"size,omitempty" doc:"how much memory to keep resident, with its unit (required), such as 256MiB"`
-	MaxDuration time.Duration   `yaml:"max_duration,omitempty" default:"1h" doc:"the stressor's own time limit (at most 24h): it exits then even if the fault is never reverted"`
+	Target       containerTarget `yaml:",inline"`
+	StressMemory `yaml:",inline"`
+	StressLimit  `yaml:",inline"`
 }
 
 var _ Fault = (*memoryStressFault)(nil)

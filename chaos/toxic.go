@@ -188,8 +188,61 @@ type toxicFields struct {
 	Toxicity *float64 `yaml:"toxicity,omitempty" default:"1" doc:"the probability, from 0 to 1, that the toxic applies to a connection (drawn once per connection, not per request)"`
 }
 
+// validate checks the fields every toxic has.
+func (t toxicFields) validate() []error {
+	var errs []error
+	switch t.Stream {
+	case "", "downstream", "upstream":
+	default:
+		errs = append(errs, fieldErrorf("stream", "stream %q: want upstream or downstream", t.Stream))
+	}
+	if x := t.Toxicity; x != nil && (*x < 0 || *x > 1) {
+		errs = append(errs, fieldErrorf("toxicity", "toxicity %v: want a probability in [0, 1]", *x))
+	}
+	return errs
+}
+
+func (t toxicFields) stream() string {
+	if t.Stream == "" {
+		return "downstream"
+	}
+	return t.Stream
+}
+
+func (t toxicFields) toxicity() float32 {
+	if t.Toxicity == nil {
+		return 1
+	}
+	return float32(*t.Toxicity)
+}
+
+// toxicWhat says what a toxic does and where it applies, such as
+// "latency 200ms downstream, toxicity 0.5".
+func toxicWhat(t toxicFields, a toxicAttrs) string {
+	s := a.describe() + " " + t.stream()
+	if x := t.toxicity(); x != 1 {
+		s += fmt.Sprintf(", toxicity %v", x)
+	}
+	return s
+}
+
+// newToxicDef is the toxic a fault of type typ adds, under a fresh name.
+func newToxicDef(typ string, t toxicFields, a toxicAttrs) toxicDef {
+	var b [4]byte
+	rand.Read(b[:])
+	return toxicDef{
+		Name:       "faultline_" + typ + "_" + hex.EncodeToString(b[:]),
+		Type:       typ,
+		Stream:     t.stream(),
+		Toxicity:   t.toxicity(),
+		Attributes: a.attributes(),
+	}
+}
+
 // registerToxic registers a toxic, named as its Toxiproxy type, as a fault
-// kind.
+// kind on a Toxiproxy proxy, and as the fault kind service_<name> on a
+// Kubernetes Service (see service_toxic.go): one attributes struct, two
+// kinds.
 func registerToxic[A toxicAttrs](name, summary string) {
 	registerKind(kind{
 		name:         name,
@@ -198,6 +251,7 @@ func registerToxic[A toxicAttrs](name, summary string) {
 		newFault:     func() Fault { return &toxicFault[A]{kind: name} },
 		newInjection: func() Injection { return new(toxicInjection) },
 	})
+	registerServiceToxic[A](name, summary)
 }
 
 // toxicFault is a fault that adds one toxic to a proxy.
@@ -211,62 +265,26 @@ type toxicFault[A toxicAttrs] struct {
 func (f *toxicFault[A]) Kind() string { return f.kind }
 
 func (f *toxicFault[A]) Validate() []error {
-	errs := f.Target.validate()
-	switch f.Toxic.Stream {
-	case "", "downstream", "upstream":
-	default:
-		errs = append(errs, fieldErrorf("stream", "stream %q: want upstream or downstream", f.Toxic.Stream))
-	}
-	if t := f.Toxic.Toxicity; t != nil && (*t < 0 || *t > 1) {
-		errs = append(errs, fieldErrorf("toxicity", "toxicity %v: want a probability in [0, 1]", *t))
-	}
+	errs := append(f.Target.validate(), f.Toxic.validate()...)
 	return append(errs, f.Attrs.validate()...)
-}
-
-func (f *toxicFault[A]) stream() string {
-	if f.Toxic.Stream == "" {
-		return "downstream"
-	}
-	return f.Toxic.Stream
-}
-
-func (f *toxicFault[A]) toxicity() float32 {
-	if f.Toxic.Toxicity == nil {
-		return 1
-	}
-	return float32(*f.Toxic.Toxicity)
 }
 
 func (f *toxicFault[A]) Describe() string {
 	return fmt.Sprintf("%s on proxy %s", f.what(), f.Target.Proxy)
 }
 
-func (f *toxicFault[A]) what() string {
-	s := f.Attrs.describe() + " " + f.stream()
-	if t := f.toxicity(); t != 1 {
-		s += fmt.Sprintf(", toxicity %v", t)
-	}
-	return s
-}
+func (f *toxicFault[A]) what() string { return toxicWhat(f.Toxic, f.Attrs) }
 
 func (f *toxicFault[A]) Resolve(ctx context.Context, env *Env) (Injection, error) {
 	server, target, err := resolveProxy(ctx, env, f.Target)
 	if err != nil {
 		return nil, err
 	}
-	var b [4]byte
-	rand.Read(b[:])
 	return &toxicInjection{
 		Server: server,
 		Proxy:  target,
-		Toxic: toxicDef{
-			Name:       "faultline_" + f.kind + "_" + hex.EncodeToString(b[:]),
-			Type:       f.kind,
-			Stream:     f.stream(),
-			Toxicity:   f.toxicity(),
-			Attributes: f.Attrs.attributes(),
-		},
-		What: f.what(),
+		Toxic:  newToxicDef(f.kind, f.Toxic, f.Attrs),
+		What:   f.what(),
 	}, nil
 }
 

@@ -458,14 +458,26 @@ func newChaosToxiproxyCmd(e *env) *cobra.Command {
 	}
 	var listen string
 	var logEvents bool
+	var proxyFlags, toxicFlags []string
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the Toxiproxy API until Ctrl-C or SIGTERM, for other tools and other faultline commands",
 		Long: `Serve the Toxiproxy API (the same as Toxiproxy v2.5.0's server) until Ctrl-C
 or SIGTERM, then close every proxy and exit 0. Point other commands at it
-with --toxiproxy-url or ` + toxiproxyURLEnv + `.`,
+with --toxiproxy-url or ` + toxiproxyURLEnv + `.
+
+--proxy creates proxies and --toxic adds toxics to each of them before the
+server reports itself ready ("toxiproxy API on ..."): the service_* fault
+kinds run this command in a pod in front of a Kubernetes Service.`,
+		Example: `  faultline chaos toxiproxy serve --listen 0.0.0.0:8474 \
+    --proxy web=0.0.0.0:8080=10.96.0.12:80 \
+    --toxic '{"type":"latency","attributes":{"latency":100,"jitter":50}}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			proxies, toxics, err := parseServeSetup(proxyFlags, toxicFlags)
+			if err != nil {
+				return err
+			}
 			var logTo io.Writer
 			if logEvents {
 				logTo = e.stderr
@@ -473,6 +485,9 @@ with --toxiproxy-url or ` + toxiproxyURLEnv + `.`,
 			tp, err := chaos.StartToxiproxy(cmd.Context(), chaos.WithListen(listen), chaos.WithLog(logTo))
 			if err != nil {
 				return exitcode.Wrap(err, exitcode.Runtime)
+			}
+			if err := tp.Setup(cmd.Context(), proxies, toxics); err != nil {
+				return exitcode.Wrap(errors.Join(err, tp.Close()), exitcode.Runtime)
 			}
 			fmt.Fprintf(e.stdout, "toxiproxy API on %s\n", tp.URL())
 			select {
@@ -484,6 +499,8 @@ with --toxiproxy-url or ` + toxiproxyURLEnv + `.`,
 	}
 	serve.Flags().StringVar(&listen, "listen", "127.0.0.1:8474", "address the API listens on (port 0: the OS picks)")
 	serve.Flags().BoolVar(&logEvents, "log", false, "log the server's events (proxies, toxics, connections) to stderr as JSON lines")
+	serve.Flags().StringArrayVar(&proxyFlags, "proxy", nil, "create a proxy at start-up, NAME=LISTEN=UPSTREAM (repeatable)")
+	serve.Flags().StringArrayVar(&toxicFlags, "toxic", nil, "add this toxic, as JSON in the body Toxiproxy's API takes, to every --proxy at start-up (repeatable)")
 	cmd.AddCommand(serve)
 	return cmd
 }
@@ -492,4 +509,28 @@ with --toxiproxy-url or ` + toxiproxyURLEnv + `.`,
 func inProcess(f chaos.Fault) bool {
 	info, _ := chaos.DescribeKind(f.Kind())
 	return info.InProcess
+}
+
+// parseServeSetup parses the --proxy and --toxic flags of toxiproxy serve.
+func parseServeSetup(proxyFlags, toxicFlags []string) ([]chaos.ServeProxy, []chaos.ServeToxic, error) {
+	var proxies []chaos.ServeProxy
+	for _, s := range proxyFlags {
+		p, err := chaos.ParseServeProxy(s)
+		if err != nil {
+			return nil, nil, usageErrorf("--proxy %v", err)
+		}
+		proxies = append(proxies, p)
+	}
+	if len(toxicFlags) > 0 && len(proxies) == 0 {
+		return nil, nil, usageErrorf("--toxic needs --proxy: toxics are added to the proxies created at start-up")
+	}
+	var toxics []chaos.ServeToxic
+	for _, s := range toxicFlags {
+		tx, err := chaos.ParseServeToxic(s)
+		if err != nil {
+			return nil, nil, usageErrorf("--toxic %v", err)
+		}
+		toxics = append(toxics, tx)
+	}
+	return proxies, toxics, nil
 }

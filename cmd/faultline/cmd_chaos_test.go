@@ -390,3 +390,63 @@ func TestChaosToxiproxyServe(t *testing.T) {
 		t.Fatalf("proxy %s still listens after the server stopped", p.Listen)
 	}
 }
+
+// TestChaosToxiproxyServeSetup starts the server with a proxy and a toxic
+// from the command line (what the service_* faults run in a pod): the
+// proxy exists, with the toxic, when the server says it is ready.
+func TestChaosToxiproxyServeSetup(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--toxic", `{"type":"latency"}`}, "--toxic needs --proxy"},
+		{[]string{"--proxy", "web=127.0.0.1:0"}, "want NAME=LISTEN=UPSTREAM"},
+		{[]string{"--proxy", "web=127.0.0.1:0=127.0.0.1:9", "--toxic", `{"kind":"latency"}`}, "--toxic"},
+	} {
+		code, _, errs := runCLI(t, append([]string{"chaos", "toxiproxy", "serve", "--listen", "127.0.0.1:0"}, tc.args...)...)
+		if code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d %q, want 2 and %q", tc.args, code, errs, tc.want)
+		}
+	}
+	bin := testenv.BuildFaultline(t)
+	cmd := exec.Command(bin, "chaos", "toxiproxy", "serve", "--listen", "127.0.0.1:0",
+		"--proxy", "web=127.0.0.1:0=127.0.0.1:9", "--toxic", `{"type":"latency","stream":"upstream","attributes":{"latency":250}}`)
+	out := &syncBuffer{}
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	var url string
+	for {
+		if line, ok := strings.CutPrefix(out.String(), "toxiproxy API on "); ok {
+			url = strings.TrimSpace(line)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no API address after 20s: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c, err := chaos.ConnectToxiproxy(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Proxy("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toxics, err := p.Toxics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Upstream != "127.0.0.1:9" || len(toxics) != 1 || toxics[0].Type != "latency" || toxics[0].Stream != "upstream" || toxics[0].Attributes["latency"] != float64(250) {
+		t.Errorf("proxy %+v with toxics %+v", p, toxics)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitCodeOf(t, cmd.Wait()); code != 0 {
+		t.Fatalf("exit %d after SIGTERM, want 0", code)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,6 +116,8 @@ func TestRealPrometheus(t *testing.T) {
 		}
 	}
 
+	checkDashboard(t, prom, rec.last())
+
 	for _, ph := range res.Phases {
 		from, to, ok := rec.span(ph.Name)
 		if !ok || ph.Requests == 0 {
@@ -143,6 +146,56 @@ func TestRealPrometheus(t *testing.T) {
 		t.Logf("phase %s: PromQL p99 %.3f ms, faultline p99 %.3f ms (ratio %.4f)", ph.Name, got*1e3, want*1e3, got/want)
 		if ratio := got / want; ratio > Factor*1.001 || ratio < 1/(Factor*1.001) {
 			t.Errorf("phase %s: PromQL p99 %g s, faultline's %g s: ratio %.4f beyond the bucket factor %.4f", ph.Name, got, want, ratio, Factor)
+		}
+	}
+}
+
+// checkDashboard runs every query of dashboards/faultline.json (panels and
+// annotations, its variables set to match everything) against the server:
+// each must parse, and each must find data at some point of the run, but
+// the transport errors' (this run has none).
+func checkDashboard(t *testing.T, prom string, at time.Time) {
+	t.Helper()
+	b, err := os.ReadFile("../../dashboards/faultline.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+		Annotations struct {
+			List []struct {
+				Name string `json:"name"`
+				Expr string `json:"expr"`
+			} `json:"list"`
+		} `json:"annotations"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	exprs := map[string]string{}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			exprs[tg.Expr] = "panel " + p.Title
+		}
+	}
+	for _, a := range dash.Annotations.List {
+		if a.Expr != "" {
+			exprs[a.Expr] = "annotation " + a.Name
+		}
+	}
+	vars := strings.NewReplacer("$job", ".*", "$request", ".*", "$__rate_interval", "5s")
+	for expr, where := range exprs {
+		q := vars.Replace(expr)
+		// A histogram result has no max_over_time, a fault no value at the
+		// end: either way of finding data will do.
+		if len(query(t, prom, q, at)) == 0 && len(query(t, prom, "max_over_time(("+q+")[1m:1s])", at)) == 0 &&
+			!strings.Contains(q, "transport_errors") {
+			t.Errorf("%s: %s: no data", where, q)
 		}
 	}
 }

@@ -135,7 +135,7 @@ func TestRealPrometheus(t *testing.T) {
 		expr := fmt.Sprintf(`histogram_quantile(0.99, sum(faultline_request_latency_seconds{job="faultline"} @ %.3f))`, secs(at))
 		if !from.IsZero() {
 			expr = fmt.Sprintf(`histogram_quantile(0.99, sum(increase(faultline_request_latency_seconds{job="faultline"}[%dms] @ %.3f)))`,
-				at.Sub(from).Milliseconds(), secs(at))
+				at.UnixMilli()-from.UnixMilli(), secs(at)) // in whole milliseconds, as stamped
 		}
 		r := query(t, prom, expr, rec.last())
 		if len(r) != 1 {

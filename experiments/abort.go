@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/journal"
 )
 
 // abortWatch judges the abort conditions over the most recent window of
@@ -28,7 +28,7 @@ func newAbortWatch(conds []*Condition) *abortWatch {
 // condition it finds broken over its window (nil when every one holds or
 // has no whole window yet). phases are every phase's intervals so far, for
 // conditions that name another phase.
-func (w *abortWatch) observe(s *sample, phase string, phases map[string][]*sample) *report.JournalCheck {
+func (w *abortWatch) observe(s *sample, phase string, phases map[string][]*sample) *journal.Check {
 	w.recent = append(w.recent, s)
 	for len(w.recent) > 1 && s.end.Sub(w.recent[0].start) > w.longest+time.Second {
 		w.recent = w.recent[1:]
@@ -48,7 +48,7 @@ func (w *abortWatch) observe(s *sample, phase string, phases map[string][]*sampl
 		if math.IsNaN(left) || math.IsNaN(right) || holds(c.Op, left, right) {
 			continue
 		}
-		return &report.JournalCheck{Kind: "abort", Phase: phase, Expression: c.Source, Verdict: string(Deviated),
+		return &journal.Check{Kind: "abort", Phase: phase, Expression: c.Source, Verdict: string(Deviated),
 			Measured: c.Left.unit().Format(left),
 			Detail: fmt.Sprintf("%s = %s over the last %s, %s %s", c.Left, c.Left.unit().Format(left), c.Window,
 				opWord(c.Op, false), c.Right.unit().Format(right))}

@@ -14,7 +14,7 @@ import (
 	"github.com/faultline-dev/faultline/chaos/docker"
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/internal/testenv"
-	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/journal"
 	"github.com/faultline-dev/faultline/targets"
 )
 
@@ -130,7 +130,7 @@ func runExample(t *testing.T, c exampleCase) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	j, err := report.ReadJournal(f, out.Journal)
+	j, err := journal.Read(f, out.Journal)
 	if err != nil {
 		t.Fatal(err)
 	}

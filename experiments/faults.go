@@ -7,7 +7,7 @@ import (
 
 	"github.com/faultline-dev/faultline/chaos"
 	"github.com/faultline-dev/faultline/internal/exitcode"
-	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/journal"
 )
 
 // faultSession is what the fault driver needs of chaos.Session: the ledger
@@ -42,11 +42,11 @@ func newFaultDriver(faults []*PlannedFault, j *runJournal, say func(string, ...a
 func (d *faultDriver) inject(ctx context.Context, f *PlannedFault) error {
 	entry, err := d.session.Inject(ctx, f.Fault)
 	if err != nil {
-		d.journal.fault(report.JournalFault{Label: f.Label(), Kind: f.Kind, Event: "inject_failed", Error: err.Error()})
+		d.journal.fault(journal.Fault{Label: f.Label(), Kind: f.Kind, Event: "inject_failed", Error: err.Error()})
 		return exitcode.WrapIfNone(fmt.Errorf("inject %s: %w", f.Label(), err), exitcode.Runtime)
 	}
 	d.active[f] = entry
-	d.journal.fault(report.JournalFault{Label: f.Label(), Kind: f.Kind, Event: "injected", Describe: entry.Injection.Describe()})
+	d.journal.fault(journal.Fault{Label: f.Label(), Kind: f.Kind, Event: "injected", Describe: entry.Injection.Describe()})
 	d.say("injected %s", entry.Injection.Describe())
 	return nil
 }
@@ -60,7 +60,7 @@ func (d *faultDriver) revert(f *PlannedFault) error {
 	}
 	delete(d.active, f)
 	err := d.session.Revert(context.WithoutCancel(context.Background()), entry)
-	jf := report.JournalFault{Label: f.Label(), Kind: f.Kind, Event: "reverted", Describe: entry.Injection.Describe()}
+	jf := journal.Fault{Label: f.Label(), Kind: f.Kind, Event: "reverted", Describe: entry.Injection.Describe()}
 	if err != nil {
 		jf.Event, jf.Error = "revert_failed", err.Error()
 		err = exitcode.Errorf(exitcode.RevertFailed, "REVERT FAILED: %s: %v; it may still be in effect, the ledger %s lists it (faultline chaos cleanup)",

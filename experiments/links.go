@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/journal"
 )
 
 // Link timing: the load measures the edge, what users see, and a good
@@ -83,7 +83,7 @@ func (r *runner) startLinkTimer(interval time.Duration) *linkTimer {
 // linkOutput is where link timings go: the journal, dated from the start
 // of the load and filed under their phase.
 type linkOutput struct {
-	w      *report.JournalWriter
+	w      *journal.Writer
 	phases []*Phase
 	start  time.Time
 }
@@ -114,11 +114,11 @@ func (o linkOutput) timeLink(ctx context.Context, l linkTarget, period time.Dura
 			return
 		}
 		offset := sent.Sub(o.start)
-		rec := report.JournalLink{Proxy: l.proxy, Link: l.link, AtMs: ms(offset), LatencyMs: float64(took.Microseconds()) / 1000, Status: status}
+		rec := journal.Link{Proxy: l.proxy, Link: l.link, AtMs: ms(offset), LatencyMs: float64(took.Microseconds()) / 1000, Status: status}
 		if err != nil {
 			rec.Error = err.Error()
 		}
-		_ = o.w.Write(report.JournalRecord{Type: "link", At: sent, Phase: phaseAt(o.phases, offset).Name, Link: &rec})
+		_ = o.w.Write(journal.Record{Type: "link", At: sent, Phase: phaseAt(o.phases, offset).Name, Link: &rec})
 		select {
 		case <-ctx.Done():
 			return

@@ -12,6 +12,7 @@ import (
 	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/report"
 	"github.com/faultline-dev/faultline/report/output"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
 // LoadRun is a plain load, as faultline load runs it: one schedule, no
@@ -68,13 +69,13 @@ func RunLoad(ctx context.Context, lr LoadRun) (exitcode.Code, error) {
 	}
 	evaluator := loadgen.NewEvaluator(lr.Thresholds)
 	start := lr.startAt(time.Now())
-	var results *report.ResultsWriter
+	var resultsFile *results.Writer
 	if lr.ResultsPath != "" {
-		info, err := report.NewRunInfo(lr.Spec.Tool, opts.Model, start, opts.Schedule.Duration(), loadgen.MeanRate(opts.Schedule), lr.describe(opts))
+		head, err := results.NewHeader(lr.Spec.Tool, opts.Model, start, opts.Schedule.Duration(), loadgen.MeanRate(opts.Schedule), lr.describe(opts))
 		if err != nil {
 			return exitcode.Runtime, err
 		}
-		if results, err = report.CreateResults(lr.ResultsPath, info); err != nil {
+		if resultsFile, err = results.Create(lr.ResultsPath, head); err != nil {
 			return exitcode.Usage, exitcode.Wrap(fmt.Errorf("results file: %w", err), exitcode.Usage)
 		}
 	}
@@ -84,8 +85,8 @@ func RunLoad(ctx context.Context, lr LoadRun) (exitcode.Code, error) {
 		if lr.Live != nil {
 			lr.Live.Interval(iv, "", nil)
 		}
-		if results != nil {
-			results.WriteInterval(iv)
+		if resultsFile != nil {
+			resultsFile.WriteInterval(iv)
 		}
 		if lr.Progress != nil {
 			if progress == nil {
@@ -99,13 +100,13 @@ func RunLoad(ctx context.Context, lr LoadRun) (exitcode.Code, error) {
 		progress.Done()
 	}
 	if err != nil {
-		if results != nil {
-			results.Abort()
+		if resultsFile != nil {
+			resultsFile.Abort()
 		}
 		return exitcode.Of(err), err
 	}
 	verdicts := evaluator.Results(res.Total)
-	if err := writeLoadOutputs(lr, res, verdicts, results, gens); err != nil {
+	if err := writeLoadOutputs(lr, res, verdicts, resultsFile, gens); err != nil {
 		return exitcode.Runtime, err
 	}
 	code, err := loadCode(res, verdicts)
@@ -114,7 +115,7 @@ func RunLoad(ctx context.Context, lr LoadRun) (exitcode.Code, error) {
 
 // writeLoadOutputs writes the summary, closes the results file and writes
 // the .hgrm file.
-func writeLoadOutputs(lr LoadRun, res *loadgen.Result, verdicts []loadgen.ThresholdResult, results *report.ResultsWriter, gens *distrib.Outcome) error {
+func writeLoadOutputs(lr LoadRun, res *loadgen.Result, verdicts []loadgen.ThresholdResult, resultsFile *results.Writer, gens *distrib.Outcome) error {
 	summary := report.Summarize(res, verdicts)
 	if err := report.WriteSummary(lr.Summary, summary); err != nil {
 		return err
@@ -124,8 +125,8 @@ func writeLoadOutputs(lr LoadRun, res *loadgen.Result, verdicts []loadgen.Thresh
 			return err
 		}
 	}
-	if results != nil {
-		if err := results.Close(res.End, withGenerators(summary, gens)); err != nil {
+	if resultsFile != nil {
+		if err := resultsFile.Close(res.End, withGenerators(summary, gens)); err != nil {
 			return err
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/journal"
 	"github.com/faultline-dev/faultline/targets"
 )
 
@@ -62,8 +63,8 @@ type Result struct {
 	Message string
 	Dir     string
 	Journal string
-	Checks  []report.JournalCheck
-	Faults  []report.JournalFault
+	Checks  []journal.Check
+	Faults  []journal.Fault
 	Plan    *Plan
 	Start   time.Time // start of the load
 	End     time.Time

@@ -9,14 +9,15 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
-	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/journal"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
 // runJournal is the record of a run: every record goes to the journal
 // file, and the checks and fault events also to the Result that Run
 // returns, so the summary and the journal cannot disagree.
 type runJournal struct {
-	w     *report.JournalWriter
+	w     *journal.Writer
 	log   io.Writer // where a failed write is said
 	res   *Result
 	clock *runClock
@@ -35,7 +36,7 @@ func openJournal(plan *Plan, dir string, res *Result, log io.Writer, clock *runC
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("report directory: %w", err)
 	}
-	w, err := report.CreateJournal(filepath.Join(dir, "journal.jsonl"))
+	w, err := journal.Create(filepath.Join(dir, "journal.jsonl"))
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +53,7 @@ func safeName(s string) string {
 	}, s)
 }
 
-func (j *runJournal) write(rec report.JournalRecord) {
+func (j *runJournal) write(rec journal.Record) {
 	if err := j.w.Write(rec); err != nil {
 		fmt.Fprintf(j.log, "faultline: journal: %v\n", err)
 	}
@@ -61,21 +62,20 @@ func (j *runJournal) write(rec report.JournalRecord) {
 // start records the plan, with the load's start (or now, when the load
 // never started).
 func (j *runJournal) start(plan *Plan, tool string, loadStart time.Time) {
-	jp := &report.JournalPlan{
+	jp := &journal.Plan{
 		Name: plan.Exp.Name, Description: plan.Exp.Description, Tags: plan.Exp.Tags,
 		File: plan.File, Tool: tool, Model: plan.Model, Seed: plan.Exp.Seed,
 		TimeScale: plan.TimeScale, LoadStart: loadStart.UTC(),
-		Histograms: report.HistogramInfo{Unit: "ns", Lowest: loadgen.HistLowest, Highest: loadgen.HistHighest,
-			SignificantDigits: loadgen.HistSigFigs, Encoding: "HdrHistogram V2 compressed (zlib), base64"},
+		Histograms: results.EngineHistograms(),
 	}
 	for _, p := range plan.Phases {
-		jp.Phases = append(jp.Phases, report.JournalPhase{Name: p.Name, StartMs: ms(p.Start), EndMs: ms(p.End), Rate: max(p.Rate, 0), Users: max(p.Concurrency, 0)})
+		jp.Phases = append(jp.Phases, journal.Phase{Name: p.Name, StartMs: ms(p.Start), EndMs: ms(p.End), Rate: max(p.Rate, 0), Users: max(p.Concurrency, 0)})
 	}
 	for _, f := range plan.Faults {
-		jp.Faults = append(jp.Faults, report.JournalFaultPlan{Label: f.Label(), Kind: f.Kind, Phase: f.Phase,
+		jp.Faults = append(jp.Faults, journal.FaultPlan{Label: f.Label(), Kind: f.Kind, Phase: f.Phase,
 			Describe: describeFault(f), StartMs: ms(f.Start), EndMs: ms(f.End)})
 	}
-	j.write(report.JournalRecord{Type: "start", Plan: jp})
+	j.write(journal.Record{Type: "start", Plan: jp})
 }
 
 func describeFault(f *PlannedFault) string {
@@ -94,25 +94,25 @@ func (j *runJournal) interval(phase string, iv *loadgen.Stats) {
 	}
 }
 
-func (j *runJournal) check(c report.JournalCheck) {
+func (j *runJournal) check(c journal.Check) {
 	j.res.Checks = append(j.res.Checks, c)
-	j.write(report.JournalRecord{Type: "check", Check: &c})
+	j.write(journal.Record{Type: "check", Check: &c})
 }
 
 // fault records a fault event, dated now.
-func (j *runJournal) fault(f report.JournalFault) {
+func (j *runJournal) fault(f journal.Fault) {
 	f.AtMs = ms(j.clock.offset())
 	j.res.Faults = append(j.res.Faults, f)
-	j.write(report.JournalRecord{Type: "fault", Fault: &f})
+	j.write(journal.Record{Type: "fault", Fault: &f})
 }
 
 func (j *runJournal) note(msg string) {
-	j.write(report.JournalRecord{Type: "note", Message: msg})
+	j.write(journal.Record{Type: "note", Message: msg})
 }
 
 // end records how the run ended and closes the journal.
 func (j *runJournal) end(e ending) {
-	j.write(report.JournalRecord{Type: "end", End: &report.JournalEnd{ExitCode: int(e.code), Outcome: e.word(), Message: e.message}})
+	j.write(journal.Record{Type: "end", End: &journal.End{ExitCode: int(e.code), Outcome: e.word(), Message: e.message}})
 	if err := j.w.Close(); err != nil {
 		fmt.Fprintf(j.log, "faultline: journal: %v\n", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"maps"
 	"math"
 
-	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/journal"
 )
 
 // checkSteadyState runs the steady-state probes over samples (kind says
@@ -24,7 +24,7 @@ func (r *runner) checkSteadyState(ctx context.Context, kind string, samples []*s
 		if name == "" {
 			name = p.Spec.Expect
 		}
-		r.journal.check(report.JournalCheck{Kind: kind, Name: name, Expression: p.Spec.Expect, Verdict: string(res.Verdict), Measured: res.Measured, Detail: res.Detail})
+		r.journal.check(journal.Check{Kind: kind, Name: name, Expression: p.Spec.Expect, Verdict: string(res.Verdict), Measured: res.Measured, Detail: res.Detail})
 		if res.Verdict != Held {
 			ok = false
 		}
@@ -70,7 +70,7 @@ func (r *runner) judge(ctx context.Context) bool {
 	for _, p := range r.plan.Phases {
 		for _, c := range p.Hypotheses {
 			j := judge(c, &scope{current: r.samples[p.Name], phases: phases, timeToRecover: ttr, recoveryNote: why}, r.rng)
-			r.journal.check(report.JournalCheck{Kind: "hypothesis", Phase: p.Name, Expression: c.Source, Verdict: string(j.Verdict),
+			r.journal.check(journal.Check{Kind: "hypothesis", Phase: p.Name, Expression: c.Source, Verdict: string(j.Verdict),
 				Measured: j.Measured, Detail: j.Detail, CILow: j.CILow, CIHigh: j.CIHigh})
 			if j.Verdict == Deviated || (j.Verdict == Inconclusive && !r.opts.InconclusiveOK) {
 				held = false
@@ -93,7 +93,7 @@ func (r *runner) judge(ctx context.Context) bool {
 		case t.Threshold.Window > 0:
 			detail = fmt.Sprintf("worst %s window: %s", t.Threshold.Window, detail)
 		}
-		r.journal.check(report.JournalCheck{Kind: "threshold", Expression: t.Threshold.Source, Verdict: v, Measured: t.Threshold.Format(t.Value), Detail: detail})
+		r.journal.check(journal.Check{Kind: "threshold", Expression: t.Threshold.Source, Verdict: v, Measured: t.Threshold.Format(t.Value), Detail: detail})
 	}
 	return held
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/internal/fixture"
 )
 
 // loadShaped wraps intervals in a Run with one "load" phase.
@@ -20,8 +21,8 @@ func loadShaped(ivs []*loadgen.Stats) *Run {
 }
 
 func steadyRun(seed uint64, n int, medianNs float64, failEach int) *Run {
-	return loadShaped(syntheticStats(seed, fixtureStart, n, func(int) sampleSpec {
-		return sampleSpec{names: []string{"GET /a", "GET /b"}, perName: 300, medianNs: medianNs, sigma: 0.5, failEach: failEach}
+	return loadShaped(fixture.Stats(seed, fixture.Start, n, func(int) fixture.Spec {
+		return fixture.Spec{Names: []string{"GET /a", "GET /b"}, PerName: 300, MedianNs: medianNs, Sigma: 0.5, FailEach: failEach}
 	}))
 }
 
@@ -155,8 +156,8 @@ func TestCompareMatchesHistograms(t *testing.T) {
 
 func TestCompareLongRunsAreBlocked(t *testing.T) {
 	t.Parallel()
-	ivs := syntheticStats(9, fixtureStart, 250, func(int) sampleSpec {
-		return sampleSpec{names: []string{"x"}, perName: 20, medianNs: 1e6, sigma: 0.3}
+	ivs := fixture.Stats(9, fixture.Start, 250, func(int) fixture.Spec {
+		return fixture.Spec{Names: []string{"x"}, PerName: 20, MedianNs: 1e6, Sigma: 0.3}
 	})
 	blocks := buildBlocks(ivs, "", 100, [histograms]bool{true})
 	if len(blocks) != 84 { // blocks of 3 intervals
@@ -216,7 +217,7 @@ func TestCompareOutputs(t *testing.T) {
 		if err := f.write(&buf); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, f.name, buf.Bytes())
+		fixture.Golden(t, f.name, buf.Bytes())
 	}
 	var buf bytes.Buffer
 	_ = WriteComparisonJSON(&buf, b, n, c, res)
@@ -305,15 +306,15 @@ func FuzzParseGate(f *testing.F) {
 // change itself.
 func TestCompareRelativeIntervalAboveMinus100(t *testing.T) {
 	t.Parallel()
-	base := loadShaped(syntheticStats(11, fixtureStart, 20, func(i int) sampleSpec {
+	base := loadShaped(fixture.Stats(11, fixture.Start, 20, func(i int) fixture.Spec {
 		median := 1e6
 		if i%7 == 3 {
 			median = 100e6
 		}
-		return sampleSpec{names: []string{"GET /a"}, perName: 300, medianNs: median, sigma: 0.3}
+		return fixture.Spec{Names: []string{"GET /a"}, PerName: 300, MedianNs: median, Sigma: 0.3}
 	}))
-	next := loadShaped(syntheticStats(12, fixtureStart, 20, func(int) sampleSpec {
-		return sampleSpec{names: []string{"GET /a"}, perName: 300, medianNs: 1e6, sigma: 0.3}
+	next := loadShaped(fixture.Stats(12, fixture.Start, 20, func(int) fixture.Spec {
+		return fixture.Spec{Names: []string{"GET /a"}, PerName: 300, MedianNs: 1e6, Sigma: 0.3}
 	}))
 	c, err := Compare(base, next, nil, CompareOptions{Seed: 1})
 	if err != nil {

@@ -3,39 +3,15 @@ package report
 import (
 	"bufio"
 	"bytes"
-	"flag"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/internal/fixture"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; got:\n%s", name, got)
-	}
-}
 
 // TestHgrmOfOneToThousand checks the distribution of the values 1..1000, each
 // once, which a 3-digit histogram holds exactly: at every reporting level L
@@ -52,7 +28,7 @@ func TestHgrmOfOneToThousand(t *testing.T) {
 	if err := WriteHgrm(&buf, h, Nanoseconds, DefaultTicksPerHalfDistance); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "one-to-thousand.hgrm", buf.Bytes())
+	fixture.Golden(t, "one-to-thousand.hgrm", buf.Bytes())
 
 	sc := bufio.NewScanner(bytes.NewReader(buf.Bytes()))
 	sc.Scan()
@@ -118,7 +94,7 @@ func TestHgrmInMilliseconds(t *testing.T) {
 	if err := WriteHgrm(&buf, h, Milliseconds, DefaultTicksPerHalfDistance); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "stall-ms.hgrm", buf.Bytes())
+	fixture.Golden(t, "stall-ms.hgrm", buf.Bytes())
 	if !strings.Contains(buf.String(), "#[Max     =     1000.342, Total count    =         1000]") {
 		t.Errorf("footer does not show the 1s max in ms:\n%s", buf.String())
 	}

@@ -9,6 +9,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/internal/fixture"
 )
 
 // TestHlogRoundTrip reads an interval log back with hdrhistogram-go's own
@@ -93,7 +94,7 @@ func TestHlogTag(t *testing.T) {
 // percentiles of 1..1000.
 func TestHgrmFormatKnownPercentiles(t *testing.T) {
 	t.Parallel()
-	iv := loadgen.NewStats(fixtureStart, fixtureStart.Add(time.Second))
+	iv := loadgen.NewStats(fixture.Start, fixture.Start.Add(time.Second))
 	x := &loadgen.Series{Name: "x", Outcome: loadgen.OK, Latency: loadgen.NewHistogram(), Service: loadgen.NewHistogram()}
 	for v := int64(1); v <= 1000; v++ {
 		_ = x.Latency.RecordValue(v * 1000)

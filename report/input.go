@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/faultline-dev/faultline/report/journal"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
 // ErrNotReportInput is returned for a file that is neither a results file
@@ -26,14 +29,14 @@ func ReadRun(r io.Reader, name string) (*Run, error) {
 	}
 	// Each input kind is one case.
 	switch schema {
-	case ResultsSchema:
-		res, err := ReadResults(bytes.NewReader(data), name)
+	case results.Schema:
+		res, err := results.Read(bytes.NewReader(data), name)
 		if err != nil {
 			return nil, err
 		}
 		return RunFromResults(res), nil
-	case JournalSchema:
-		j, err := ReadJournal(bytes.NewReader(data), name)
+	case journal.Schema:
+		j, err := journal.Read(bytes.NewReader(data), name)
 		if err != nil {
 			return nil, err
 		}
@@ -51,16 +54,6 @@ func OpenRun(path string) (*Run, error) {
 	}
 	defer f.Close()
 	return ReadRun(f, path)
-}
-
-// OpenResults reads the results file at path.
-func OpenResults(path string) (*Results, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return ReadResults(f, path)
 }
 
 // sniffSchema finds the top-level "schema" member of a JSON object without

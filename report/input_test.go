@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline-dev/faultline/report/internal/fixture"
 )
 
 func TestReadRunFromResults(t *testing.T) {
@@ -15,7 +17,7 @@ func TestReadRunFromResults(t *testing.T) {
 	if len(run.Phases) != 1 || run.Phases[0].Name != LoadPhase || len(run.Intervals) != 5 {
 		t.Fatalf("phases %+v, %d intervals", run.Phases, len(run.Intervals))
 	}
-	if !run.Start.Equal(fixtureStart) || run.End.Sub(run.Start) != 5*time.Second {
+	if !run.Start.Equal(fixture.Start) || run.End.Sub(run.Start) != 5*time.Second {
 		t.Errorf("span %v..%v", run.Start, run.End)
 	}
 	if run.Total().Completed("") != 2000 {
@@ -39,8 +41,8 @@ func TestReadRunFromResults(t *testing.T) {
 // what is wrong.
 func TestReadRunRejectsBadFiles(t *testing.T) {
 	t.Parallel()
-	good, err := os.ReadFile(loadResultsFile(t, t.TempDir(), "r.json", syntheticStats(1, fixtureStart, 2, func(int) sampleSpec {
-		return sampleSpec{names: []string{"a"}, perName: 10, medianNs: 1e6}
+	good, err := os.ReadFile(loadResultsFile(t, t.TempDir(), "r.json", fixture.Stats(1, fixture.Start, 2, func(int) fixture.Spec {
+		return fixture.Spec{Names: []string{"a"}, PerName: 10, MedianNs: 1e6}
 	}), nil))
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,14 @@ package report
 
 import (
 	"time"
+
+	"github.com/faultline-dev/faultline/report/journal"
 )
 
 // RunFromJournal maps the journal of `faultline run` into a Run: its
 // phases, the fault windows (each injection paired with its revert), and
 // every probe, hypothesis, threshold and abort verdict as checks.
-func RunFromJournal(j *Journal) *Run {
+func RunFromJournal(j *journal.Journal) *Run {
 	start := j.Plan.LoadStart
 	at := func(ms float64) time.Time { return start.Add(time.Duration(ms * float64(time.Millisecond))) }
 	run := &Run{Title: j.Plan.Name, Model: j.Plan.Model, Start: start, End: start, Intervals: j.Intervals}

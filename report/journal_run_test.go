@@ -1,36 +1,35 @@
 package report
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/journal"
 )
 
 func TestRunFromJournal(t *testing.T) {
 	t.Parallel()
 	t0 := time.Unix(1700000000, 0).UTC()
-	j := &Journal{
-		Plan: JournalPlan{
+	j := &journal.Journal{
+		Plan: journal.Plan{
 			Name: "exp", Model: loadgen.Open, LoadStart: t0,
-			Phases: []JournalPhase{{Name: "baseline", StartMs: 0, EndMs: 10000}, {Name: "fault", StartMs: 10000, EndMs: 30000}},
+			Phases: []journal.Phase{{Name: "baseline", StartMs: 0, EndMs: 10000}, {Name: "fault", StartMs: 10000, EndMs: 30000}},
 		},
 		Intervals: []*loadgen.Stats{loadgen.NewStats(t0, t0.Add(time.Second)), loadgen.NewStats(t0.Add(29*time.Second), t0.Add(30*time.Second))},
-		Faults: []JournalFault{
+		Faults: []journal.Fault{
 			{Label: "fault.faults[0] latency", Kind: "latency", Event: "injected", Describe: "latency 200ms on proxy store", AtMs: 10000},
 			{Label: "fault.faults[1] kill", Kind: "kill", Event: "injected", AtMs: 12000},
 			{Label: "fault.faults[0] latency", Kind: "latency", Event: "reverted", AtMs: 20000},
 			// A failed revert leaves its window open: it lasted to the end.
 			{Label: "fault.faults[1] kill", Kind: "kill", Event: "revert_failed", AtMs: 30000},
 		},
-		Checks: []JournalCheck{
+		Checks: []journal.Check{
 			{Kind: "steady_state_before", Name: "gateway is ready", Verdict: "held"},
 			{Kind: "hypothesis", Phase: "fault", Expression: "p99 < 2 * baseline.p99", Verdict: "deviated", Measured: "40ms"},
 			{Kind: "abort", Expression: "error_rate < 20% over 5s", Verdict: "deviated"},
 		},
+		Links: []journal.Link{{Proxy: "store", Link: "catalog->store", AtMs: 500, LatencyMs: 201.5, Status: 200}},
 	}
 	run := RunFromJournal(j)
 	if run.Title != "exp" || !run.Start.Equal(t0) || !run.End.Equal(t0.Add(30*time.Second)) {
@@ -41,6 +40,10 @@ func TestRunFromJournal(t *testing.T) {
 	}
 	if len(run.Faults) != 2 {
 		t.Fatalf("faults %+v", run.Faults)
+	}
+	link := LinkProbe{Proxy: "store", Link: "catalog->store", At: t0.Add(500 * time.Millisecond), Latency: 201500 * time.Microsecond, Status: 200}
+	if len(run.Links) != 1 || run.Links[0] != link {
+		t.Errorf("links %+v, want %+v", run.Links, link)
 	}
 	lat, kill := run.Faults[0], run.Faults[1]
 	if !lat.Injected.Equal(t0.Add(10*time.Second)) || !lat.Reverted.Equal(t0.Add(20*time.Second)) || lat.Target != "latency 200ms on proxy store" {
@@ -60,49 +63,6 @@ func TestRunFromJournal(t *testing.T) {
 	for i, c := range want {
 		if run.Checks[i] != c {
 			t.Errorf("check %d = %+v, want %+v", i, run.Checks[i], c)
-		}
-	}
-}
-
-func TestJournalRoundTripKeepsFailuresAndLinks(t *testing.T) {
-	t.Parallel()
-	t0 := time.Unix(1700000000, 0).UTC()
-	path := filepath.Join(t.TempDir(), "journal.jsonl")
-	w, err := CreateJournal(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(w.Write(JournalRecord{Type: "start", Plan: &JournalPlan{Name: "exp", LoadStart: t0,
-		Phases: []JournalPhase{{Name: "baseline", EndMs: 2000}}}}))
-	iv := loadgen.NewStats(t0, t0.Add(time.Second))
-	iv.AddFailure(loadgen.FailureSample{Name: "create", Status: 400, Body: `{"error":"missing field sku"}`, Truncated: true})
-	iv.AddFailure(loadgen.FailureSample{Name: "create", Error: loadgen.ErrReset, Body: "connection reset by peer"})
-	must(w.WriteInterval("baseline", iv))
-	must(w.Write(JournalRecord{Type: "link", Link: &JournalLink{Proxy: "store", Link: "catalog->store", AtMs: 500, LatencyMs: 201.5, Status: 200}}))
-	must(w.Close())
-	raw, err := os.ReadFile(path)
-	must(err)
-	for _, version := range []string{`"version":2`, `"version":1`} {
-		// A version 1 journal (no samples, no links) still reads.
-		data := strings.Replace(string(raw), `"version":2`, version, 1)
-		j, err := ReadJournal(strings.NewReader(data), "journal.jsonl")
-		if err != nil {
-			t.Fatalf("%s: %v", version, err)
-		}
-		run := RunFromJournal(j)
-		got := run.Intervals[0].Failures
-		if len(got) != 2 || got[0] != iv.Failures[0] || got[1] != iv.Failures[1] {
-			t.Errorf("%s: failures read back %+v, want %+v", version, got, iv.Failures)
-		}
-		want := LinkProbe{Proxy: "store", Link: "catalog->store", At: t0.Add(500 * time.Millisecond), Latency: 201500 * time.Microsecond, Status: 200}
-		if len(run.Links) != 1 || run.Links[0] != want {
-			t.Errorf("%s: links read back %+v, want %+v", version, run.Links, want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
 func init() {
@@ -53,7 +54,7 @@ type SpanJSON struct {
 	Requests   []StatJSON `json:"requests"`
 	// Failures are a few failing responses (loadgen.FailureSamplesPerName
 	// per request name at most) with the start of their bodies.
-	Failures []FailureJSON `json:"failures,omitempty"`
+	Failures []results.Failure `json:"failures,omitempty"`
 	// Links (phases only) are faultline's timed requests through each
 	// proxy over the phase.
 	Links []LinkJSON `json:"links,omitempty"`
@@ -135,7 +136,7 @@ func (r *Run) spanJSON(s *loadgen.Stats) SpanJSON {
 	for _, n := range s.Names() {
 		sp.Requests = append(sp.Requests, statJSON(s, n))
 	}
-	sp.Failures = failuresJSON(phaseFailures(s))
+	sp.Failures = results.Failures(phaseFailures(s))
 	return sp
 }
 

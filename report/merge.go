@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
 // Merged is the merge of several results files, ready to be written as one.
 type Merged struct {
-	Info      RunInfo
+	Info      results.Header
 	Intervals []*loadgen.Stats
 	EndedAt   time.Time
 	Summary   *Summary
@@ -46,7 +47,7 @@ type MergeOptions struct {
 // is recomputed from the merged histograms, and the thresholds of every
 // input are judged again on them. names are the inputs' file names, for
 // errors and the merged file's options.
-func MergeResults(inputs []*Results, names []string, opts MergeOptions) (*Merged, error) {
+func MergeResults(inputs []*results.File, names []string, opts MergeOptions) (*Merged, error) {
 	if len(inputs) == 0 {
 		return nil, errors.New("merge: no results files")
 	}
@@ -69,7 +70,7 @@ func MergeResults(inputs []*Results, names []string, opts MergeOptions) (*Merged
 	if n := len(m.Intervals); n > 0 && m.Intervals[n-1].End.After(m.EndedAt) {
 		m.EndedAt = m.Intervals[n-1].End
 	}
-	info, err := NewRunInfo("faultline report merge", first.Model, t0, acc.planned, acc.targetRate, map[string]any{"merged_from": acc.sources})
+	info, err := results.NewHeader("faultline report merge", first.Model, t0, acc.planned, acc.targetRate, map[string]any{"merged_from": acc.sources})
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +95,7 @@ func MergeResults(inputs []*Results, names []string, opts MergeOptions) (*Merged
 // checkMergeable refuses inputs whose latencies measure different things
 // (open and closed model) and, unless allowed, inputs that never ran at
 // the same time.
-func checkMergeable(inputs []*Results, names []string, opts MergeOptions) error {
+func checkMergeable(inputs []*results.File, names []string, opts MergeOptions) error {
 	first := inputs[0]
 	for i, in := range inputs[1:] {
 		if in.Model != first.Model {
@@ -125,7 +126,7 @@ func checkMergeable(inputs []*Results, names []string, opts MergeOptions) error 
 
 // resultsEnd is when a run ended: its footer's time, or, for a file cut
 // short before its footer, the end of its last interval.
-func resultsEnd(r *Results) time.Time {
+func resultsEnd(r *results.File) time.Time {
 	if !r.EndedAt.IsZero() {
 		return r.EndedAt
 	}
@@ -140,7 +141,7 @@ func resultsEnd(r *Results) time.Time {
 
 // intervalLength is the median interval length of the inputs, to the
 // millisecond (1 s when there is none).
-func intervalLength(inputs []*Results) time.Duration {
+func intervalLength(inputs []*results.File) time.Duration {
 	var lengths []time.Duration
 	for _, in := range inputs {
 		for _, iv := range in.Intervals {
@@ -158,7 +159,7 @@ func intervalLength(inputs []*Results) time.Duration {
 
 // alignIntervals merges every input's intervals into buckets of length
 // from t0, by the bucket each interval starts in.
-func alignIntervals(inputs []*Results, t0 time.Time, length time.Duration) []*loadgen.Stats {
+func alignIntervals(inputs []*results.File, t0 time.Time, length time.Duration) []*loadgen.Stats {
 	type bucket struct {
 		stats  *loadgen.Stats
 		longer time.Duration
@@ -208,7 +209,7 @@ type mergedHeader struct {
 
 // combineHeaders adds up the inputs' planned lengths, rates, generators
 // and thresholds (each expression once).
-func combineHeaders(inputs []*Results, names []string, t0 time.Time) (*mergedHeader, error) {
+func combineHeaders(inputs []*results.File, names []string, t0 time.Time) (*mergedHeader, error) {
 	acc := &mergedHeader{endedAt: t0}
 	for i, in := range inputs {
 		var s Summary
@@ -278,7 +279,7 @@ func SummarizeMerged(r MergedRun, thresholds []loadgen.ThresholdResult) *Summary
 
 // WriteMerged writes a merged run as a results file at path, atomically.
 func WriteMerged(path string, m *Merged) error {
-	w, err := CreateResults(path, m.Info)
+	w, err := results.Create(path, m.Info)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/internal/fixture"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
 // splitRun records the same seeded samples three ways: every sample into
@@ -25,7 +27,7 @@ func splitRun(t *testing.T, n int, offset time.Duration) (a, b, all []*loadgen.S
 			Status: map[int]int64{}, Errors: map[loadgen.ErrorClass]int64{}}
 	}
 	for i := range n {
-		start := fixtureStart.Add(time.Duration(i) * time.Second)
+		start := fixture.Start.Add(time.Duration(i) * time.Second)
 		var parts [3]*loadgen.Stats
 		for k := range parts {
 			s := start
@@ -91,9 +93,9 @@ func TestMergeEqualsOneRun(t *testing.T) {
 	a, b, all := splitRun(t, 6, 300*time.Millisecond)
 	pathA := loadResultsFile(t, dir, "a.json", a, []ThresholdSummary{{Expression: "p99<1s", Held: true}})
 	pathB := loadResultsFile(t, dir, "b.json", b, []ThresholdSummary{{Expression: "error_rate<1%", Held: true}, {Expression: "p99<1s", Held: true}})
-	var inputs []*Results
+	var inputs []*results.File
 	for _, p := range []string{pathA, pathB} {
-		r, err := OpenResults(p)
+		r, err := results.Open(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +109,7 @@ func TestMergeEqualsOneRun(t *testing.T) {
 	if err := WriteMerged(out, m); err != nil {
 		t.Fatal(err)
 	}
-	back, err := OpenResults(out)
+	back, err := results.Open(out)
 	if err != nil {
 		t.Fatalf("the merged file does not read back: %v", err)
 	}
@@ -131,7 +133,7 @@ func TestMergeEqualsOneRun(t *testing.T) {
 			t.Errorf("interval %d: send lag or scheduled differ", i)
 		}
 	}
-	total, wantTotal := back.Total(), loadgen.NewStats(fixtureStart, fixtureStart)
+	total, wantTotal := back.Total(), loadgen.NewStats(fixture.Start, fixture.Start)
 	for _, iv := range all {
 		wantTotal.Merge(iv)
 	}
@@ -163,9 +165,9 @@ func TestMergeEqualsOneRun(t *testing.T) {
 
 func TestMergeRejectsMixedModels(t *testing.T) {
 	t.Parallel()
-	a := &Results{RunInfo: RunInfo{Model: loadgen.Open}, Summary: json.RawMessage(`{}`)}
-	b := &Results{RunInfo: RunInfo{Model: loadgen.Closed}, Summary: json.RawMessage(`{}`)}
-	_, err := MergeResults([]*Results{a, b}, []string{"a.json", "b.json"}, MergeOptions{})
+	a := &results.File{Header: results.Header{Model: loadgen.Open}, Summary: json.RawMessage(`{}`)}
+	b := &results.File{Header: results.Header{Model: loadgen.Closed}, Summary: json.RawMessage(`{}`)}
+	_, err := MergeResults([]*results.File{a, b}, []string{"a.json", "b.json"}, MergeOptions{})
 	if err == nil || !strings.Contains(err.Error(), "b.json a closed-model") {
 		t.Errorf("error %v", err)
 	}
@@ -177,20 +179,20 @@ func TestMergeRejectsMixedModels(t *testing.T) {
 func TestMergeRefusesRunsThatDidNotOverlap(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
-	run := func(start, end time.Duration) *Results {
-		return &Results{RunInfo: RunInfo{Model: loadgen.Open, StartedAt: t0.Add(start)}, EndedAt: t0.Add(end), Summary: json.RawMessage(`{}`)}
+	run := func(start, end time.Duration) *results.File {
+		return &results.File{Header: results.Header{Model: loadgen.Open, StartedAt: t0.Add(start)}, EndedAt: t0.Add(end), Summary: json.RawMessage(`{}`)}
 	}
 	names := []string{"a.json", "b.json", "c.json"}
 	for _, tc := range []struct {
 		name    string
-		inputs  []*Results
+		inputs  []*results.File
 		opts    MergeOptions
 		refused string
 	}{
-		{"overlapping", []*Results{run(0, 10*time.Second), run(2*time.Second, 12*time.Second), run(9*time.Second, 20*time.Second)}, MergeOptions{}, ""},
-		{"one after the other", []*Results{run(0, 10*time.Second), run(10*time.Second, 20*time.Second)}, MergeOptions{}, "b.json started at 2026-11-29T10:00:10Z, after a.json ended"},
-		{"pairwise disjoint in a chain", []*Results{run(0, 10*time.Second), run(5*time.Second, 15*time.Second), run(12*time.Second, 20*time.Second)}, MergeOptions{}, "c.json started"},
-		{"allowed", []*Results{run(0, 10*time.Second), run(time.Hour, time.Hour+time.Second)}, MergeOptions{AllowDisjoint: true}, ""},
+		{"overlapping", []*results.File{run(0, 10*time.Second), run(2*time.Second, 12*time.Second), run(9*time.Second, 20*time.Second)}, MergeOptions{}, ""},
+		{"one after the other", []*results.File{run(0, 10*time.Second), run(10*time.Second, 20*time.Second)}, MergeOptions{}, "b.json started at 2026-11-29T10:00:10Z, after a.json ended"},
+		{"pairwise disjoint in a chain", []*results.File{run(0, 10*time.Second), run(5*time.Second, 15*time.Second), run(12*time.Second, 20*time.Second)}, MergeOptions{}, "c.json started"},
+		{"allowed", []*results.File{run(0, 10*time.Second), run(time.Hour, time.Hour+time.Second)}, MergeOptions{AllowDisjoint: true}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -7,6 +7,8 @@ import (
 	"encoding/xml"
 	"strings"
 	"testing"
+
+	"github.com/faultline-dev/faultline/report/internal/fixture"
 )
 
 // TestFormatsGolden renders both fixture runs in every text format and
@@ -25,7 +27,7 @@ func TestFormatsGolden(t *testing.T) {
 				if buf.Len() == 0 {
 					t.Fatal("rendered nothing")
 				}
-				golden(t, "render-"+name+f.Extension, buf.Bytes())
+				fixture.Golden(t, "render-"+name+f.Extension, buf.Bytes())
 			})
 		}
 	}

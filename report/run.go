@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
 // Run is what every renderer draws from: the intervals of one run on one
@@ -75,7 +76,7 @@ const LoadPhase = "load"
 // RunFromResults maps a results file of `faultline load` into a Run: one
 // phase named "load" spanning the run, no faults, and the thresholds of the
 // stored summary as checks.
-func RunFromResults(r *Results) *Run {
+func RunFromResults(r *results.File) *Run {
 	var s Summary
 	// A summary that does not decode leaves the run without checks; the
 	// histograms, which are what the renderers draw, were already read.

@@ -12,6 +12,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/results"
 
 	"github.com/faultline-dev/faultline/internal/metric"
 )
@@ -96,7 +97,7 @@ type Summary struct {
 	PerRequest  []RequestSummary `json:"per_request"`
 	// Failures are a few failing responses of each request name, with the
 	// start of their bodies.
-	Failures    []FailureJSON      `json:"failures,omitempty"`
+	Failures    []results.Failure  `json:"failures,omitempty"`
 	Thresholds  []ThresholdSummary `json:"thresholds,omitempty"`
 	Generator   GeneratorSummary   `json:"generator"`
 	Interrupted bool               `json:"interrupted"`
@@ -135,7 +136,7 @@ func Summarize(res *loadgen.Result, thresholds []loadgen.ThresholdResult) *Summa
 	}
 	s.Status, s.Errors = countsByKey(t, "")
 	s.BytesIn, s.BytesOut = t.Bytes("")
-	s.Failures = failuresJSON(phaseFailures(t))
+	s.Failures = results.Failures(phaseFailures(t))
 	for _, name := range t.Names() {
 		rs := RequestSummary{Name: name, Requests: t.Completed(name), Failed: t.Failed(name),
 			ErrorRate: t.ErrorRate(name), Latency: SummarizeHistogram(t.Latency(name))}
@@ -267,7 +268,7 @@ func WriteSummary(w io.Writer, s *Summary) error {
 		fmt.Fprintf(w, "\n%s\n", failureLegend("request name"))
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, f := range s.Failures {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.Name, failureKind(f.sample()), bodyText(f.sample()))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.Name, failureKind(f.Sample()), bodyText(f.Sample()))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/report"
 	"github.com/faultline-dev/faultline/report/output"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
 func init() { register("report", newReportCmd) }
@@ -261,9 +262,9 @@ on the merged data, as 'faultline load' would.`,
 			if out == "" {
 				return usageErrorf("merge needs -o: the file to write the merged results to")
 			}
-			var inputs []*report.Results
+			var inputs []*results.File
 			for _, path := range args {
-				r, err := report.OpenResults(path)
+				r, err := results.Open(path)
 				if err != nil {
 					return exitcode.Wrap(err, exitcode.Usage)
 				}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
 // writeResults writes a results file of n one-second intervals of 200
@@ -23,11 +24,11 @@ func writeResults(t *testing.T, dir, name string, seed uint64, n int, medianMs f
 	rng := rand.New(rand.NewPCG(seed, 1))
 	start := time.Date(2024, 3, 1, 12, 0, 0, 250_000_000, time.UTC)
 	path := filepath.Join(dir, name)
-	info, err := report.NewRunInfo("faultline test", loadgen.Open, start, time.Duration(n)*time.Second, 200, nil)
+	info, err := results.NewHeader("faultline test", loadgen.Open, start, time.Duration(n)*time.Second, 200, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := report.CreateResults(path, info)
+	w, err := results.Create(path, info)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestReportBadInputExits2(t *testing.T) {
 	}
 	notJSON := file("notes.txt", "hello")
 	other := file("k6.json", `{"schema":"k6/summary","metrics":{}}`)
-	newer := file("newer.json", strings.Replace(string(raw), fmt.Sprintf(`"version":%d`, report.ResultsVersion), `"version":7`, 1))
+	newer := file("newer.json", strings.Replace(string(raw), fmt.Sprintf(`"version":%d`, results.Version), `"version":7`, 1))
 	truncated := file("truncated.json", string(raw[:len(raw)*2/3]))
 	missing := filepath.Join(dir, "missing.json")
 	cases := []struct {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/faultline-dev/faultline/internal/distrib"
 	"github.com/faultline-dev/faultline/loadgen"
-	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
 // sampleInterval is an interval with two series, status and error counts,
@@ -50,11 +50,11 @@ func TestIntervalIsTheResultsLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "r.json")
-	info, err := report.NewRunInfo("faultline test", loadgen.Open, start, 2*time.Second, 100, nil)
+	info, err := results.NewHeader("faultline test", loadgen.Open, start, 2*time.Second, 100, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := report.CreateResults(path, info)
+	w, err := results.Create(path, info)
 	if err != nil {
 		t.Fatal(err)
 	}

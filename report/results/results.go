@@ -1,4 +1,9 @@
-package report
+// Package results reads and writes the results file of `faultline load`
+// (docs/results-format.md): a header, one interval of HDR histograms per
+// line as the run goes, and the summary. Its stored interval, failure
+// sample and histogram description are shared with the journal of
+// `faultline run` (package report/journal).
+package results
 
 import (
 	"bytes"
@@ -6,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"time"
@@ -16,15 +22,15 @@ import (
 	"github.com/faultline-dev/faultline/report/output"
 )
 
-// ResultsSchema and ResultsVersion identify faultline's results file
+// Schema and Version identify faultline's results file
 // (docs/results-format.md). A reader refuses a newer version.
 const (
-	ResultsSchema  = "faultline/results"
-	ResultsVersion = 2
+	Schema  = "faultline/results"
+	Version = 2
 )
 
-// ResultsVersions lists what each results version added; a reader reads
-// every version up to ResultsVersion.
+// What each results version added; a reader reads every version up to
+// Version.
 //
 //	1  intervals, series with status and error counts, summary
 //	2  failures: a few failing responses per interval and request name
@@ -38,8 +44,18 @@ type HistogramInfo struct {
 	Encoding          string `json:"encoding"`
 }
 
-// RunInfo is what a results file says about the run before its intervals.
-type RunInfo struct {
+// EngineHistograms describes the histograms the load engine records, as
+// every file faultline writes stores them.
+func EngineHistograms() HistogramInfo {
+	return HistogramInfo{
+		Unit: "ns", Lowest: loadgen.HistLowest, Highest: loadgen.HistHighest,
+		SignificantDigits: loadgen.HistSigFigs,
+		Encoding:          "HdrHistogram V2 compressed (zlib), base64",
+	}
+}
+
+// Header is what a results file says about the run before its intervals.
+type Header struct {
 	Schema     string          `json:"schema"`
 	Version    int             `json:"version"`
 	Tool       string          `json:"tool"`
@@ -51,16 +67,12 @@ type RunInfo struct {
 	Options    json.RawMessage `json:"options,omitempty"`
 }
 
-// NewRunInfo fills the fixed fields of a results file's header.
-func NewRunInfo(tool string, model loadgen.Model, started time.Time, planned time.Duration, targetRate float64, options any) (RunInfo, error) {
-	ri := RunInfo{
-		Schema: ResultsSchema, Version: ResultsVersion, Tool: tool, Model: model,
+// NewHeader fills the fixed fields of a results file's header.
+func NewHeader(tool string, model loadgen.Model, started time.Time, planned time.Duration, targetRate float64, options any) (Header, error) {
+	ri := Header{
+		Schema: Schema, Version: Version, Tool: tool, Model: model,
 		StartedAt: started.UTC(), Planned: planned.Seconds(), TargetRate: targetRate,
-		Histograms: HistogramInfo{
-			Unit: "ns", Lowest: loadgen.HistLowest, Highest: loadgen.HistHighest,
-			SignificantDigits: loadgen.HistSigFigs,
-			Encoding:          "HdrHistogram V2 compressed (zlib), base64",
-		},
+		Histograms: EngineHistograms(),
 	}
 	if options != nil {
 		raw, err := json.Marshal(options)
@@ -72,8 +84,9 @@ func NewRunInfo(tool string, model loadgen.Model, started time.Time, planned tim
 	return ri, nil
 }
 
-// intervalJSON is one interval as stored.
-type intervalJSON struct {
+// Interval is one interval as stored in a results file or a journal:
+// offsets from the run's start and compressed histograms.
+type Interval struct {
 	StartMs    float64      `json:"start_ms"`
 	EndMs      float64      `json:"end_ms"`
 	Scheduled  int64        `json:"scheduled"`
@@ -82,13 +95,13 @@ type intervalJSON struct {
 	SendLag    string       `json:"send_lag"`
 	Series     []seriesJSON `json:"series"`
 	// Failures appeared in results version 2 and journal version 2.
-	Failures []FailureJSON `json:"failures,omitempty"`
+	Failures []Failure `json:"failures,omitempty"`
 }
 
-// FailureJSON is one failure sample as stored (results, journal) and
+// Failure is one failure sample as stored (results, journal) and
 // reported (JSON report): a status, or the class of a transport error, and
 // the first bytes of the body (or the error's message).
-type FailureJSON struct {
+type Failure struct {
 	Name      string `json:"name"`
 	Status    int    `json:"status,omitempty"`
 	Error     string `json:"error,omitempty"`
@@ -116,8 +129,9 @@ func encodeHist(h *hdrhistogram.Histogram) (string, error) {
 	return string(b), nil
 }
 
-func toIntervalJSON(iv *loadgen.Stats, start time.Time) (*intervalJSON, error) {
-	out := &intervalJSON{
+// EncodeInterval is iv as stored, its times as offsets from start.
+func EncodeInterval(iv *loadgen.Stats, start time.Time) (*Interval, error) {
+	out := &Interval{
 		StartMs:   ms(iv.Start.Sub(start)),
 		EndMs:     ms(iv.End.Sub(start)),
 		Scheduled: iv.Scheduled, Dropped: iv.Dropped, Unfinished: iv.Unfinished,
@@ -149,29 +163,31 @@ func toIntervalJSON(iv *loadgen.Stats, start time.Time) (*intervalJSON, error) {
 		}
 		out.Series = append(out.Series, sj)
 	}
-	out.Failures = failuresJSON(iv.Failures)
+	out.Failures = Failures(iv.Failures)
 	return out, nil
 }
 
-func (f FailureJSON) sample() loadgen.FailureSample {
+// Sample is the failure sample f stores.
+func (f Failure) Sample() loadgen.FailureSample {
 	return loadgen.FailureSample{Name: f.Name, Status: f.Status, Error: loadgen.ErrorClass(f.Error), Body: f.Body, Truncated: f.Truncated}
 }
 
-func failuresJSON(fs []loadgen.FailureSample) []FailureJSON {
-	var out []FailureJSON
+// Failures are the samples fs as stored.
+func Failures(fs []loadgen.FailureSample) []Failure {
+	var out []Failure
 	for _, f := range fs {
-		out = append(out, FailureJSON{Name: f.Name, Status: f.Status, Error: string(f.Error), Body: f.Body, Truncated: f.Truncated})
+		out = append(out, Failure{Name: f.Name, Status: f.Status, Error: string(f.Error), Body: f.Body, Truncated: f.Truncated})
 	}
 	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// ResultsWriter streams a results file: the header first, then each interval
+// Writer streams a results file: the header first, then each interval
 // as it ends, then the summary. It writes to a temporary file beside the
 // destination and renames it into place on Close, so the destination is
 // either complete or absent, and memory does not grow with the run.
-type ResultsWriter struct {
+type Writer struct {
 	path    string
 	out     *output.File
 	start   time.Time
@@ -180,15 +196,15 @@ type ResultsWriter struct {
 	encoder *json.Encoder
 }
 
-// CreateResults starts writing a results file at path, as an output.File (a
+// Create starts writing a results file at path, as an output.File (a
 // regular file appears whole at Close; a device or pipe is written as the
 // intervals come).
-func CreateResults(path string, info RunInfo) (*ResultsWriter, error) {
+func Create(path string, info Header) (*Writer, error) {
 	out, err := output.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("create results file: %w", err)
 	}
-	w := &ResultsWriter{path: path, out: out, start: info.StartedAt, encoder: json.NewEncoder(out)}
+	w := &Writer{path: path, out: out, start: info.StartedAt, encoder: json.NewEncoder(out)}
 	head, err := json.Marshal(info)
 	if err != nil {
 		w.Abort()
@@ -205,11 +221,11 @@ func CreateResults(path string, info RunInfo) (*ResultsWriter, error) {
 }
 
 // WriteInterval appends one interval. Errors are kept and returned by Close.
-func (w *ResultsWriter) WriteInterval(iv *loadgen.Stats) {
+func (w *Writer) WriteInterval(iv *loadgen.Stats) {
 	if w.err != nil {
 		return
 	}
-	ij, err := toIntervalJSON(iv, w.start)
+	ij, err := EncodeInterval(iv, w.start)
 	if err != nil {
 		w.err = fmt.Errorf("encode interval: %w", err)
 		return
@@ -228,7 +244,7 @@ func (w *ResultsWriter) WriteInterval(iv *loadgen.Stats) {
 
 // Close writes the summary, syncs the file and moves it into place. On any
 // error nothing is left at the destination.
-func (w *ResultsWriter) Close(endedAt time.Time, summary any) error {
+func (w *Writer) Close(endedAt time.Time, summary any) error {
 	if w.err != nil {
 		w.Abort()
 		return w.err
@@ -252,18 +268,18 @@ func (w *ResultsWriter) Close(endedAt time.Time, summary any) error {
 }
 
 // Abort discards the partial file.
-func (w *ResultsWriter) Abort() { w.out.Abort() }
+func (w *Writer) Abort() { w.out.Abort() }
 
-// Results is a results file read back.
-type Results struct {
-	RunInfo
+// File is a results file read back.
+type File struct {
+	Header
 	EndedAt   time.Time
 	Intervals []*loadgen.Stats
 	Summary   json.RawMessage
 }
 
 // Total merges every interval.
-func (r *Results) Total() *loadgen.Stats {
+func (r *File) Total() *loadgen.Stats {
 	t := loadgen.NewStats(r.StartedAt, r.StartedAt)
 	for _, iv := range r.Intervals {
 		t.Merge(iv)
@@ -274,10 +290,10 @@ func (r *Results) Total() *loadgen.Stats {
 // ErrNotResults is returned for a file that is not a faultline results file.
 var ErrNotResults = errors.New("not a faultline results file")
 
-// ReadResults reads a results file; name is used in errors.
-func ReadResults(r io.Reader, name string) (*Results, error) {
+// Read reads a results file; name is used in errors.
+func Read(r io.Reader, name string) (*File, error) {
 	var raw struct {
-		RunInfo
+		Header
 		EndedAt   time.Time         `json:"ended_at"`
 		Intervals []json.RawMessage `json:"intervals"`
 		Summary   json.RawMessage   `json:"summary"`
@@ -293,22 +309,22 @@ func ReadResults(r io.Reader, name string) (*Results, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if raw.Schema != ResultsSchema {
-		return nil, fmt.Errorf("%s: %w (schema %q, want %q)", name, ErrNotResults, raw.Schema, ResultsSchema)
+	if raw.Schema != Schema {
+		return nil, fmt.Errorf("%s: %w (schema %q, want %q)", name, ErrNotResults, raw.Schema, Schema)
 	}
-	if raw.Version > ResultsVersion || raw.Version < 1 {
-		return nil, fmt.Errorf("%s: results version %d is not supported (this faultline reads version %d)", name, raw.Version, ResultsVersion)
+	if raw.Version > Version || raw.Version < 1 {
+		return nil, fmt.Errorf("%s: results version %d is not supported (this faultline reads version %d)", name, raw.Version, Version)
 	}
 	if raw.Summary == nil {
 		return nil, fmt.Errorf("%s: no summary: the file is incomplete", name)
 	}
-	res := &Results{RunInfo: raw.RunInfo, EndedAt: raw.EndedAt, Summary: raw.Summary}
+	res := &File{Header: raw.Header, EndedAt: raw.EndedAt, Summary: raw.Summary}
 	for i, rawIv := range raw.Intervals {
-		var ij intervalJSON
+		var ij Interval
 		if err := json.Unmarshal(rawIv, &ij); err != nil {
 			return nil, fmt.Errorf("%s: interval %d: %w", name, i, err)
 		}
-		iv, err := fromIntervalJSON(&ij, raw.StartedAt)
+		iv, err := DecodeInterval(&ij, raw.StartedAt)
 		if err != nil {
 			return nil, fmt.Errorf("%s: interval %d: %w", name, i, err)
 		}
@@ -339,7 +355,9 @@ func decodeHist(s string) (*hdrhistogram.Histogram, error) {
 	return out, nil
 }
 
-func fromIntervalJSON(ij *intervalJSON, start time.Time) (*loadgen.Stats, error) {
+// DecodeInterval reads a stored interval back, its offsets counted from
+// start, its histograms in the load engine's geometry.
+func DecodeInterval(ij *Interval, start time.Time) (*loadgen.Stats, error) {
 	at := func(msOff float64) time.Time { return start.Add(time.Duration(msOff * float64(time.Millisecond))) }
 	iv := loadgen.NewStats(at(ij.StartMs), at(ij.EndMs))
 	iv.Scheduled, iv.Dropped, iv.Unfinished = ij.Scheduled, ij.Dropped, ij.Unfinished
@@ -370,11 +388,21 @@ func fromIntervalJSON(ij *intervalJSON, start time.Time) (*loadgen.Stats, error)
 		iv.Series = append(iv.Series, s)
 	}
 	for _, f := range ij.Failures {
-		iv.AddFailure(f.sample())
+		iv.AddFailure(f.Sample())
 	}
 	sort.Slice(iv.Series, func(i, j int) bool {
 		a, b := iv.Series[i], iv.Series[j]
 		return a.Name < b.Name || (a.Name == b.Name && a.Outcome < b.Outcome)
 	})
 	return iv, nil
+}
+
+// Open reads the results file at path.
+func Open(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Read(f, path)
 }

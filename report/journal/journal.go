@@ -1,4 +1,7 @@
-package report
+// Package journal writes and reads the journal of `faultline run`
+// (docs/experiments.md): JSON Lines, one record per event, each synced as
+// the run goes, so that a crash leaves every line written before it.
+package journal
 
 import (
 	"bufio"
@@ -11,46 +14,46 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
-// JournalSchema and JournalVersion identify the journal of `faultline run`
+// Schema and Version identify the journal of `faultline run`
 // (docs/experiments.md). A reader refuses a newer version.
 const (
-	JournalSchema  = "faultline/journal"
-	JournalVersion = 2
+	Schema  = "faultline/journal"
+	Version = 2
 )
 
 // What each journal version added; a reader reads every version up to
-// JournalVersion.
+// Version.
 //
 //	1  start, interval, fault, check, note and end records
 //	2  failure samples in intervals; "link" records (a proxy's link timed)
 
-// The journal is JSON Lines: one record per line, each fsync'd as the run
-// goes, so that a crash leaves every line written before it intact. The
-// first record is the plan ("start"), the last says how the run ended
-// ("end"); a journal without "end" is the record of a run that died.
-type JournalRecord struct {
+// Record is one line of the journal. The first record is the plan
+// ("start"), the last says how the run ended ("end"); a journal without
+// "end" is the record of a run that died.
+type Record struct {
 	Type string    `json:"type"` // start, interval, fault, check, link, note, end
 	At   time.Time `json:"at"`
 
-	Schema  string       `json:"schema,omitempty"`
-	Version int          `json:"version,omitempty"`
-	Plan    *JournalPlan `json:"plan,omitempty"`
+	Schema  string `json:"schema,omitempty"`
+	Version int    `json:"version,omitempty"`
+	Plan    *Plan  `json:"plan,omitempty"`
 
-	Phase    string        `json:"phase,omitempty"`
-	Interval *intervalJSON `json:"interval,omitempty"`
+	Phase    string            `json:"phase,omitempty"`
+	Interval *results.Interval `json:"interval,omitempty"`
 
-	Fault *JournalFault `json:"fault,omitempty"`
-	Check *JournalCheck `json:"check,omitempty"`
-	Link  *JournalLink  `json:"link,omitempty"`
-	End   *JournalEnd   `json:"end,omitempty"`
+	Fault *Fault `json:"fault,omitempty"`
+	Check *Check `json:"check,omitempty"`
+	Link  *Link  `json:"link,omitempty"`
+	End   *End   `json:"end,omitempty"`
 
 	Message string `json:"message,omitempty"`
 }
 
-// JournalPlan is the experiment as planned.
-type JournalPlan struct {
+// Plan is the experiment as planned.
+type Plan struct {
 	Name        string        `json:"name"`
 	Description string        `json:"description,omitempty"`
 	Tags        []string      `json:"tags,omitempty"`
@@ -61,14 +64,14 @@ type JournalPlan struct {
 	TimeScale   float64       `json:"time_scale"`
 	// LoadStart is the start of the load: every *_ms field is an offset
 	// from it.
-	LoadStart  time.Time          `json:"load_start"`
-	Histograms HistogramInfo      `json:"histograms"`
-	Phases     []JournalPhase     `json:"phases"`
-	Faults     []JournalFaultPlan `json:"faults"`
+	LoadStart  time.Time             `json:"load_start"`
+	Histograms results.HistogramInfo `json:"histograms"`
+	Phases     []Phase               `json:"phases"`
+	Faults     []FaultPlan           `json:"faults"`
 }
 
-// JournalPhase is one phase of the timeline.
-type JournalPhase struct {
+// Phase is one phase of the timeline.
+type Phase struct {
 	Name    string  `json:"name"`
 	StartMs float64 `json:"start_ms"`
 	EndMs   float64 `json:"end_ms"`
@@ -76,8 +79,8 @@ type JournalPhase struct {
 	Users   int     `json:"users,omitempty"`
 }
 
-// JournalFaultPlan is one fault as planned.
-type JournalFaultPlan struct {
+// FaultPlan is one fault as planned.
+type FaultPlan struct {
 	Label    string  `json:"label"`
 	Kind     string  `json:"kind"`
 	Phase    string  `json:"phase"`
@@ -86,8 +89,8 @@ type JournalFaultPlan struct {
 	EndMs    float64 `json:"end_ms"`
 }
 
-// JournalFault is something that happened to a fault.
-type JournalFault struct {
+// Fault is something that happened to a fault.
+type Fault struct {
 	Label string `json:"label"`
 	Kind  string `json:"kind"`
 	Event string `json:"event"` // injected, inject_failed, reverted, revert_failed
@@ -98,9 +101,9 @@ type JournalFault struct {
 	Error    string  `json:"error,omitempty"`
 }
 
-// JournalCheck is one verdict: a probe, a hypothesis line, a threshold or
+// Check is one verdict: a probe, a hypothesis line, a threshold or
 // an abort condition.
-type JournalCheck struct {
+type Check struct {
 	Kind       string   `json:"kind"` // steady_state_before, steady_state_after, hypothesis, threshold, abort
 	Phase      string   `json:"phase,omitempty"`
 	Name       string   `json:"name,omitempty"`
@@ -112,10 +115,10 @@ type JournalCheck struct {
 	CIHigh     *float64 `json:"ci_high,omitempty"`
 }
 
-// JournalLink is one timed request through a proxy to its upstream: how
+// Link is one timed request through a proxy to its upstream: how
 // the link the proxy stands on answered at that moment, whatever the
 // traffic under test did (a cache may keep every request off the link).
-type JournalLink struct {
+type Link struct {
 	Proxy string `json:"proxy"`
 	Link  string `json:"link,omitempty"` // from->to, for a link of the bundled services
 	// AtMs is when the request was sent, in milliseconds after the start
@@ -127,43 +130,43 @@ type JournalLink struct {
 	Error     string  `json:"error,omitempty"`
 }
 
-// JournalEnd says how the run ended.
-type JournalEnd struct {
+// End says how the run ended.
+type End struct {
 	ExitCode int    `json:"exit_code"`
 	Outcome  string `json:"outcome"`
 	Message  string `json:"message,omitempty"`
 }
 
-// JournalWriter appends records to a journal file, syncing each one. It
+// Writer appends records to a journal file, syncing each one. It
 // is safe for concurrent use: the runner and the link timer both write.
-type JournalWriter struct {
+type Writer struct {
 	mu        sync.Mutex
 	f         *os.File
 	loadStart time.Time
 }
 
-// CreateJournal creates (truncates) the journal at path.
-func CreateJournal(path string) (*JournalWriter, error) {
+// Create creates (truncates) the journal at path.
+func Create(path string) (*Writer, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create journal: %w", err)
 	}
-	return &JournalWriter{f: f}, nil
+	return &Writer{f: f}, nil
 }
 
 // Path is the journal's file.
-func (w *JournalWriter) Path() string { return w.f.Name() }
+func (w *Writer) Path() string { return w.f.Name() }
 
 // Write appends one record. The plan record sets the clock that interval
 // offsets are counted from.
-func (w *JournalWriter) Write(rec JournalRecord) error {
+func (w *Writer) Write(rec Record) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if rec.At.IsZero() {
 		rec.At = time.Now()
 	}
 	if rec.Type == "start" {
-		rec.Schema, rec.Version = JournalSchema, JournalVersion
+		rec.Schema, rec.Version = Schema, Version
 		if rec.Plan != nil {
 			w.loadStart = rec.Plan.LoadStart
 		}
@@ -179,19 +182,19 @@ func (w *JournalWriter) Write(rec JournalRecord) error {
 }
 
 // WriteInterval appends one interval of the load, tagged with its phase.
-func (w *JournalWriter) WriteInterval(phase string, iv *loadgen.Stats) error {
+func (w *Writer) WriteInterval(phase string, iv *loadgen.Stats) error {
 	w.mu.Lock()
 	loadStart := w.loadStart
 	w.mu.Unlock()
-	ij, err := toIntervalJSON(iv, loadStart)
+	ij, err := results.EncodeInterval(iv, loadStart)
 	if err != nil {
 		return err
 	}
-	return w.Write(JournalRecord{Type: "interval", At: iv.End, Phase: phase, Interval: ij})
+	return w.Write(Record{Type: "interval", At: iv.End, Phase: phase, Interval: ij})
 }
 
 // Close closes the file.
-func (w *JournalWriter) Close() error {
+func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.f.Close()
@@ -199,21 +202,21 @@ func (w *JournalWriter) Close() error {
 
 // Journal is a journal read back.
 type Journal struct {
-	Plan           JournalPlan
+	Plan           Plan
 	Intervals      []*loadgen.Stats
 	IntervalPhases []string // the phase of each interval
-	Faults         []JournalFault
+	Faults         []Fault
 	FaultTimes     []time.Time
-	Checks         []JournalCheck
-	Links          []JournalLink
+	Checks         []Check
+	Links          []Link
 	Notes          []string
 	// End is nil for the journal of a run that died before it ended.
-	End *JournalEnd
+	End *End
 }
 
-// ReadJournal reads a journal; name is used in errors. A last line cut
+// Read reads a journal; name is used in errors. A last line cut
 // short (the run died while writing it) is ignored.
-func ReadJournal(r io.Reader, name string) (*Journal, error) {
+func Read(r io.Reader, name string) (*Journal, error) {
 	br := bufio.NewReader(r)
 	j := &Journal{}
 	started := false
@@ -225,7 +228,7 @@ func ReadJournal(r io.Reader, name string) (*Journal, error) {
 			}
 			continue
 		}
-		var rec JournalRecord
+		var rec Record
 		if uerr := json.Unmarshal(raw, &rec); uerr != nil {
 			if err == io.EOF {
 				break // a torn last line: the run died while writing it
@@ -233,11 +236,11 @@ func ReadJournal(r io.Reader, name string) (*Journal, error) {
 			return nil, fmt.Errorf("%s:%d: not a journal record: %v", name, line, uerr)
 		}
 		if !started {
-			if rec.Type != "start" || rec.Schema != JournalSchema {
+			if rec.Type != "start" || rec.Schema != Schema {
 				return nil, fmt.Errorf("%s: not a faultline journal (first record %q, schema %q)", name, rec.Type, rec.Schema)
 			}
-			if rec.Version > JournalVersion || rec.Version < 1 {
-				return nil, fmt.Errorf("%s: journal version %d is not supported (this faultline reads version %d)", name, rec.Version, JournalVersion)
+			if rec.Version > Version || rec.Version < 1 {
+				return nil, fmt.Errorf("%s: journal version %d is not supported (this faultline reads version %d)", name, rec.Version, Version)
 			}
 			if rec.Plan == nil {
 				return nil, fmt.Errorf("%s:%d: the start record has no plan", name, line)
@@ -251,7 +254,7 @@ func ReadJournal(r io.Reader, name string) (*Journal, error) {
 			if rec.Interval == nil {
 				return nil, fmt.Errorf("%s:%d: interval record without interval", name, line)
 			}
-			iv, ierr := fromIntervalJSON(rec.Interval, j.Plan.LoadStart)
+			iv, ierr := results.DecodeInterval(rec.Interval, j.Plan.LoadStart)
 			if ierr != nil {
 				return nil, fmt.Errorf("%s:%d: %w", name, line, ierr)
 			}

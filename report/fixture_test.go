@@ -1,7 +1,6 @@
 package report
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -49,17 +48,14 @@ func experimentRun() *Run {
 	}
 }
 
-// loadResultsFile writes a results file of a synthetic load run through
-// the writer `faultline load` uses and returns its path.
-func loadResultsFile(t *testing.T, dir, name string, ivs []*loadgen.Stats, thresholds []ThresholdSummary) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	fixture.WriteResults(t, path, ivs, func(res *loadgen.Result) any {
+// withThresholds stores the summary of a run with the given threshold
+// verdicts.
+func withThresholds(thresholds []ThresholdSummary) func(*loadgen.Result) any {
+	return func(res *loadgen.Result) any {
 		s := Summarize(res, nil)
 		s.Thresholds = thresholds
 		return s
-	})
-	return path
+	}
 }
 
 // loadRun is the Run of a synthetic load results file.
@@ -68,10 +64,10 @@ func loadRun(t *testing.T) *Run {
 	ivs := fixture.Stats(3, fixture.Start, 5, func(int) fixture.Spec {
 		return fixture.Spec{Names: []string{"GET /"}, PerName: 400, MedianNs: 2e6, Sigma: 0.5, FailEach: 100}
 	})
-	path := loadResultsFile(t, t.TempDir(), "r.json", ivs, []ThresholdSummary{
+	path := fixture.WriteResults(t, t.TempDir(), "r.json", ivs, withThresholds([]ThresholdSummary{
 		{Expression: "p99<250ms", Held: true, Value: "5.1ms", Line: "held    p99<250ms  (p99 = 5.1ms)"},
 		{Expression: "error_rate<0.5%", Held: false, Value: "1%", Line: "FAILED  error_rate<0.5%  (error_rate = 1%)"},
-	})
+	}))
 	run, err := OpenRun(path)
 	if err != nil {
 		t.Fatal(err)

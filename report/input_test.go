@@ -41,9 +41,9 @@ func TestReadRunFromResults(t *testing.T) {
 // what is wrong.
 func TestReadRunRejectsBadFiles(t *testing.T) {
 	t.Parallel()
-	good, err := os.ReadFile(loadResultsFile(t, t.TempDir(), "r.json", fixture.Stats(1, fixture.Start, 2, func(int) fixture.Spec {
+	good, err := os.ReadFile(fixture.WriteResults(t, t.TempDir(), "r.json", fixture.Stats(1, fixture.Start, 2, func(int) fixture.Spec {
 		return fixture.Spec{Names: []string{"a"}, PerName: 10, MedianNs: 1e6}
-	}), nil))
+	}), withThresholds(nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

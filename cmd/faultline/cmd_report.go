@@ -10,6 +10,7 @@ import (
 
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/merge"
 	"github.com/faultline-dev/faultline/report/output"
 	"github.com/faultline-dev/faultline/report/results"
 )
@@ -238,7 +239,7 @@ func runCompare(e *env, args, failOn []string, format, out string, opts report.C
 func newReportMergeCmd(e *env) *cobra.Command {
 	var (
 		out  string
-		opts report.MergeOptions
+		opts merge.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "merge A B ... -o OUT",
@@ -270,11 +271,11 @@ on the merged data, as 'faultline load' would.`,
 				}
 				inputs = append(inputs, r)
 			}
-			m, err := report.MergeResults(inputs, args, opts)
+			m, err := merge.Results(inputs, args, opts)
 			if err != nil {
 				return exitcode.Wrap(err, exitcode.Usage)
 			}
-			if err := report.WriteMerged(out, m); err != nil {
+			if err := m.Write(out); err != nil {
 				return err
 			}
 			if err := report.WriteSummary(e.stdout, m.Summary); err != nil {

@@ -1,4 +1,4 @@
-package report
+package merge
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report"
 	"github.com/faultline-dev/faultline/report/internal/fixture"
 	"github.com/faultline-dev/faultline/report/results"
 )
@@ -91,8 +92,8 @@ func TestMergeEqualsOneRun(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	a, b, all := splitRun(t, 6, 300*time.Millisecond)
-	pathA := loadResultsFile(t, dir, "a.json", a, []ThresholdSummary{{Expression: "p99<1s", Held: true}})
-	pathB := loadResultsFile(t, dir, "b.json", b, []ThresholdSummary{{Expression: "error_rate<1%", Held: true}, {Expression: "p99<1s", Held: true}})
+	pathA := fixture.WriteResults(t, dir, "a.json", a, withThresholds([]report.ThresholdSummary{{Expression: "p99<1s", Held: true}}))
+	pathB := fixture.WriteResults(t, dir, "b.json", b, withThresholds([]report.ThresholdSummary{{Expression: "error_rate<1%", Held: true}, {Expression: "p99<1s", Held: true}}))
 	var inputs []*results.File
 	for _, p := range []string{pathA, pathB} {
 		r, err := results.Open(p)
@@ -101,12 +102,12 @@ func TestMergeEqualsOneRun(t *testing.T) {
 		}
 		inputs = append(inputs, r)
 	}
-	m, err := MergeResults(inputs, []string{pathA, pathB}, MergeOptions{})
+	m, err := Results(inputs, []string{pathA, pathB}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "all.json")
-	if err := WriteMerged(out, m); err != nil {
+	if err := m.Write(out); err != nil {
 		t.Fatal(err)
 	}
 	back, err := results.Open(out)
@@ -145,11 +146,11 @@ func TestMergeEqualsOneRun(t *testing.T) {
 		t.Errorf("bytes %d/%d, want %d/%d", in, outB, wi, wo)
 	}
 
-	var s Summary
+	var s report.Summary
 	if err := json.Unmarshal(back.Summary, &s); err != nil {
 		t.Fatal(err)
 	}
-	want := SummarizeHistogram(wantTotal.Latency(""))
+	want := report.SummarizeHistogram(wantTotal.Latency(""))
 	if s.Requests != 6000 || s.Latency != want || s.Failed != wantTotal.Failed("") || s.Generator.Cores != 4 {
 		t.Errorf("summary: requests %d failed %d cores %d latency %+v, want %+v", s.Requests, s.Failed, s.Generator.Cores, s.Latency, want)
 	}
@@ -167,7 +168,7 @@ func TestMergeRejectsMixedModels(t *testing.T) {
 	t.Parallel()
 	a := &results.File{Header: results.Header{Model: loadgen.Open}, Summary: json.RawMessage(`{}`)}
 	b := &results.File{Header: results.Header{Model: loadgen.Closed}, Summary: json.RawMessage(`{}`)}
-	_, err := MergeResults([]*results.File{a, b}, []string{"a.json", "b.json"}, MergeOptions{})
+	_, err := Results([]*results.File{a, b}, []string{"a.json", "b.json"}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "b.json a closed-model") {
 		t.Errorf("error %v", err)
 	}
@@ -186,17 +187,17 @@ func TestMergeRefusesRunsThatDidNotOverlap(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		inputs  []*results.File
-		opts    MergeOptions
+		opts    Options
 		refused string
 	}{
-		{"overlapping", []*results.File{run(0, 10*time.Second), run(2*time.Second, 12*time.Second), run(9*time.Second, 20*time.Second)}, MergeOptions{}, ""},
-		{"one after the other", []*results.File{run(0, 10*time.Second), run(10*time.Second, 20*time.Second)}, MergeOptions{}, "b.json started at 2026-11-29T10:00:10Z, after a.json ended"},
-		{"pairwise disjoint in a chain", []*results.File{run(0, 10*time.Second), run(5*time.Second, 15*time.Second), run(12*time.Second, 20*time.Second)}, MergeOptions{}, "c.json started"},
-		{"allowed", []*results.File{run(0, 10*time.Second), run(time.Hour, time.Hour+time.Second)}, MergeOptions{AllowDisjoint: true}, ""},
+		{"overlapping", []*results.File{run(0, 10*time.Second), run(2*time.Second, 12*time.Second), run(9*time.Second, 20*time.Second)}, Options{}, ""},
+		{"one after the other", []*results.File{run(0, 10*time.Second), run(10*time.Second, 20*time.Second)}, Options{}, "b.json started at 2026-11-29T10:00:10Z, after a.json ended"},
+		{"pairwise disjoint in a chain", []*results.File{run(0, 10*time.Second), run(5*time.Second, 15*time.Second), run(12*time.Second, 20*time.Second)}, Options{}, "c.json started"},
+		{"allowed", []*results.File{run(0, 10*time.Second), run(time.Hour, time.Hour+time.Second)}, Options{AllowDisjoint: true}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := MergeResults(tc.inputs, names[:len(tc.inputs)], tc.opts)
+			_, err := Results(tc.inputs, names[:len(tc.inputs)], tc.opts)
 			switch {
 			case tc.refused == "" && err != nil:
 				t.Errorf("refused: %v", err)
@@ -204,5 +205,15 @@ func TestMergeRefusesRunsThatDidNotOverlap(t *testing.T) {
 				t.Errorf("error %v, want one containing %q and naming --allow-disjoint", err, tc.refused)
 			}
 		})
+	}
+}
+
+// withThresholds stores the summary of a run with the given threshold
+// verdicts.
+func withThresholds(thresholds []report.ThresholdSummary) func(*loadgen.Result) any {
+	return func(res *loadgen.Result) any {
+		s := report.Summarize(res, nil)
+		s.Thresholds = thresholds
+		return s
 	}
 }

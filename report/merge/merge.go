@@ -1,4 +1,9 @@
-package report
+// Package merge combines the results files of load generators that ran at
+// the same time against the same system (a distributed run) into one: the
+// intervals aligned by wall-clock time and their histograms merged
+// exactly, the summary recomputed and every input's thresholds judged
+// again on the merged data.
+package merge
 
 import (
 	"encoding/json"
@@ -10,6 +15,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report"
 	"github.com/faultline-dev/faultline/report/results"
 )
 
@@ -18,7 +24,7 @@ type Merged struct {
 	Info      results.Header
 	Intervals []*loadgen.Stats
 	EndedAt   time.Time
-	Summary   *Summary
+	Summary   *report.Summary
 }
 
 // mergedInput is what a merged file records about each input in its
@@ -30,8 +36,8 @@ type mergedInput struct {
 	Options   json.RawMessage `json:"options,omitempty"`
 }
 
-// MergeOptions change how MergeResults treats its inputs.
-type MergeOptions struct {
+// Options change how Results treats its inputs.
+type Options struct {
 	// AllowDisjoint merges runs that share no instant. Generators of one
 	// distributed run overlap in time; runs that do not were most likely
 	// picked by mistake, and merging them would report a rate and a
@@ -39,7 +45,7 @@ type MergeOptions struct {
 	AllowDisjoint bool
 }
 
-// MergeResults merges the results files of load generators that ran at the
+// Results merges the results files of load generators that ran at the
 // same time against the same system: the basis of a distributed run.
 // Intervals are aligned by wall-clock time: each goes to the bucket of its
 // start, rounded to the interval length from the earliest start, and the
@@ -47,7 +53,7 @@ type MergeOptions struct {
 // is recomputed from the merged histograms, and the thresholds of every
 // input are judged again on them. names are the inputs' file names, for
 // errors and the merged file's options.
-func MergeResults(inputs []*results.File, names []string, opts MergeOptions) (*Merged, error) {
+func Results(inputs []*results.File, names []string, opts Options) (*Merged, error) {
 	if len(inputs) == 0 {
 		return nil, errors.New("merge: no results files")
 	}
@@ -85,7 +91,7 @@ func MergeResults(inputs []*results.File, names []string, opts MergeOptions) (*M
 		ev.Observe(iv)
 		total.Merge(iv)
 	}
-	m.Summary = SummarizeMerged(MergedRun{
+	m.Summary = summarizeMerged(mergedRun{
 		Model: first.Model, Start: t0, End: m.EndedAt, Planned: acc.planned, Total: total, Intervals: len(m.Intervals),
 		TargetRate: acc.targetRate, Sent: acc.sent, Interrupted: acc.interrupted, Generator: acc.generator,
 	}, ev.Results(total))
@@ -95,7 +101,7 @@ func MergeResults(inputs []*results.File, names []string, opts MergeOptions) (*M
 // checkMergeable refuses inputs whose latencies measure different things
 // (open and closed model) and, unless allowed, inputs that never ran at
 // the same time.
-func checkMergeable(inputs []*results.File, names []string, opts MergeOptions) error {
+func checkMergeable(inputs []*results.File, names []string, opts Options) error {
 	first := inputs[0]
 	for i, in := range inputs[1:] {
 		if in.Model != first.Model {
@@ -201,7 +207,7 @@ type mergedHeader struct {
 	targetRate  float64
 	sent        int64
 	interrupted bool
-	generator   GeneratorSummary
+	generator   report.GeneratorSummary
 	expressions []string
 	sources     []mergedInput
 	endedAt     time.Time
@@ -212,7 +218,7 @@ type mergedHeader struct {
 func combineHeaders(inputs []*results.File, names []string, t0 time.Time) (*mergedHeader, error) {
 	acc := &mergedHeader{endedAt: t0}
 	for i, in := range inputs {
-		var s Summary
+		var s report.Summary
 		if err := json.Unmarshal(in.Summary, &s); err != nil {
 			return nil, fmt.Errorf("%s: summary: %w", names[i], err)
 		}
@@ -250,9 +256,9 @@ func rejudge(expressions []string) (*loadgen.Evaluator, error) {
 	return loadgen.NewEvaluator(thresholds), nil
 }
 
-// MergedRun is what a summary needs to know of a run assembled from
+// mergedRun is what a summary needs to know of a run assembled from
 // results files rather than measured by this process.
-type MergedRun struct {
+type mergedRun struct {
 	Model       loadgen.Model
 	Start, End  time.Time
 	Planned     time.Duration
@@ -263,13 +269,13 @@ type MergedRun struct {
 	Interrupted bool
 	// Generator sums the generators: CPU seconds and cores added, the
 	// highest utilisation, saturated when any one was.
-	Generator GeneratorSummary
+	Generator report.GeneratorSummary
 }
 
-// SummarizeMerged computes the summary of a merged run from its merged
+// summarizeMerged computes the summary of a merged run from its merged
 // histograms, exactly as Summarize does for a measured run.
-func SummarizeMerged(r MergedRun, thresholds []loadgen.ThresholdResult) *Summary {
-	s := Summarize(&loadgen.Result{
+func summarizeMerged(r mergedRun, thresholds []loadgen.ThresholdResult) *report.Summary {
+	s := report.Summarize(&loadgen.Result{
 		Model: r.Model, Start: r.Start, End: r.End, Planned: r.Planned, Total: r.Total, Intervals: r.Intervals,
 		TargetRate: r.TargetRate, Sent: r.Sent, Interrupted: r.Interrupted,
 	}, thresholds)
@@ -277,8 +283,8 @@ func SummarizeMerged(r MergedRun, thresholds []loadgen.ThresholdResult) *Summary
 	return s
 }
 
-// WriteMerged writes a merged run as a results file at path, atomically.
-func WriteMerged(path string, m *Merged) error {
+// Write writes the merged run as a results file at path, atomically.
+func (m *Merged) Write(path string) error {
 	w, err := results.Create(path, m.Info)
 	if err != nil {
 		return err

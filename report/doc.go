@@ -1,4 +1,4 @@
-// Package report owns what happens to measurements once they are taken:
+// Package report turns a run's measurements into what people read:
 //
 //   - the Run every renderer draws from (run.go), read from a results file
 //     or a journal (input.go, journal_run.go);
@@ -6,16 +6,14 @@
 //     Markdown, HTML with plots, JSON, JUnit, CSV, HdrHistogram .hgrm and
 //     .hlog, Prometheus text; the status breakdown and links they share;
 //     the USL plots of estimate;
-//   - the end-of-run summary of a load (summary.go);
-//   - comparing two runs against the noise (compare.go, compare_write.go)
-//     and the regression gates on a comparison (gate.go).
+//   - the end-of-run summary of a load (summary.go).
 //
 // Its packages own the rest: report/results the results file of
 // `faultline load`, report/journal the journal of `faultline run`,
-// report/output writing any file whole, and report/merge the merging of
-// several generators' results files into one.
+// report/output writing any file whole, report/merge the merging of
+// several generators' results files into one, and report/compare the
+// comparison of two runs against the noise with its regression gates.
 //
-// Metrics are named and computed by internal/metric, and the bootstrap of
-// a comparison is internal/statistics', the same the hypotheses of
-// experiments use.
+// Metrics are named and computed by internal/metric, the same vocabulary
+// thresholds, hypotheses and comparisons use.
 package report

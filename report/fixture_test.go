@@ -74,3 +74,10 @@ func loadRun(t *testing.T) *Run {
 	}
 	return run
 }
+
+// loadShaped wraps intervals in a Run with one "load" phase.
+func loadShaped(ivs []*loadgen.Stats) *Run {
+	start, end := ivs[0].Start, ivs[len(ivs)-1].End
+	return &Run{Title: "synthetic", Model: loadgen.Open, Start: start, End: end, Intervals: ivs,
+		Phases: []Phase{{Name: LoadPhase, Start: start, End: end}}}
+}

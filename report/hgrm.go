@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/bits"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/faultline-dev/faultline/report/internal/hdr"
 )
 
 // Output unit scaling ratios for nanosecond histograms.
@@ -33,7 +33,7 @@ func WriteHgrm(w io.Writer, h *hdrhistogram.Histogram, scale float64, ticksPerHa
 	fmt.Fprintf(bw, "%12s %14s %10s %14s\n\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)")
 	row := fmt.Sprintf("%%12.%df %%2.12f %%10d %%14.2f\n", digits)
 	last := fmt.Sprintf("%%12.%df %%2.12f %%10d\n", digits)
-	g := newGeometry(h)
+	g := hdr.GeometryOf(h)
 	for _, it := range percentileIteration(h, g, ticksPerHalfDistance) {
 		if it.percentile != 100.0 {
 			fmt.Fprintf(bw, row, float64(it.value)/scale, it.percentile/100.0, it.totalCount, 1/(1.0-(it.percentile/100.0)))
@@ -43,54 +43,8 @@ func WriteHgrm(w io.Writer, h *hdrhistogram.Histogram, scale float64, ticksPerHa
 	}
 	fmt.Fprintf(bw, "#[Mean    = %12.*f, StdDeviation   = %12.*f]\n", digits, h.Mean()/scale, digits, h.StdDev()/scale)
 	fmt.Fprintf(bw, "#[Max     = %12.*f, Total count    = %12d]\n", digits, float64(h.Max())/scale, h.TotalCount())
-	fmt.Fprintf(bw, "#[Buckets = %12d, SubBuckets     = %12d]\n", g.bucketCount, g.subBucketCount)
+	fmt.Fprintf(bw, "#[Buckets = %12d, SubBuckets     = %12d]\n", g.Buckets, g.SubBuckets)
 	return bw.Flush()
-}
-
-// geometry is HdrHistogram's bucket layout, derived exactly as the Java and
-// Go implementations derive it, so that counts indexes map to the same values.
-type geometry struct {
-	unitMagnitude               int
-	subBucketHalfCountMagnitude int
-	subBucketHalfCount          int
-	subBucketCount              int
-	bucketCount                 int
-}
-
-func newGeometry(h *hdrhistogram.Histogram) geometry {
-	lowest, highest, digits := h.LowestTrackableValue(), h.HighestTrackableValue(), h.SignificantFigures()
-	largestSingleUnit := 2 * int64(math.Pow10(int(digits)))
-	subBucketCountMagnitude := int(math.Ceil(math.Log2(float64(largestSingleUnit))))
-	halfMag := max(subBucketCountMagnitude, 1) - 1
-	g := geometry{
-		unitMagnitude:               max(0, 63-bits.LeadingZeros64(uint64(max(lowest, 1)))),
-		subBucketHalfCountMagnitude: halfMag,
-		subBucketCount:              1 << (halfMag + 1),
-	}
-	g.subBucketHalfCount = g.subBucketCount / 2
-	smallestUntrackable := int64(g.subBucketCount) << g.unitMagnitude
-	g.bucketCount = 1
-	for smallestUntrackable <= highest {
-		if smallestUntrackable > math.MaxInt64/2 {
-			g.bucketCount++
-			break
-		}
-		smallestUntrackable <<= 1
-		g.bucketCount++
-	}
-	return g
-}
-
-// valueAt is the lowest value that counts index i holds, and width the size
-// of its range of equivalent values.
-func (g geometry) valueAt(i int) (value, width int64) {
-	bucket := (i >> g.subBucketHalfCountMagnitude) - 1
-	sub := (i & (g.subBucketHalfCount - 1)) + g.subBucketHalfCount
-	if bucket < 0 {
-		sub -= g.subBucketHalfCount
-		bucket = 0
-	}
-	return int64(sub) << (bucket + g.unitMagnitude), int64(1) << (g.unitMagnitude + bucket)
 }
 
 type iterationStep struct {
@@ -103,7 +57,7 @@ type iterationStep struct {
 // buckets, emitting a step each time the cumulative share reaches the next
 // reporting level, where levels advance by fixed ticks that halve each time
 // the distance to 100% halves, and ends with one step at 100%.
-func percentileIteration(h *hdrhistogram.Histogram, g geometry, ticksPerHalfDistance int) []iterationStep {
+func percentileIteration(h *hdrhistogram.Histogram, g hdr.Geometry, ticksPerHalfDistance int) []iterationStep {
 	total := h.TotalCount()
 	if total == 0 {
 		return nil
@@ -122,7 +76,7 @@ func percentileIteration(h *hdrhistogram.Histogram, g geometry, ticksPerHalfDist
 		cumulative += c
 		lastIndex = i
 		for level < 100 && 100.0*float64(cumulative)/float64(total) >= level {
-			v, w := g.valueAt(i)
+			v, w := g.ValueAt(i)
 			steps = append(steps, iterationStep{value: v + w - 1, percentile: level, totalCount: cumulative})
 			level = nextLevel(level, ticksPerHalfDistance)
 			// Java's iterator stops stepping once every sample is counted:
@@ -135,7 +89,7 @@ func percentileIteration(h *hdrhistogram.Histogram, g geometry, ticksPerHalfDist
 			break
 		}
 	}
-	v, w := g.valueAt(lastIndex)
+	v, w := g.ValueAt(lastIndex)
 	return append(steps, iterationStep{value: v + w - 1, percentile: 100.0, totalCount: total})
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/faultline-dev/faultline/report/internal/md"
 	"gonum.org/v1/plot"
 )
 
@@ -68,8 +69,8 @@ func WriteHTML(w io.Writer, r *Run, _ Options) error {
 		Started:   r.Start.UTC().Format("2006-01-02 15:04:05.000 MST"),
 		Lasted:    r.End.Sub(r.Start).Round(time.Millisecond).String(),
 		Intervals: len(r.Intervals), Columns: statColumns,
-		StatusLegend: upperFirst(StatusLegend), FailureLegend: upperFirst(failureLegend("request name")),
-		LinkLegend: upperFirst(LinkLegend), LinkColumns: linkColumns,
+		StatusLegend: md.UpperFirst(StatusLegend), FailureLegend: md.UpperFirst(failureLegend("request name")),
+		LinkLegend: md.UpperFirst(LinkLegend), LinkColumns: linkColumns,
 	}
 	switch {
 	case len(r.Checks) == 0:

@@ -18,6 +18,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/internal/hdr"
 )
 
 // Plot colours. Distinct, saturated line colours let the browser test find
@@ -161,7 +162,7 @@ func spectrumPlot(r *Run) (*plot.Plot, error) {
 	p.Y.Label.Text = "latency (" + unit + ")"
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 1, 10, 0, 0
 	for i, s := range series {
-		steps := percentileIteration(s.h, newGeometry(s.h), DefaultTicksPerHalfDistance)
+		steps := percentileIteration(s.h, hdr.GeometryOf(s.h), DefaultTicksPerHalfDistance)
 		var xys plotter.XYs
 		for _, st := range steps {
 			if st.percentile >= 100 {

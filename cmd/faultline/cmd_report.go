@@ -10,6 +10,7 @@ import (
 
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/compare"
 	"github.com/faultline-dev/faultline/report/merge"
 	"github.com/faultline-dev/faultline/report/output"
 	"github.com/faultline-dev/faultline/report/results"
@@ -157,7 +158,7 @@ func newReportCompareCmd(e *env) *cobra.Command {
 	var (
 		failOn      []string
 		format, out string
-		opts        report.CompareOptions
+		opts        compare.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "compare BASE NEW",
@@ -182,19 +183,19 @@ func newReportCompareCmd(e *env) *cobra.Command {
 
 // runCompare compares the runs of two files, writes the comparison in the
 // format asked for and decides the exit code from the gates.
-func runCompare(e *env, args, failOn []string, format, out string, opts report.CompareOptions) error {
-	var gates []*report.Gate
+func runCompare(e *env, args, failOn []string, format, out string, opts compare.Options) error {
+	var gates []*compare.Gate
 	var extra []string
 	for _, src := range failOn {
-		g, err := report.ParseGate(src)
+		g, err := compare.ParseGate(src)
 		if err != nil {
 			return usageErrorf("--fail-on: %v", err)
 		}
 		gates = append(gates, g)
 		extra = append(extra, g.Metric)
 	}
-	write, ok := map[string]func(io.Writer, report.ComparedRun, report.ComparedRun, *report.Comparison, []report.GateResult) error{
-		"text": report.WriteComparison, "markdown": report.WriteComparisonMarkdown, "json": report.WriteComparisonJSON,
+	write, ok := map[string]func(io.Writer, compare.Side, compare.Side, *compare.Comparison, []compare.GateResult) error{
+		"text": compare.WriteText, "markdown": compare.WriteMarkdown, "json": compare.WriteJSON,
 	}[format]
 	if !ok {
 		return usageErrorf("--format %q: want text, markdown or json", format)
@@ -210,27 +211,27 @@ func runCompare(e *env, args, failOn []string, format, out string, opts report.C
 	if err != nil {
 		return err
 	}
-	cmp, err := report.Compare(base, next, extra, opts)
+	cmp, err := compare.Runs(base, next, extra, opts)
 	if err != nil {
 		return exitcode.Wrap(err, exitcode.Usage)
 	}
-	results, err := report.JudgeGates(cmp, gates)
+	verdicts, err := compare.JudgeGates(cmp, gates)
 	if err != nil {
 		return exitcode.Wrap(err, exitcode.Usage)
 	}
-	b := report.ComparedRun{File: args[0], Title: base.Title, Intervals: len(base.Intervals)}
-	n := report.ComparedRun{File: args[1], Title: next.Title, Intervals: len(next.Intervals)}
-	if err := writeOutput(e, out, func(w io.Writer) error { return write(w, b, n, cmp, results) }); err != nil {
+	b := compare.Side{File: args[0], Title: base.Title, Intervals: len(base.Intervals)}
+	n := compare.Side{File: args[1], Title: next.Title, Intervals: len(next.Intervals)}
+	if err := writeOutput(e, out, func(w io.Writer) error { return write(w, b, n, cmp, verdicts) }); err != nil {
 		return err
 	}
-	if out != "" && len(results) > 0 {
+	if out != "" && len(verdicts) > 0 {
 		// The table went to a file; the gates' verdicts belong in
 		// the log of the job that ran them.
-		if err := report.WriteGates(e.stdout, results); err != nil {
+		if err := compare.WriteGates(e.stdout, verdicts); err != nil {
 			return err
 		}
 	}
-	if report.AnyGateFailed(results) {
+	if compare.AnyGateFailed(verdicts) {
 		return exitSilently(exitcode.Failed)
 	}
 	return nil

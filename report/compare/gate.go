@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"fmt"
@@ -99,7 +99,7 @@ func ParseGate(src string) (*Gate, error) {
 // GateResult is a gate judged on one row of a comparison.
 type GateResult struct {
 	Gate *Gate
-	Row  ComparisonRow
+	Row  Row
 	// Crossed says the change passed the limit; Failed that it did so
 	// beyond the noise (or where the noise could not be judged).
 	Crossed, Failed bool

@@ -1,4 +1,10 @@
-package report
+// Package compare judges the change between two runs against the noise of
+// each: every metric of the shared vocabulary (internal/metric), per phase
+// and request name, with a bootstrap interval over whole intervals
+// (internal/statistics). It also parses and judges the regression gates
+// on a comparison (gate.go) and writes a comparison as text, Markdown or
+// JSON (write.go).
+package compare
 
 import (
 	"fmt"
@@ -14,14 +20,16 @@ import (
 	"github.com/faultline-dev/faultline/internal/metric"
 	"github.com/faultline-dev/faultline/internal/statistics"
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/internal/hdr"
 )
 
-// CompareMetrics are the figures a comparison shows for every request name,
+// Metrics are the figures a comparison shows for every request name,
 // in order.
-var CompareMetrics = []string{"p50", "p90", "p99", "p99.9", "p99.99", "max", "mean", "error_rate", "rate"}
+var Metrics = []string{"p50", "p90", "p99", "p99.9", "p99.99", "max", "mean", "error_rate", "rate"}
 
-// CompareOptions tune the noise estimate. The zero value uses the defaults.
-type CompareOptions struct {
+// Options tune the noise estimate. The zero value uses the defaults.
+type Options struct {
 	// Resamples is the number of bootstrap resamples (default 1000).
 	Resamples int
 	// Confidence is the coverage of the interval of each difference
@@ -37,7 +45,7 @@ type CompareOptions struct {
 	Seed uint64
 }
 
-func (o CompareOptions) withDefaults() CompareOptions {
+func (o Options) withDefaults() Options {
 	if o.Resamples <= 0 {
 		o.Resamples = 1000
 	}
@@ -58,15 +66,15 @@ func (o CompareOptions) withDefaults() CompareOptions {
 type Comparison struct {
 	Resamples  int
 	Confidence float64
-	Rows       []ComparisonRow
+	Rows       []Row
 	// Names lists the request names of either run, sorted.
 	Names []string
 }
 
-// ComparisonRow is one metric of one request name (empty for every
+// Row is one metric of one request name (empty for every
 // request) in one phase. Latency figures are in nanoseconds, rates per
 // second, error rates fractions.
-type ComparisonRow struct {
+type Row struct {
 	Phase, Request, Metric string
 	Base, New              float64
 	// Change is New - Base; Relative is Change / Base (±Inf when Base is 0
@@ -87,7 +95,7 @@ type ComparisonRow struct {
 }
 
 // Noise is the row's verdict on the noise in words.
-func (r ComparisonRow) Noise() string {
+func (r Row) Noise() string {
 	switch {
 	case !r.Judged:
 		return r.Note
@@ -107,14 +115,14 @@ func compareMetric(name string) (metric.Metric, error) {
 	return m, nil
 }
 
-// Compare computes the change of every metric from base to next, for every
+// Runs computes the change of every metric from base to next, for every
 // phase the two runs share (the whole runs when they share none) and every
 // request name, and estimates the noise of each change by a bootstrap over
-// intervals: see docs/reports.md. extra adds metrics to CompareMetrics (for
+// intervals: see docs/reports.md. extra adds metrics to Metrics (for
 // gates on, say, p95).
-func Compare(base, next *Run, extra []string, opts CompareOptions) (*Comparison, error) {
+func Runs(base, next *report.Run, extra []string, opts Options) (*Comparison, error) {
 	opts = opts.withDefaults()
-	metrics := slices.Clone(CompareMetrics)
+	metrics := slices.Clone(Metrics)
 	for _, m := range extra {
 		if _, err := compareMetric(m); err != nil {
 			return nil, err
@@ -143,7 +151,7 @@ func Compare(base, next *Run, extra []string, opts CompareOptions) (*Comparison,
 	}
 	var pairs []pair
 	for i, p := range base.Phases {
-		if j := slices.IndexFunc(next.Phases, func(q Phase) bool { return q.Name == p.Name }); j >= 0 {
+		if j := slices.IndexFunc(next.Phases, func(q report.Phase) bool { return q.Name == p.Name }); j >= 0 {
 			pairs = append(pairs, pair{p.Name, base.PhaseIntervals(i), next.PhaseIntervals(j)})
 		}
 	}
@@ -257,11 +265,11 @@ func newBinTable(groups ...[]block) *binTable {
 		}
 	}
 	idxs := slices.Sorted(maps.Keys(seen))
-	g := newGeometry(loadgen.NewHistogram())
+	g := hdr.GeometryOf(loadgen.NewHistogram())
 	t := &binTable{slotOf: make(map[int]int, len(idxs)), lowest: make([]int64, len(idxs))}
 	for slot, idx := range idxs {
 		t.slotOf[idx] = slot
-		t.lowest[slot], _ = g.valueAt(idx)
+		t.lowest[slot], _ = g.ValueAt(idx)
 	}
 	for _, bs := range groups {
 		for k := range bs {
@@ -342,7 +350,7 @@ func (a *accumulator) total(h metric.Histogram) int64 {
 }
 
 // compareGroup compares one request name in one phase.
-func compareGroup(rng *rand.Rand, baseIvs, newIvs []*loadgen.Stats, req string, metrics []string, opts CompareOptions) []ComparisonRow {
+func compareGroup(rng *rand.Rand, baseIvs, newIvs []*loadgen.Stats, req string, metrics []string, opts Options) []Row {
 	ms := make([]metric.Metric, len(metrics))
 	var needs [histograms]bool
 	for i, name := range metrics {
@@ -403,13 +411,13 @@ func compareGroup(rng *rand.Rand, baseIvs, newIvs []*loadgen.Stats, req string, 
 
 // pointRows are the rows of the sums a (base) and b (new) before any
 // resampling: values, change and relative change.
-func pointRows(a, b *accumulator, ms []metric.Metric, req string) []ComparisonRow {
+func pointRows(a, b *accumulator, ms []metric.Metric, req string) []Row {
 	baseV, newV := make([]float64, len(ms)), make([]float64, len(ms))
 	a.values(ms, baseV)
 	b.values(ms, newV)
-	rows := make([]ComparisonRow, len(ms))
+	rows := make([]Row, len(ms))
 	for i, m := range ms {
-		r := ComparisonRow{Request: req, Metric: m.Name, Base: baseV[i], New: newV[i]}
+		r := Row{Request: req, Metric: m.Name, Base: baseV[i], New: newV[i]}
 		r.Change = r.New - r.Base
 		switch {
 		case math.IsNaN(r.Change):
@@ -428,7 +436,7 @@ func pointRows(a, b *accumulator, ms []metric.Metric, req string) []ComparisonRo
 // judgeRow bounds a row's change and relative change from their bootstrap
 // draws, or says why it cannot: tail is the fewest values either run has
 // in the histogram the metric reads.
-func judgeRow(r *ComparisonRow, m metric.Metric, d, rel statistics.Draws, tail int64, confidence float64) {
+func judgeRow(r *Row, m metric.Metric, d, rel statistics.Draws, tail int64, confidence float64) {
 	switch {
 	case math.IsNaN(r.Change) || !d.Enough():
 		r.Note = "not judged: no data"

@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"bytes"
@@ -10,23 +10,24 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report"
 	"github.com/faultline-dev/faultline/report/internal/fixture"
 )
 
 // loadShaped wraps intervals in a Run with one "load" phase.
-func loadShaped(ivs []*loadgen.Stats) *Run {
+func loadShaped(ivs []*loadgen.Stats) *report.Run {
 	start, end := ivs[0].Start, ivs[len(ivs)-1].End
-	return &Run{Title: "synthetic", Model: loadgen.Open, Start: start, End: end, Intervals: ivs,
-		Phases: []Phase{{LoadPhase, start, end}}}
+	return &report.Run{Title: "synthetic", Model: loadgen.Open, Start: start, End: end, Intervals: ivs,
+		Phases: []report.Phase{{Name: report.LoadPhase, Start: start, End: end}}}
 }
 
-func steadyRun(seed uint64, n int, medianNs float64, failEach int) *Run {
+func steadyRun(seed uint64, n int, medianNs float64, failEach int) *report.Run {
 	return loadShaped(fixture.Stats(seed, fixture.Start, n, func(int) fixture.Spec {
 		return fixture.Spec{Names: []string{"GET /a", "GET /b"}, PerName: 300, MedianNs: medianNs, Sigma: 0.5, FailEach: failEach}
 	}))
 }
 
-func compareRow(t *testing.T, c *Comparison, request, metric string) ComparisonRow {
+func compareRow(t *testing.T, c *Comparison, request, metric string) Row {
 	t.Helper()
 	for _, r := range c.Rows {
 		if r.Request == request && r.Metric == metric {
@@ -34,7 +35,7 @@ func compareRow(t *testing.T, c *Comparison, request, metric string) ComparisonR
 		}
 	}
 	t.Fatalf("no row for %q %s", request, metric)
-	return ComparisonRow{}
+	return Row{}
 }
 
 // TestCompareSameDistributionIsNoise compares two runs drawn from one
@@ -44,7 +45,7 @@ func TestCompareSameDistributionIsNoise(t *testing.T) {
 	t.Parallel()
 	for _, seeds := range [][2]uint64{{1, 2}, {3, 4}, {5, 6}} {
 		base, next := steadyRun(seeds[0], 20, 5e6, 50), steadyRun(seeds[1], 20, 5e6, 50)
-		c, err := Compare(base, next, nil, CompareOptions{Seed: 1})
+		c, err := Runs(base, next, nil, Options{Seed: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +72,7 @@ func TestCompareSameDistributionIsNoise(t *testing.T) {
 func TestCompareShiftIsBeyondNoise(t *testing.T) {
 	t.Parallel()
 	base, next := steadyRun(1, 20, 5e6, 0), steadyRun(2, 20, 6.5e6, 0)
-	c, err := Compare(base, next, nil, CompareOptions{Seed: 1})
+	c, err := Runs(base, next, nil, Options{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestCompareShiftIsBeyondNoise(t *testing.T) {
 func TestCompareErrorRate(t *testing.T) {
 	t.Parallel()
 	base, next := steadyRun(1, 20, 5e6, 0), steadyRun(2, 20, 5e6, 10)
-	c, err := Compare(base, next, nil, CompareOptions{Seed: 1})
+	c, err := Runs(base, next, nil, Options{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestCompareErrorRate(t *testing.T) {
 func TestCompareTooFewIntervals(t *testing.T) {
 	t.Parallel()
 	base, next := steadyRun(1, 3, 5e6, 0), steadyRun(2, 3, 50e6, 0)
-	c, err := Compare(base, next, nil, CompareOptions{})
+	c, err := Runs(base, next, nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestCompareTooFewIntervals(t *testing.T) {
 func TestCompareMatchesHistograms(t *testing.T) {
 	t.Parallel()
 	base, next := steadyRun(1, 8, 5e6, 20), steadyRun(2, 8, 7e6, 0)
-	c, err := Compare(base, next, []string{"p95", "p12.5"}, CompareOptions{Resamples: 10})
+	c, err := Runs(base, next, []string{"p95", "p12.5"}, Options{Resamples: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func TestCompareLongRunsAreBlocked(t *testing.T) {
 		t.Errorf("blocks hold %d requests, want %d", n, 250*20)
 	}
 	start := time.Now()
-	if _, err := Compare(loadShaped(ivs), loadShaped(ivs), nil, CompareOptions{}); err != nil {
+	if _, err := Runs(loadShaped(ivs), loadShaped(ivs), nil, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > time.Minute {
@@ -182,7 +183,7 @@ func TestCompareLongRunsAreBlocked(t *testing.T) {
 func TestCompareOutputs(t *testing.T) {
 	t.Parallel()
 	base, next := steadyRun(1, 10, 5e6, 0), steadyRun(2, 10, 6.5e6, 20)
-	c, err := Compare(base, next, nil, CompareOptions{Seed: 1})
+	c, err := Runs(base, next, nil, Options{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,14 +205,14 @@ func TestCompareOutputs(t *testing.T) {
 			t.Errorf("gate %s: failed %v, want %v (%s)", r.Gate.Source, r.Failed, wantFailed[i], gateLine(r))
 		}
 	}
-	b, n := ComparedRun{"base.json", base.Title, 10}, ComparedRun{"new.json", next.Title, 10}
+	b, n := Side{"base.json", base.Title, 10}, Side{"new.json", next.Title, 10}
 	for _, f := range []struct {
 		name  string
 		write func(*bytes.Buffer) error
 	}{
-		{"compare.txt", func(w *bytes.Buffer) error { return WriteComparison(w, b, n, c, res) }},
-		{"compare.md", func(w *bytes.Buffer) error { return WriteComparisonMarkdown(w, b, n, c, res) }},
-		{"compare.json", func(w *bytes.Buffer) error { return WriteComparisonJSON(w, b, n, c, res) }},
+		{"compare.txt", func(w *bytes.Buffer) error { return WriteText(w, b, n, c, res) }},
+		{"compare.md", func(w *bytes.Buffer) error { return WriteMarkdown(w, b, n, c, res) }},
+		{"compare.json", func(w *bytes.Buffer) error { return WriteJSON(w, b, n, c, res) }},
 	} {
 		var buf bytes.Buffer
 		if err := f.write(&buf); err != nil {
@@ -220,16 +221,16 @@ func TestCompareOutputs(t *testing.T) {
 		fixture.Golden(t, f.name, buf.Bytes())
 	}
 	var buf bytes.Buffer
-	_ = WriteComparisonJSON(&buf, b, n, c, res)
+	_ = WriteJSON(&buf, b, n, c, res)
 	var doc map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil || doc["schema"] != CompareSchema {
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil || doc["schema"] != Schema {
 		t.Errorf("json: %v %v", err, doc["schema"])
 	}
 }
 
 func TestJudgeGatesUnknownRequest(t *testing.T) {
 	t.Parallel()
-	c, _ := Compare(steadyRun(1, 5, 5e6, 0), steadyRun(2, 5, 5e6, 0), nil, CompareOptions{Resamples: 10})
+	c, _ := Runs(steadyRun(1, 5, 5e6, 0), steadyRun(2, 5, 5e6, 0), nil, Options{Resamples: 10})
 	g, _ := ParseGate("GET /nope:p99:+10%")
 	if _, err := JudgeGates(c, []*Gate{g}); err == nil || !strings.Contains(err.Error(), `no request named "GET /nope"`) {
 		t.Errorf("error %v", err)
@@ -316,7 +317,7 @@ func TestCompareRelativeIntervalAboveMinus100(t *testing.T) {
 	next := loadShaped(fixture.Stats(12, fixture.Start, 20, func(int) fixture.Spec {
 		return fixture.Spec{Names: []string{"GET /a"}, PerName: 300, MedianNs: 1e6, Sigma: 0.3}
 	}))
-	c, err := Compare(base, next, nil, CompareOptions{Seed: 1})
+	c, err := Runs(base, next, nil, Options{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +346,7 @@ func TestCompareRelativeIntervalAboveMinus100(t *testing.T) {
 func TestCompareSpeaksTheMetricVocabulary(t *testing.T) {
 	t.Parallel()
 	base, next := steadyRun(1, 10, 5e6, 0), steadyRun(2, 10, 6.5e6, 20)
-	c, err := Compare(base, next, []string{"service.p99", "requests", "errors", "min", "dropped_rate"}, CompareOptions{Seed: 1})
+	c, err := Runs(base, next, []string{"service.p99", "requests", "errors", "min", "dropped_rate"}, Options{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"encoding/json"
@@ -9,20 +9,30 @@ import (
 	"text/tabwriter"
 
 	"github.com/faultline-dev/faultline/internal/metric"
+	"github.com/faultline-dev/faultline/report"
+	"github.com/faultline-dev/faultline/report/internal/md"
 )
 
-// CompareSchema and CompareVersion identify the JSON of a comparison.
+// Schema and Version identify the JSON of a comparison.
 const (
-	CompareSchema  = "faultline/compare"
-	CompareVersion = 1
+	Schema  = "faultline/compare"
+	Version = 1
 )
 
-// ComparedRun names one side of a comparison in its output.
-type ComparedRun struct {
+// Side names one side of a comparison in its output.
+type Side struct {
 	File      string `json:"file"`
 	Title     string `json:"title"`
 	Intervals int    `json:"intervals"`
 }
+
+// msHuman, perSecond and percent print milliseconds, rates and fractions
+// as the metric vocabulary prints durations, rates and ratios.
+func msHuman(v float64) string { return metric.Duration.Format(v * 1e6) }
+
+func perSecond(v float64) string { return metric.Rate.Format(v) }
+
+func percent(v float64) string { return metric.FormatPercent(v) }
 
 // unitOf is the unit of a metric the comparison holds.
 func unitOf(name string) metric.Unit {
@@ -82,7 +92,7 @@ func signedPercent(f float64) string {
 
 // changeString is the change as the comparison prints it: relative for
 // latency and rate, percentage points for error rates.
-func (r ComparisonRow) changeString() string {
+func (r Row) changeString() string {
 	if math.IsNaN(r.Change) {
 		return "-"
 	}
@@ -94,7 +104,7 @@ func (r ComparisonRow) changeString() string {
 
 // intervalString is the confidence interval of the change: of the
 // relative change where the change is shown relative.
-func (r ComparisonRow) intervalString() string {
+func (r Row) intervalString() string {
 	if !r.Judged {
 		return "-"
 	}
@@ -106,8 +116,8 @@ func (r ComparisonRow) intervalString() string {
 
 // visibleRows drops the per-name rows when there is only one name: its
 // rows equal the every-request rows, which are labelled with the name.
-func (c *Comparison) visibleRows() []ComparisonRow {
-	var out []ComparisonRow
+func (c *Comparison) visibleRows() []Row {
+	var out []Row
 	for _, r := range c.Rows {
 		if len(c.Names) <= 1 {
 			if r.Request != "" {
@@ -118,7 +128,7 @@ func (c *Comparison) visibleRows() []ComparisonRow {
 			}
 		}
 		if r.Request == "" {
-			r.Request = AllRequests
+			r.Request = report.AllRequests
 		}
 		out = append(out, r)
 	}
@@ -137,7 +147,7 @@ func gateLine(g GateResult) string {
 	}
 	req := g.Row.Request
 	if req == "" {
-		req = AllRequests
+		req = report.AllRequests
 	}
 	why := g.Row.Noise()
 	switch {
@@ -149,9 +159,9 @@ func gateLine(g GateResult) string {
 	return fmt.Sprintf("%s  %s  (%s of %s in %s: %s, %s)", verdict, g.Gate.Source, g.Row.Metric, req, g.Row.Phase, g.Row.changeString(), why)
 }
 
-// WriteComparison prints the comparison as aligned text, one table per
+// WriteText prints the comparison as aligned text, one table per
 // phase, then the gates.
-func WriteComparison(w io.Writer, base, next ComparedRun, c *Comparison, gates []GateResult) error {
+func WriteText(w io.Writer, base, next Side, c *Comparison, gates []GateResult) error {
 	fmt.Fprintf(w, "base  %s: %s (%d intervals)\n", base.File, base.Title, base.Intervals)
 	fmt.Fprintf(w, "new   %s: %s (%d intervals)\n", next.File, next.Title, next.Intervals)
 	fmt.Fprintln(w, c.noiseMethod())
@@ -197,8 +207,8 @@ func WriteGates(w io.Writer, gates []GateResult) error {
 	return nil
 }
 
-// WriteComparisonMarkdown prints the comparison as Markdown tables.
-func WriteComparisonMarkdown(w io.Writer, base, next ComparedRun, c *Comparison, gates []GateResult) error {
+// WriteMarkdown prints the comparison as Markdown tables.
+func WriteMarkdown(w io.Writer, base, next Side, c *Comparison, gates []GateResult) error {
 	fmt.Fprintf(w, "## faultline: comparison\n\n")
 	if len(gates) > 0 {
 		if AnyGateFailed(gates) {
@@ -207,20 +217,20 @@ func WriteComparisonMarkdown(w io.Writer, base, next ComparedRun, c *Comparison,
 			fmt.Fprintf(w, "✅ **every regression gate held**\n\n")
 		}
 	}
-	fmt.Fprintf(w, "Base %s: %s (%d intervals). New %s: %s (%d intervals).\n\n", mdCode(base.File), mdEscape(base.Title), base.Intervals,
-		mdCode(next.File), mdEscape(next.Title), next.Intervals)
-	fmt.Fprintf(w, "%s.\n", upperFirst(mdEscape(c.noiseMethod())))
+	fmt.Fprintf(w, "Base %s: %s (%d intervals). New %s: %s (%d intervals).\n\n", md.Code(base.File), md.Escape(base.Title), base.Intervals,
+		md.Code(next.File), md.Escape(next.Title), next.Intervals)
+	fmt.Fprintf(w, "%s.\n", md.UpperFirst(md.Escape(c.noiseMethod())))
 	phase := "\x00"
 	for _, r := range c.visibleRows() {
 		if r.Phase != phase {
 			phase = r.Phase
-			fmt.Fprintf(w, "\n### Phase %s\n\n| request | metric | base | new | change | %.0f%% interval | noise |\n|---|---|--:|--:|--:|--:|---|\n", mdCode(phase), c.Confidence*100)
+			fmt.Fprintf(w, "\n### Phase %s\n\n| request | metric | base | new | change | %.0f%% interval | noise |\n|---|---|--:|--:|--:|--:|---|\n", md.Code(phase), c.Confidence*100)
 		}
 		noise := r.Noise()
 		if r.Beyond {
 			noise = "**" + noise + "**"
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", mdCell(r.Request), r.Metric, formatMetric(r.Metric, r.Base), formatMetric(r.Metric, r.New),
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", md.Cell(r.Request), r.Metric, formatMetric(r.Metric, r.Base), formatMetric(r.Metric, r.New),
 			r.changeString(), r.intervalString(), noise)
 	}
 	if len(gates) > 0 {
@@ -230,19 +240,19 @@ func WriteComparisonMarkdown(w io.Writer, base, next ComparedRun, c *Comparison,
 			if g.Failed {
 				mark = "❌"
 			}
-			fmt.Fprintf(w, "- %s %s\n", mark, mdEscape(gateLine(g)))
+			fmt.Fprintf(w, "- %s %s\n", mark, md.Escape(gateLine(g)))
 		}
 	}
 	_, err := fmt.Fprintln(w)
 	return err
 }
 
-// compareJSON is the document WriteComparisonJSON writes.
+// compareJSON is the document WriteJSON writes.
 type compareJSON struct {
 	Schema     string           `json:"schema"`
 	Version    int              `json:"version"`
-	Base       ComparedRun      `json:"base"`
-	New        ComparedRun      `json:"new"`
+	Base       Side             `json:"base"`
+	New        Side             `json:"new"`
 	Resamples  int              `json:"resamples"`
 	Confidence float64          `json:"confidence"`
 	Rows       []compareRowJSON `json:"rows"`
@@ -279,11 +289,11 @@ func jsonFinite(v float64) *float64 {
 	return &v
 }
 
-// WriteComparisonJSON writes the comparison as JSON (schema
+// WriteJSON writes the comparison as JSON (schema
 // faultline/compare). Latency values are in milliseconds, rates per second,
 // error rates fractions; a request of "*" is every request together.
-func WriteComparisonJSON(w io.Writer, base, next ComparedRun, c *Comparison, gates []GateResult) error {
-	doc := compareJSON{Schema: CompareSchema, Version: CompareVersion, Base: base, New: next,
+func WriteJSON(w io.Writer, base, next Side, c *Comparison, gates []GateResult) error {
+	doc := compareJSON{Schema: Schema, Version: Version, Base: base, New: next,
 		Resamples: c.Resamples, Confidence: c.Confidence, Rows: []compareRowJSON{}, Gates: []gateJSON{}}
 	for _, r := range c.Rows {
 		scale, unit := 1.0, "ms"

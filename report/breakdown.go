@@ -91,13 +91,13 @@ func rowLabel(name string) string {
 	return name
 }
 
-// StatusLegend says what a status table holds.
-const StatusLegend = "responses by HTTP status; requests that got no response by error class"
+// statusLegend says what a status table holds.
+const statusLegend = "responses by HTTP status; requests that got no response by error class"
 
-// WriteStatuses prints, for each phase and request name, how many
+// writeStatuses prints, for each phase and request name, how many
 // responses had each status code and how many requests failed without a
 // response, by error class: the table that says why requests failed.
-func WriteStatuses(w io.Writer, r *Run) error {
+func writeStatuses(w io.Writer, r *Run) error {
 	var stats []*loadgen.Stats
 	for i := range r.Phases {
 		stats = append(stats, r.PhaseStats(i))
@@ -112,7 +112,7 @@ func WriteStatuses(w io.Writer, r *Run) error {
 			rows = append(rows, append([]string{p.Name, rowLabel(name)}, statusCells(stats[i], name, cols)...))
 		}
 	}
-	fmt.Fprintln(w, StatusLegend)
+	fmt.Fprintln(w, statusLegend)
 	return writeTable(w, append([]string{"phase", "request"}, cols...), rows, 2)
 }
 
@@ -189,9 +189,9 @@ func bodyText(f loadgen.FailureSample) string {
 	return b.String()
 }
 
-// WriteFailureSamples prints the failure samples of each phase: status (or
+// writeFailureSamples prints the failure samples of each phase: status (or
 // error class), request name and the start of the body.
-func WriteFailureSamples(w io.Writer, r *Run) error {
+func writeFailureSamples(w io.Writer, r *Run) error {
 	var rows [][]string
 	for i, p := range r.Phases {
 		for _, f := range phaseFailures(r.PhaseStats(i)) {
@@ -215,7 +215,7 @@ func WriteFailureSamples(w io.Writer, r *Run) error {
 // the links' timings, each set apart by a blank line when it has anything
 // to show. The text report and the summary of `faultline run` print it.
 func WriteBreakdown(w io.Writer, r *Run) error {
-	for _, section := range []func(io.Writer, *Run) error{WriteStatuses, WriteFailureSamples, WriteLinks} {
+	for _, section := range []func(io.Writer, *Run) error{writeStatuses, writeFailureSamples, writeLinks} {
 		if err := section(&blankFirst{w: w}, r); err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ func TestEveryFormatShowsWhyRequestsFailed(t *testing.T) {
 		format string
 		want   []string
 	}{
-		{"text", []string{StatusLegend, "fault     GET /products   720   80        -", "fault     POST /orders    720    -       80",
+		{"text", []string{statusLegend, "fault     GET /products   720   80        -", "fault     POST /orders    720    -       80",
 			failureLegend("phase and request name"), `fault  GET /products  503      ` + body + `\n`, "timeout  read tcp", "checkout->catalog (proxy catalog)  fault         16       1  208ms"}},
 		{"markdown", []string{"| GET /products | 720 | 80 | - |", "| POST /orders | 720 | - | 80 |", "| GET /products | 503 | `" + body, "| 16 | 1 | 208ms |"}},
 		{"html", []string{"<th>503</th><th>timeout</th>", "<td>GET /products</td><td>503</td><td><code>{&#34;error&#34;:&#34;store unavailable&#34;", "<td>16</td><td>1</td><td>208ms</td>"}},

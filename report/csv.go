@@ -10,15 +10,15 @@ import (
 )
 
 func init() {
-	RegisterFormat(Format{Name: "csv", Extension: ".csv", Render: WriteCSV,
+	RegisterFormat(Format{Name: "csv", Extension: ".csv", Render: writeCSV,
 		Description: "per-interval statistics, one row per interval and request name (\"*\" for all), latency in --unit, statuses and error classes"})
 }
 
-// WriteCSV writes one row per interval for every request together (request
+// writeCSV writes one row per interval for every request together (request
 // "*") and one per request name, with latency in the unit of opts (ms by
 // default). The interval's scheduled, dropped and unfinished counts belong
 // to the generator, not to a request name, so they fill the "*" row only.
-func WriteCSV(w io.Writer, r *Run, opts Options) error {
+func writeCSV(w io.Writer, r *Run, opts Options) error {
 	scale, unit := opts.scale()
 	cw := csv.NewWriter(w)
 	head := []string{"start", "start_s", "end_s", "phase", "request", "count", "failed", "error_rate", "rate",
@@ -35,7 +35,7 @@ func WriteCSV(w io.Writer, r *Run, opts Options) error {
 	names := r.Names()
 	for _, iv := range r.Intervals {
 		phase := ""
-		if i := r.PhaseOf(iv); i >= 0 {
+		if i := r.phaseOf(iv); i >= 0 {
 			phase = r.Phases[i].Name
 		}
 		row := func(name string) []string {

@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	RegisterFormat(Format{Name: "hlog", Extension: ".hlog", Render: WriteHlog,
+	RegisterFormat(Format{Name: "hlog", Extension: ".hlog", Render: writeHlog,
 		Description: "HdrHistogram interval log (format 1.3): every interval, untagged for all requests and tagged PHASE/NAME per request name"})
 }
 
@@ -19,14 +19,14 @@ func init() {
 // interval lines.
 const hlogLegend = `"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"`
 
-// WriteHlog writes the run's latency as an HdrHistogram interval log,
+// writeHlog writes the run's latency as an HdrHistogram interval log,
 // format 1.3, as HdrHistogram Java's HistogramLogWriter does: a comment,
 // the format version, StartTime and BaseTime in seconds since the epoch with
 // milliseconds (the run's start), the legend, then for every interval one
 // untagged line holding every request and one line tagged "PHASE/NAME" per
 // request name. Timestamps are seconds from BaseTime, the interval max is in
 // milliseconds and the histograms hold nanoseconds (V2 compressed, base64).
-func WriteHlog(w io.Writer, r *Run, _ Options) error {
+func writeHlog(w io.Writer, r *Run, _ Options) error {
 	bw := bufio.NewWriter(w)
 	secs := float64(r.Start.UnixMilli()) / 1000
 	fmt.Fprintf(bw, "#[Logged with faultline: %s]\n", hlogComment(r.Title))
@@ -42,14 +42,14 @@ func WriteHlog(w io.Writer, r *Run, _ Options) error {
 		start := max(0, iv.Start.Sub(base).Seconds())
 		length := iv.End.Sub(iv.Start).Seconds()
 		phase := ""
-		if i := r.PhaseOf(iv); i >= 0 {
+		if i := r.phaseOf(iv); i >= 0 {
 			phase = r.Phases[i].Name
 		}
 		if err := hlogLine(bw, "", start, length, iv.Latency("")); err != nil {
 			return err
 		}
 		for _, name := range names {
-			if err := hlogLine(bw, HlogTag(phase, name), start, length, iv.Latency(name)); err != nil {
+			if err := hlogLine(bw, hlogTag(phase, name), start, length, iv.Latency(name)); err != nil {
 				return err
 			}
 		}
@@ -69,10 +69,10 @@ func hlogLine(w io.Writer, tag string, start, length float64, h *hdrhistogram.Hi
 	return err
 }
 
-// HlogTag is the tag of a request name in a phase in an interval log. Tags
+// hlogTag is the tag of a request name in a phase in an interval log. Tags
 // may not hold commas, spaces or line breaks, so those become underscores:
 // "load/GET_/checkout".
-func HlogTag(phase, name string) string {
+func hlogTag(phase, name string) string {
 	tag := name
 	if phase != "" {
 		tag = phase + "/" + name

@@ -19,7 +19,7 @@ func TestHlogRoundTrip(t *testing.T) {
 	t.Parallel()
 	run := experimentRun()
 	var buf bytes.Buffer
-	if err := WriteHlog(&buf, run, Options{}); err != nil {
+	if err := writeHlog(&buf, run, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), "#[StartTime: 1700000000.123 (seconds since epoch), 2023-11-14T22:13:20.123Z]\n#[BaseTime: 1700000000.123 (seconds since epoch)]\n") {
@@ -55,7 +55,7 @@ func TestHlogRoundTrip(t *testing.T) {
 		return nil
 	}
 	for i, iv := range run.Intervals {
-		phase := run.Phases[run.PhaseOf(iv)].Name
+		phase := run.Phases[run.phaseOf(iv)].Name
 		startMs := iv.Start.UnixMilli()
 		for tag, name := range map[string]string{"": "", phase + "/GET_/products": "GET /products", phase + "/POST_/orders": "POST /orders"} {
 			h := find(tag, startMs)
@@ -83,8 +83,8 @@ func TestHlogTag(t *testing.T) {
 		{"", "a,b c\td\ne", "a_b_c_d_e"},
 		{"fault", "checkout", "fault/checkout"},
 	} {
-		if got := HlogTag(c.phase, c.name); got != c.want {
-			t.Errorf("HlogTag(%q, %q) = %q, want %q", c.phase, c.name, got, c.want)
+		if got := hlogTag(c.phase, c.name); got != c.want {
+			t.Errorf("hlogTag(%q, %q) = %q, want %q", c.phase, c.name, got, c.want)
 		}
 	}
 }

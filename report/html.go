@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	RegisterFormat(Format{Name: "html", Extension: ".html", Render: WriteHTML,
+	RegisterFormat(Format{Name: "html", Extension: ".html", Render: writeHTML,
 		Description: "one self-contained HTML page (no network requests): percentile spectrum, latency and throughput over time with faults and phases, tables with statuses, error classes, failing responses and links, verdicts"})
 }
 
@@ -59,23 +59,23 @@ type htmlPage struct {
 	Faults                                               []htmlFault
 }
 
-// WriteHTML writes the run as one self-contained HTML page: inline CSS and
+// writeHTML writes the run as one self-contained HTML page: inline CSS and
 // inline SVG plots drawn with gonum/plot, no script, no font, image or
 // style sheet fetched from anywhere, so it opens offline and as a CI
 // artifact.
-func WriteHTML(w io.Writer, r *Run, _ Options) error {
+func writeHTML(w io.Writer, r *Run, _ Options) error {
 	page := htmlPage{
 		Title: r.Title, Verdict: verdictLine(r), Model: modelLine(r),
 		Started:   r.Start.UTC().Format("2006-01-02 15:04:05.000 MST"),
 		Lasted:    r.End.Sub(r.Start).Round(time.Millisecond).String(),
 		Intervals: len(r.Intervals), Columns: statColumns,
-		StatusLegend: md.UpperFirst(StatusLegend), FailureLegend: md.UpperFirst(failureLegend("request name")),
-		LinkLegend: md.UpperFirst(LinkLegend), LinkColumns: linkColumns,
+		StatusLegend: md.UpperFirst(statusLegend), FailureLegend: md.UpperFirst(failureLegend("request name")),
+		LinkLegend: md.UpperFirst(linkLegend), LinkColumns: linkColumns,
 	}
 	switch {
 	case len(r.Checks) == 0:
 		page.VerdictClass = "none"
-	case r.Failures() == 0:
+	case r.failures() == 0:
 		page.VerdictClass = "held"
 	default:
 		page.VerdictClass = "failed"

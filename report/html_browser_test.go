@@ -358,7 +358,7 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	good := filepath.Join(dir, "report.html")
 	var page bytes.Buffer
-	if err := WriteHTML(&page, experimentRun(), Options{}); err != nil {
+	if err := writeHTML(&page, experimentRun(), Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(good, page.Bytes(), 0o644); err != nil {

@@ -14,7 +14,7 @@ func TestHTMLIsSelfContained(t *testing.T) {
 	t.Parallel()
 	for name, run := range map[string]*Run{"experiment": experimentRun(), "load": loadRun(t)} {
 		var buf bytes.Buffer
-		if err := WriteHTML(&buf, run, Options{}); err != nil {
+		if err := writeHTML(&buf, run, Options{}); err != nil {
 			t.Fatal(err)
 		}
 		page := buf.String()
@@ -51,7 +51,7 @@ func TestHTMLContent(t *testing.T) {
 	run.Title = `<b>"quoted" & title</b>`
 	run.Intervals[0].Series[0].Name = "GET /a?b=<c>&d"
 	var buf bytes.Buffer
-	if err := WriteHTML(&buf, run, Options{}); err != nil {
+	if err := writeHTML(&buf, run, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	page := buf.String()

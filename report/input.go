@@ -12,9 +12,9 @@ import (
 	"github.com/faultline-dev/faultline/report/results"
 )
 
-// ErrNotReportInput is returned for a file that is neither a results file
+// errNotReportInput is returned for a file that is neither a results file
 // nor an experiment journal.
-var ErrNotReportInput = errors.New("not a faultline results file or experiment journal")
+var errNotReportInput = errors.New("not a faultline results file or experiment journal")
 
 // ReadRun reads a file that `faultline report` renders, recognising it by
 // its "schema" field; name is used in errors.
@@ -34,15 +34,15 @@ func ReadRun(r io.Reader, name string) (*Run, error) {
 		if err != nil {
 			return nil, err
 		}
-		return RunFromResults(res), nil
+		return runFromResults(res), nil
 	case journal.Schema:
 		j, err := journal.Read(bytes.NewReader(data), name)
 		if err != nil {
 			return nil, err
 		}
-		return RunFromJournal(j), nil
+		return runFromJournal(j), nil
 	default:
-		return nil, fmt.Errorf("%s: %w (schema %q)", name, ErrNotReportInput, schema)
+		return nil, fmt.Errorf("%s: %w (schema %q)", name, errNotReportInput, schema)
 	}
 }
 
@@ -66,10 +66,10 @@ func sniffSchema(data []byte, name string) (string, error) {
 		if errors.Is(err, io.EOF) {
 			return "", fmt.Errorf("%s: the file is empty", name)
 		}
-		return "", fmt.Errorf("%s: %w: not JSON", name, ErrNotReportInput)
+		return "", fmt.Errorf("%s: %w: not JSON", name, errNotReportInput)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return "", fmt.Errorf("%s: %w: the JSON is not an object", name, ErrNotReportInput)
+		return "", fmt.Errorf("%s: %w: the JSON is not an object", name, errNotReportInput)
 	}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -80,7 +80,7 @@ func sniffSchema(data []byte, name string) (string, error) {
 		if key == "schema" {
 			var schema string
 			if err := dec.Decode(&schema); err != nil {
-				return "", fmt.Errorf("%s: %w: \"schema\" is not a string", name, ErrNotReportInput)
+				return "", fmt.Errorf("%s: %w: \"schema\" is not a string", name, errNotReportInput)
 			}
 			return schema, nil
 		}
@@ -89,12 +89,12 @@ func sniffSchema(data []byte, name string) (string, error) {
 			return "", truncatedOr(err, name)
 		}
 	}
-	return "", fmt.Errorf("%s: %w: no \"schema\" field", name, ErrNotReportInput)
+	return "", fmt.Errorf("%s: %w: no \"schema\" field", name, errNotReportInput)
 }
 
 func truncatedOr(err error, name string) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: truncated: the JSON ends before a \"schema\" field", name)
 	}
-	return fmt.Errorf("%s: %w: malformed JSON: %v", name, ErrNotReportInput, err)
+	return fmt.Errorf("%s: %w: malformed JSON: %v", name, errNotReportInput, err)
 }

@@ -31,7 +31,7 @@ func TestReadRunFromResults(t *testing.T) {
 		t.Errorf("checks %+v", run.Checks)
 	}
 	for i, iv := range run.Intervals {
-		if run.PhaseOf(iv) != 0 {
+		if run.phaseOf(iv) != 0 {
 			t.Errorf("interval %d outside the load phase", i)
 		}
 	}
@@ -72,8 +72,8 @@ func TestReadRunRejectsBadFiles(t *testing.T) {
 		if strings.Count(err.Error(), "in.json") != 1 {
 			t.Errorf("%s: the file is named %d times: %v", c.name, strings.Count(err.Error(), "in.json"), err)
 		}
-		if errors.Is(err, ErrNotReportInput) != c.notInput {
-			t.Errorf("%s: errors.Is(ErrNotReportInput) = %v", c.name, !c.notInput)
+		if errors.Is(err, errNotReportInput) != c.notInput {
+			t.Errorf("%s: errors.Is(errNotReportInput) = %v", c.name, !c.notInput)
 		}
 	}
 	if _, err := ReadRun(bytes.NewReader(good), "in.json"); err != nil {
@@ -97,7 +97,7 @@ func FuzzReadRun(f *testing.F) {
 		}
 		// Whatever was accepted renders.
 		var buf bytes.Buffer
-		if err := WriteText(&buf, run, Options{}); err != nil {
+		if err := writeText(&buf, run, Options{}); err != nil {
 			t.Errorf("text of an accepted file: %v", err)
 		}
 	})

@@ -6,10 +6,10 @@ import (
 	"github.com/faultline-dev/faultline/report/journal"
 )
 
-// RunFromJournal maps the journal of `faultline run` into a Run: its
+// runFromJournal maps the journal of `faultline run` into a Run: its
 // phases, the fault windows (each injection paired with its revert), and
 // every probe, hypothesis, threshold and abort verdict as checks.
-func RunFromJournal(j *journal.Journal) *Run {
+func runFromJournal(j *journal.Journal) *Run {
 	start := j.Plan.LoadStart
 	at := func(ms float64) time.Time { return start.Add(time.Duration(ms * float64(time.Millisecond))) }
 	run := &Run{Title: j.Plan.Name, Model: j.Plan.Model, Start: start, End: start, Intervals: j.Intervals}

@@ -11,12 +11,12 @@ import (
 )
 
 func init() {
-	RegisterFormat(Format{Name: "json", Extension: ".json", Render: WriteJSON,
+	RegisterFormat(Format{Name: "json", Extension: ".json", Render: writeJSON,
 		Description: "per-interval and per-phase statistics as JSON (schema faultline/report, docs/reports.md)"})
 }
 
 // ReportSchema and ReportVersion identify the JSON statistics written by
-// WriteJSON. The version changes when a field changes meaning or goes away;
+// writeJSON. The version changes when a field changes meaning or goes away;
 // new fields may be added within a version.
 const (
 	ReportSchema  = "faultline/report"
@@ -87,7 +87,7 @@ type CheckJSON struct {
 	Detail     string `json:"detail,omitempty"`
 }
 
-// ReportJSON is the document WriteJSON writes.
+// ReportJSON is the document writeJSON writes.
 type ReportJSON struct {
 	Schema      string        `json:"schema"`
 	Version     int           `json:"version"`
@@ -142,10 +142,10 @@ func (r *Run) spanJSON(s *loadgen.Stats) SpanJSON {
 
 func roundMs(secs float64) float64 { return float64(int64(secs*1000+0.5)) / 1000 }
 
-// BuildReportJSON computes the document WriteJSON writes.
-func BuildReportJSON(r *Run) *ReportJSON {
+// buildReportJSON computes the document writeJSON writes.
+func buildReportJSON(r *Run) *ReportJSON {
 	doc := &ReportJSON{
-		Schema: ReportSchema, Version: ReportVersion, Title: r.Title, Model: r.Model, LatencyFrom: r.LatencyFrom(),
+		Schema: ReportSchema, Version: ReportVersion, Title: r.Title, Model: r.Model, LatencyFrom: r.latencyFrom(),
 		Start: r.Start.UTC(), End: r.End.UTC(), Total: r.spanJSON(r.Total()),
 		Phases: []SpanJSON{}, Faults: []FaultJSON{}, Checks: []CheckJSON{}, Intervals: []SpanJSON{},
 	}
@@ -174,7 +174,7 @@ func BuildReportJSON(r *Run) *ReportJSON {
 	}
 	for _, iv := range r.Intervals {
 		sp := r.spanJSON(iv)
-		if i := r.PhaseOf(iv); i >= 0 {
+		if i := r.phaseOf(iv); i >= 0 {
 			sp.Phase = r.Phases[i].Name
 		}
 		doc.Intervals = append(doc.Intervals, sp)
@@ -182,10 +182,10 @@ func BuildReportJSON(r *Run) *ReportJSON {
 	return doc
 }
 
-// WriteJSON writes the run's statistics, per interval and per phase, as an
+// writeJSON writes the run's statistics, per interval and per phase, as an
 // indented JSON document (schema faultline/report).
-func WriteJSON(w io.Writer, r *Run, _ Options) error {
+func writeJSON(w io.Writer, r *Run, _ Options) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(BuildReportJSON(r))
+	return enc.Encode(buildReportJSON(r))
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	RegisterFormat(Format{Name: "junit", Extension: ".xml", Render: WriteJUnit,
+	RegisterFormat(Format{Name: "junit", Extension: ".xml", Render: writeJUnit,
 		Description: "JUnit XML: one test suite per phase (its statistics, statuses, failing responses and links in system-out), one test case per threshold or hypothesis"})
 }
 
@@ -56,12 +56,12 @@ type junitProblem struct {
 
 func junitSeconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 
-// WriteJUnit writes the checks as JUnit XML for CI: a test suite per phase
+// writeJUnit writes the checks as JUnit XML for CI: a test suite per phase
 // (and one named "run" for checks on the whole run), a test case per check.
 // A failed or deviated check is a <failure>; an inconclusive one, which
 // could not be judged, is an <error>. Each suite's <system-out> holds the
 // phase's statistics table.
-func WriteJUnit(w io.Writer, r *Run, _ Options) error {
+func writeJUnit(w io.Writer, r *Run, _ Options) error {
 	doc := junitSuites{Name: r.Title, Time: junitSeconds(r.End.Sub(r.Start)), Timestamp: r.Start.UTC().Format(time.RFC3339)}
 	suite := func(name string, from, to time.Time, out string) *junitSuite {
 		s := junitSuite{Name: name, Time: junitSeconds(to.Sub(from)), Timestamp: from.UTC().Format(time.RFC3339)}
@@ -144,7 +144,7 @@ func phaseTable(r *Run, i int, links []linkStat) string {
 		for _, name := range statusNames(st) {
 			srows = append(srows, append([]string{rowLabel(name)}, statusCells(st, name, cols)...))
 		}
-		fmt.Fprintf(&b, "\n%s\n", StatusLegend)
+		fmt.Fprintf(&b, "\n%s\n", statusLegend)
 		_ = writeTable(&b, append([]string{"request"}, cols...), srows, 1)
 	}
 	if fs := phaseFailures(st); len(fs) > 0 {
@@ -160,7 +160,7 @@ func phaseTable(r *Run, i int, links []linkStat) string {
 		}
 	}
 	if len(lrows) > 0 {
-		fmt.Fprintf(&b, "\n%s\n", LinkLegend)
+		fmt.Fprintf(&b, "\n%s\n", linkLegend)
 		_ = writeTable(&b, append([]string{"link"}, linkColumns...), lrows, 1)
 	}
 	return b.String()

@@ -32,8 +32,8 @@ type LinkProbe struct {
 // Failed reports a probe that got no response or an error status.
 func (p LinkProbe) Failed() bool { return p.Error != "" || p.Status >= 400 }
 
-// LinkLegend says what the link table holds.
-const LinkLegend = "links: faultline's own requests through each proxy to the service behind it, timed, beside the edge (the load's p99)"
+// linkLegend says what the link table holds.
+const linkLegend = "links: faultline's own requests through each proxy to the service behind it, timed, beside the edge (the load's p99)"
 
 // linkStat is one proxy's probes over one phase.
 type linkStat struct {
@@ -110,9 +110,9 @@ func (s linkStat) cells() []string {
 // linkColumns head the figures of a link table.
 var linkColumns = []string{"probes", "failed", "p50", "p90", "max", "edge p99"}
 
-// WriteLinks prints, for each proxy and phase, how long faultline's own
+// writeLinks prints, for each proxy and phase, how long faultline's own
 // requests through the proxy took, beside the load's p99 over the phase.
-func WriteLinks(w io.Writer, r *Run) error {
+func writeLinks(w io.Writer, r *Run) error {
 	stats := r.linkStats()
 	if len(stats) == 0 {
 		return nil
@@ -121,7 +121,7 @@ func WriteLinks(w io.Writer, r *Run) error {
 	for i, s := range stats {
 		rows[i] = append([]string{s.Label, s.Phase}, s.cells()...)
 	}
-	fmt.Fprintln(w, LinkLegend)
+	fmt.Fprintln(w, linkLegend)
 	return writeTable(w, append([]string{"link", "phase"}, linkColumns...), rows, 2)
 }
 

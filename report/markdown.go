@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	RegisterFormat(Format{Name: "markdown", Extension: ".md", Render: WriteMarkdown,
+	RegisterFormat(Format{Name: "markdown", Extension: ".md", Render: writeMarkdown,
 		Description: "Markdown for a CI job summary: verdict, checks, per-phase tables with statuses, error classes, failing responses and links, faults"})
 }
 
@@ -29,14 +29,14 @@ func verdictMark(v string) string {
 	}
 }
 
-// WriteMarkdown writes the run as GitHub-flavoured Markdown, for a CI job
+// writeMarkdown writes the run as GitHub-flavoured Markdown, for a CI job
 // summary ($GITHUB_STEP_SUMMARY) or a pull-request comment.
-func WriteMarkdown(w io.Writer, r *Run, _ Options) error {
+func writeMarkdown(w io.Writer, r *Run, _ Options) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
 	p("## faultline: %s\n\n", md.Escape(r.Title))
 	mark := "✅"
-	if r.Failures() > 0 {
+	if r.failures() > 0 {
 		mark = "❌"
 	}
 	if len(r.Checks) == 0 {
@@ -78,7 +78,7 @@ func WriteMarkdown(w io.Writer, r *Run, _ Options) error {
 			}
 		}
 		if len(phaseLinks) > 0 {
-			p("%s:\n\n| link | %s |\n|---|%s\n", md.UpperFirst(LinkLegend), strings.Join(linkColumns, " | "), strings.Repeat("--:|", len(linkColumns)))
+			p("%s:\n\n| link | %s |\n|---|%s\n", md.UpperFirst(linkLegend), strings.Join(linkColumns, " | "), strings.Repeat("--:|", len(linkColumns)))
 			for _, ls := range phaseLinks {
 				p("| %s | %s |\n", md.Cell(ls.Label), strings.Join(ls.cells(), " | "))
 			}
@@ -104,7 +104,7 @@ func WriteMarkdown(w io.Writer, r *Run, _ Options) error {
 func writeMarkdownBreakdown(w io.Writer, st *loadgen.Stats) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	if cols := statusColumns(st); len(cols) > 0 {
-		p("%s:\n\n| request | %s |\n|---|%s\n", md.UpperFirst(StatusLegend), strings.Join(cols, " | "), strings.Repeat("--:|", len(cols)))
+		p("%s:\n\n| request | %s |\n|---|%s\n", md.UpperFirst(statusLegend), strings.Join(cols, " | "), strings.Repeat("--:|", len(cols)))
 		for _, name := range statusNames(st) {
 			p("| %s | %s |\n", md.Cell(rowLabel(name)), strings.Join(statusCells(st, name, cols), " | "))
 		}

@@ -10,18 +10,18 @@ import (
 )
 
 func init() {
-	RegisterFormat(Format{Name: "prometheus", Extension: ".prom", Render: WritePrometheus,
+	RegisterFormat(Format{Name: "prometheus", Extension: ".prom", Render: writePrometheus,
 		Description: "the run's final figures per phase and request (statuses and error classes included) in the Prometheus text exposition format, for a Pushgateway or node_exporter's textfile collector"})
 }
 
-// WritePrometheus writes the run's final figures (per phase, "*" for the
+// writePrometheus writes the run's final figures (per phase, "*" for the
 // whole run, and per request name, "*" for all) as one snapshot in the
 // Prometheus text exposition format (version 0.0.4), so that CI can push
 // each run's figures to a Pushgateway, or drop them where node_exporter's
 // textfile collector reads them, and graph runs against each other. The
 // figures are those of the JSON report; latencies are in seconds.
-func WritePrometheus(w io.Writer, r *Run, _ Options) error {
-	doc := BuildReportJSON(r)
+func writePrometheus(w io.Writer, r *Run, _ Options) error {
+	doc := buildReportJSON(r)
 	spans := append([]SpanJSON{doc.Total}, doc.Phases...)
 	spans[0].Name = "*"
 	families := []*dto.MetricFamily{

@@ -14,7 +14,7 @@ func TestPrometheusParsesAndAgreesWithJSON(t *testing.T) {
 	t.Parallel()
 	run := experimentRun()
 	var buf bytes.Buffer
-	if err := WritePrometheus(&buf, run, Options{}); err != nil {
+	if err := writePrometheus(&buf, run, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
@@ -22,7 +22,7 @@ func TestPrometheusParsesAndAgreesWithJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not valid exposition: %v", err)
 	}
-	doc := BuildReportJSON(run)
+	doc := buildReportJSON(run)
 	value := func(family string, labels map[string]string) (float64, bool) {
 		mf, ok := families[family]
 		if !ok {

@@ -53,7 +53,7 @@ func TestTextShowsEveryPhaseAndCheck(t *testing.T) {
 	t.Parallel()
 	run := experimentRun()
 	var buf bytes.Buffer
-	if err := WriteText(&buf, run, Options{}); err != nil {
+	if err := writeText(&buf, run, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -76,7 +76,7 @@ func TestJSONReport(t *testing.T) {
 	t.Parallel()
 	run := experimentRun()
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, run, Options{}); err != nil {
+	if err := writeJSON(&buf, run, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	var doc ReportJSON
@@ -109,7 +109,7 @@ func TestCSVReport(t *testing.T) {
 	t.Parallel()
 	run := experimentRun()
 	var buf bytes.Buffer
-	if err := WriteCSV(&buf, run, Options{Scale: Microseconds, Unit: "us"}); err != nil {
+	if err := writeCSV(&buf, run, Options{Scale: Microseconds, Unit: "us"}); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&buf).ReadAll()
@@ -133,7 +133,7 @@ func TestCSVReport(t *testing.T) {
 func TestJUnitReport(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	if err := WriteJUnit(&buf, experimentRun(), Options{}); err != nil {
+	if err := writeJUnit(&buf, experimentRun(), Options{}); err != nil {
 		t.Fatal(err)
 	}
 	var doc junitSuites
@@ -161,7 +161,7 @@ func TestMarkdownReport(t *testing.T) {
 	run := experimentRun()
 	run.Checks = append(run.Checks, Check{Expression: "a|b`c", Verdict: VerdictHeld, Detail: "x|y"})
 	var buf bytes.Buffer
-	if err := WriteMarkdown(&buf, run, Options{}); err != nil {
+	if err := writeMarkdown(&buf, run, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()

@@ -73,23 +73,23 @@ func (c Check) Held() bool { return c.Verdict == VerdictHeld }
 // LoadPhase is the name of the single phase of a load run.
 const LoadPhase = "load"
 
-// RunFromResults maps a results file of `faultline load` into a Run: one
+// runFromResults maps a results file of `faultline load` into a Run: one
 // phase named "load" spanning the run, no faults, and the thresholds of the
 // stored summary as checks.
-func RunFromResults(r *results.File) *Run {
+func runFromResults(r *results.File) *Run {
 	var s Summary
 	// A summary that does not decode leaves the run without checks; the
 	// histograms, which are what the renderers draw, were already read.
 	if json.Unmarshal(r.Summary, &s) != nil {
 		s = Summary{}
 	}
-	return RunFromLoad(r.Model, r.StartedAt, r.EndedAt, r.Intervals, &s)
+	return runFromLoad(r.Model, r.StartedAt, r.EndedAt, r.Intervals, &s)
 }
 
-// RunFromLoad maps a load run into a Run, from its intervals and summary
+// runFromLoad maps a load run into a Run, from its intervals and summary
 // (nil for none), so that `faultline load` can render any format without
 // writing a results file first.
-func RunFromLoad(model loadgen.Model, start, end time.Time, intervals []*loadgen.Stats, s *Summary) *Run {
+func runFromLoad(model loadgen.Model, start, end time.Time, intervals []*loadgen.Stats, s *Summary) *Run {
 	run := &Run{Model: model, Start: start, End: end, Intervals: intervals}
 	if n := len(intervals); n > 0 && intervals[n-1].End.After(run.End) {
 		run.End = intervals[n-1].End
@@ -125,9 +125,9 @@ func checkFromThreshold(t ThresholdSummary) Check {
 	return c
 }
 
-// PhaseOf returns the index of the phase holding the midpoint of iv, or -1
+// phaseOf returns the index of the phase holding the midpoint of iv, or -1
 // when iv falls outside every phase.
-func (r *Run) PhaseOf(iv *loadgen.Stats) int {
+func (r *Run) phaseOf(iv *loadgen.Stats) int {
 	mid := iv.Start.Add(iv.End.Sub(iv.Start) / 2)
 	for i, p := range r.Phases {
 		if !mid.Before(p.Start) && mid.Before(p.End) {
@@ -147,7 +147,7 @@ func (r *Run) PhaseStats(i int) *loadgen.Stats {
 	p := r.Phases[i]
 	s := loadgen.NewStats(p.Start, p.End)
 	for _, iv := range r.Intervals {
-		if r.PhaseOf(iv) == i {
+		if r.phaseOf(iv) == i {
 			s.Merge(iv)
 		}
 	}
@@ -160,7 +160,7 @@ func (r *Run) PhaseStats(i int) *loadgen.Stats {
 func (r *Run) PhaseIntervals(i int) []*loadgen.Stats {
 	var out []*loadgen.Stats
 	for _, iv := range r.Intervals {
-		if r.PhaseOf(iv) == i {
+		if r.phaseOf(iv) == i {
 			out = append(out, iv)
 		}
 	}
@@ -182,8 +182,8 @@ func (r *Run) Names() []string {
 	return r.Total().Names()
 }
 
-// Failures counts the checks that did not hold.
-func (r *Run) Failures() int {
+// failures counts the checks that did not hold.
+func (r *Run) failures() int {
 	n := 0
 	for _, c := range r.Checks {
 		if !c.Held() {
@@ -193,8 +193,8 @@ func (r *Run) Failures() int {
 	return n
 }
 
-// LatencyFrom says what latency is measured from in the run's model.
-func (r *Run) LatencyFrom() string {
+// latencyFrom says what latency is measured from in the run's model.
+func (r *Run) latencyFrom() string {
 	if r.Model == loadgen.Closed {
 		return "send"
 	}

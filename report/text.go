@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	RegisterFormat(Format{Name: "text", Extension: ".txt", Render: WriteText,
+	RegisterFormat(Format{Name: "text", Extension: ".txt", Render: writeText,
 		Description: "terminal summary: per phase and request name, count, rate, errors, percentiles, mean, stdev; statuses and error classes; failing responses; links; faults; checks"})
 }
 
@@ -113,8 +113,8 @@ func (r *Run) revertedOrEnd(f FaultWindow) time.Time {
 	return f.Reverted
 }
 
-// WriteText prints the run as aligned tables for a terminal.
-func WriteText(w io.Writer, r *Run, _ Options) error {
+// writeText prints the run as aligned tables for a terminal.
+func writeText(w io.Writer, r *Run, _ Options) error {
 	fmt.Fprintln(w, r.Title)
 	fmt.Fprintln(w, modelLine(r))
 	fmt.Fprintf(w, "started %s, lasted %s, %d intervals\n",
@@ -186,7 +186,7 @@ func checkDetail(c Check) string {
 
 // verdictLine sums the checks up in one sentence.
 func verdictLine(r *Run) string {
-	n, failed := len(r.Checks), r.Failures()
+	n, failed := len(r.Checks), r.failures()
 	switch {
 	case n == 0:
 		return "no thresholds or hypotheses were checked"

@@ -24,12 +24,12 @@ var (
 	uslPeakColor  = color.RGBA{R: 0x55, G: 0x55, B: 0x55, A: 0xff}
 )
 
-// USLPlotSVG draws the measured (N, X) points, the fitted Universal
+// uSLPlotSVG draws the measured (N, X) points, the fitted Universal
 // Scalability Law curve and its peak N* as an SVG. fit may be nil, which
 // draws the points alone. The curve spans the measurements, and reaches
 // out to N* when the peak lies no further than three times the largest
 // measured concurrency.
-func USLPlotSVG(points [][2]float64, fit *estimate.USLFit, w io.Writer) error {
+func uSLPlotSVG(points [][2]float64, fit *estimate.USLFit, w io.Writer) error {
 	p, err := uslPlot(points, fit)
 	if err != nil {
 		return err
@@ -42,7 +42,7 @@ func USLPlotSVG(points [][2]float64, fit *estimate.USLFit, w io.Writer) error {
 	return nil
 }
 
-// uslPlot builds the plot that USLPlotSVG draws.
+// uslPlot builds the plot that uSLPlotSVG draws.
 func uslPlot(points [][2]float64, fit *estimate.USLFit) (*plot.Plot, error) {
 	if len(points) == 0 {
 		return nil, errors.New("usl plot: no points")

@@ -45,7 +45,7 @@ func TestUSLPlotSVG(t *testing.T) {
 				}
 			}
 			var b bytes.Buffer
-			if err := USLPlotSVG(tt.points, fit, &b); err != nil {
+			if err := uSLPlotSVG(tt.points, fit, &b); err != nil {
 				t.Fatal(err)
 			}
 			svg := b.String()
@@ -69,7 +69,7 @@ func TestUSLPlotSVG(t *testing.T) {
 			}
 		})
 	}
-	if err := USLPlotSVG(nil, nil, &bytes.Buffer{}); err == nil {
+	if err := uSLPlotSVG(nil, nil, &bytes.Buffer{}); err == nil {
 		t.Error("no points: no error")
 	}
 }

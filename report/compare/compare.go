@@ -24,9 +24,9 @@ import (
 	"github.com/faultline-dev/faultline/report/internal/hdr"
 )
 
-// Metrics are the figures a comparison shows for every request name,
+// shownMetrics are the figures a comparison shows for every request name,
 // in order.
-var Metrics = []string{"p50", "p90", "p99", "p99.9", "p99.99", "max", "mean", "error_rate", "rate"}
+var shownMetrics = []string{"p50", "p90", "p99", "p99.9", "p99.99", "max", "mean", "error_rate", "rate"}
 
 // Options tune the noise estimate. The zero value uses the defaults.
 type Options struct {
@@ -118,11 +118,11 @@ func compareMetric(name string) (metric.Metric, error) {
 // Runs computes the change of every metric from base to next, for every
 // phase the two runs share (the whole runs when they share none) and every
 // request name, and estimates the noise of each change by a bootstrap over
-// intervals: see docs/reports.md. extra adds metrics to Metrics (for
+// intervals: see docs/reports.md. extra adds metrics to shownMetrics (for
 // gates on, say, p95).
 func Runs(base, next *report.Run, extra []string, opts Options) (*Comparison, error) {
 	opts = opts.withDefaults()
-	metrics := slices.Clone(Metrics)
+	metrics := slices.Clone(shownMetrics)
 	for _, m := range extra {
 		if _, err := compareMetric(m); err != nil {
 			return nil, err

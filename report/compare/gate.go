@@ -105,11 +105,11 @@ type GateResult struct {
 	Crossed, Failed bool
 }
 
-// ErrNoGateRow is wrapped by JudgeGates for a gate that names a request
+// noGateRowError is returned by JudgeGates for a gate that names a request
 // neither run has.
-type ErrNoGateRow struct{ Gate *Gate }
+type noGateRowError struct{ Gate *Gate }
 
-func (e *ErrNoGateRow) Error() string {
+func (e *noGateRowError) Error() string {
 	return fmt.Sprintf("gate %q: no request named %q in either run", e.Gate.Source, e.Gate.Request)
 }
 
@@ -142,7 +142,7 @@ func JudgeGates(cmp *Comparison, gates []*Gate) ([]GateResult, error) {
 			out = append(out, res)
 		}
 		if !found {
-			return nil, &ErrNoGateRow{Gate: g}
+			return nil, &noGateRowError{Gate: g}
 		}
 	}
 	return out, nil

@@ -287,8 +287,8 @@ func (r *File) Total() *loadgen.Stats {
 	return t
 }
 
-// ErrNotResults is returned for a file that is not a faultline results file.
-var ErrNotResults = errors.New("not a faultline results file")
+// errNotResults is wrapped in the error for a file that is not a faultline results file.
+var errNotResults = errors.New("not a faultline results file")
 
 // Read reads a results file; name is used in errors.
 func Read(r io.Reader, name string) (*File, error) {
@@ -310,7 +310,7 @@ func Read(r io.Reader, name string) (*File, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if raw.Schema != Schema {
-		return nil, fmt.Errorf("%s: %w (schema %q, want %q)", name, ErrNotResults, raw.Schema, Schema)
+		return nil, fmt.Errorf("%s: %w (schema %q, want %q)", name, errNotResults, raw.Schema, Schema)
 	}
 	if raw.Version > Version || raw.Version < 1 {
 		return nil, fmt.Errorf("%s: results version %d is not supported (this faultline reads version %d)", name, raw.Version, Version)

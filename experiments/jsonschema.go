@@ -311,6 +311,9 @@ func (g *schemaGen) structSchema(t reflect.Type, v reflect.Value) (object, error
 	}
 	// The decoder is strict: an unknown field is an error.
 	s = append(s, member{"additionalProperties", false})
+	if t == reflect.TypeOf(FaultSpec{}) {
+		s = append(s, member{"allOf", faultKindRules(schemaFields(t, v))})
+	}
 	return s, nil
 }
 

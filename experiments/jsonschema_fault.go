@@ -97,3 +97,27 @@ func (g *schemaGen) faultFieldSchema(ff *schemaFaultField) (object, error) {
 	}
 	return p, nil
 }
+
+// faultKindRules restrict a `faults:` entry to the fields of its kind. The
+// entry's properties are every kind's fields together, so that an editor
+// completes and describes them all; then one rule per kind allows only the
+// entry's own fields (own: kind, at, for) and that kind's, so that an
+// editor flags a field the chosen kind does not have, as the decoder does.
+func faultKindRules(own []schemaField) []any {
+	var rules []any
+	for _, name := range chaos.Kinds() {
+		info, _ := chaos.DescribeKind(name)
+		allowed := object{}
+		for _, f := range own {
+			allowed = append(allowed, member{f.name, object{}})
+		}
+		for _, f := range info.Fields {
+			allowed = append(allowed, member{f.Name, object{}})
+		}
+		rules = append(rules, object{
+			{"if", object{{"properties", object{{"kind", object{{"const", name}}}}}, {"required", []any{"kind"}}}},
+			{"then", object{{"properties", allowed}, {"additionalProperties", false}}},
+		})
+	}
+	return rules
+}

@@ -397,6 +397,8 @@ report: {formats: [text, html]}
 		{"min items", strings.Replace(base, "phases:\n  - name: a\n    duration: 5s\n", "phases: []\n", 1), "phases: want at least 1 items, got 0"},
 		{"hypothesis is lists", base + "hypothesis:\n  a: p99 < 1s\n", "hypothesis.a: want array, got string"},
 		{"negative size", base + "    faults:\n      - kind: limit_data\n        proxy: p\n        bytes: -1\n", "phases[0].faults[0].bytes: -1 is below the minimum 0"},
+		{"field of another kind", base + "    faults:\n      - kind: latency\n        proxy: p\n        rate: 100KB/s\n", `phases[0].faults[0]: unknown field "rate"`},
+		{"field of another kind, valid for its own", base + "    faults:\n      - kind: bandwidth\n        proxy: p\n        rate: 100KB/s\n", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -458,6 +460,7 @@ var knownKeywords = map[string]bool{
 	"$schema": true, "$id": true, "$defs": true, "$ref": true, "title": true, "description": true,
 	"examples": true, "default": true, "type": true, "enum": true, "pattern": true, "minimum": true,
 	"minItems": true, "properties": true, "additionalProperties": true, "required": true, "items": true,
+	"allOf": true, "if": true, "then": true, "const": true,
 }
 
 func (v *schemaValidator) check(s map[string]any, x any, path string, problems *[]string) {
@@ -490,6 +493,9 @@ func (v *schemaValidator) check(s map[string]any, x any, path string, problems *
 			bad("want %s, got %s", strings.Trim(fmt.Sprint(types), "[]"), jsonTypeOf(x))
 			return
 		}
+	}
+	if c, ok := s["const"]; ok && c != x {
+		bad("%q is not %q", x, c)
 	}
 	if enum, ok := s["enum"].([]any); ok && !slices.Contains(enum, x) {
 		bad("%q is not one of %v", x, enum)
@@ -541,6 +547,24 @@ func (v *schemaValidator) check(s map[string]any, x any, path string, problems *
 				v.check(ap, m[k], sub, problems)
 			}
 		}
+	}
+	v.checkRules(s, x, path, problems)
+}
+
+// checkRules applies allOf and if/then: every subschema of allOf, and
+// then wherever the document matches if.
+func (v *schemaValidator) checkRules(s map[string]any, x any, path string, problems *[]string) {
+	for _, sub := range asList(s["allOf"]) {
+		v.check(sub.(map[string]any), x, path, problems)
+	}
+	cond, ok := s["if"].(map[string]any)
+	if !ok {
+		return
+	}
+	var unmet []string
+	v.check(cond, x, path, &unmet)
+	if then, ok := s["then"].(map[string]any); ok && len(unmet) == 0 {
+		v.check(then, x, path, problems)
 	}
 }
 
@@ -612,4 +636,34 @@ func jsonTypeOf(x any) string {
 		return "null"
 	}
 	return fmt.Sprintf("%T", x)
+}
+
+// TestJSONSchemaFaultFieldsPerKind checks, for every fault kind and every
+// field any kind has, that the schema allows the field in a `faults:` entry
+// of that kind exactly when the kind has it (or it is kind, at or for), as
+// the decoder does.
+func TestJSONSchemaFaultFieldsPerKind(t *testing.T) {
+	t.Parallel()
+	v := newSchemaValidator(t, nil)
+	faultSpec, _ := v.root["$defs"].(map[string]any)["FaultSpec"].(map[string]any)
+	union, _ := faultSpec["properties"].(map[string]any)
+	if len(union) == 0 {
+		t.Fatal("no FaultSpec properties in the schema")
+	}
+	for _, kind := range chaos.Kinds() {
+		info, _ := chaos.DescribeKind(kind)
+		own := map[string]bool{"kind": true, "at": true, "for": true}
+		for _, f := range info.Fields {
+			own[f.Name] = true
+		}
+		for field := range union {
+			entry := map[string]any{"kind": kind, field: nil}
+			var problems []string
+			v.check(faultSpec, entry, "fault", &problems)
+			refused := slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, fmt.Sprintf("unknown field %q", field)) })
+			if allowed := !refused; allowed != own[field] {
+				t.Errorf("kind %s, field %s: the schema allows it: %v, the kind has it: %v (%v)", kind, field, allowed, own[field], problems)
+			}
+		}
+	}
 }

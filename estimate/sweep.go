@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/faultline-dev/faultline/internal/metric"
 )
 
 // Step is one level of a stepped load: a closed model with Concurrency
@@ -228,15 +230,26 @@ func ParseSLOs(list string) ([]SLO, error) {
 	return slos, nil
 }
 
+// sloAliases are names a sweep's objectives took before they were written
+// in the metric vocabulary; "errors" is the error rate here, where the
+// vocabulary's errors is a count.
+var sloAliases = map[string]string{"median": "p50", "p999": "p99.9", "errors": ErrorRateMetric}
+
+// sloPercentiles are the percentiles a step measures, by the name its SLO
+// carries.
+var sloPercentiles = map[float64]string{50: "p50", 90: "p90", 99: "p99", 99.9: "p99.9"}
+
 // ParseSLO parses "p99<200ms", "p99.9 <= 1s", "mean<50ms" or
-// "error_rate<1%".
+// "error_rate<1%": a metric of internal/metric's vocabulary that a step
+// measures, and its limit written in the metric's unit, as `faultline load
+// --threshold` reads them.
 func ParseSLO(s string) (SLO, error) {
 	t := strings.TrimSpace(s)
 	i := strings.IndexAny(t, "<>=")
 	if i < 0 {
 		return SLO{}, fmt.Errorf("%q: want metric<limit such as p99<200ms or error_rate<1%%", s)
 	}
-	metric, rest := strings.ToLower(strings.TrimSpace(t[:i])), t[i:]
+	name, rest := strings.ToLower(strings.TrimSpace(t[:i])), t[i:]
 	var slo SLO
 	switch {
 	case strings.HasPrefix(rest, "<="):
@@ -246,37 +259,58 @@ func ParseSLO(s string) (SLO, error) {
 	default:
 		return SLO{}, fmt.Errorf("%q: want the operator < or <=", s)
 	}
-	rest = strings.TrimSpace(rest)
-	switch metric {
-	case "p50", "median":
-		slo.Metric = "p50"
-	case "p90", "p99", "mean":
-		slo.Metric = metric
-	case "p99.9", "p999":
-		slo.Metric = "p99.9"
-	case "error_rate", "errors":
-		slo.Metric = ErrorRateMetric
-		p, err := ParsePercent(rest)
-		if err != nil {
-			return SLO{}, fmt.Errorf("%q: limit: %w", s, err)
-		}
-		if p == 0 && !slo.Inclusive {
-			return SLO{}, fmt.Errorf("%q: no step can have an error rate below 0%%: write error_rate<=0%%", s)
-		}
-		slo.MaxShare = p
-		return slo, nil
-	default:
-		return SLO{}, fmt.Errorf("%q: unknown metric %q (want p50, p90, p99, p99.9, mean or error_rate)", s, metric)
+	m, ok := sloMetric(name)
+	if !ok {
+		return SLO{}, fmt.Errorf("%q: unknown metric %q (want p50, p90, p99, p99.9, mean or error_rate)", s, name)
 	}
-	d, err := ParseDuration(rest)
+	slo.Metric = m.Name
+	rest = strings.TrimSpace(rest)
+	// A bare number is a fraction to the vocabulary, but "error_rate<1"
+	// reads as 1%: an objective's error rate carries its percent sign.
+	if m.Unit == metric.Ratio && !strings.HasSuffix(rest, "%") {
+		return SLO{}, fmt.Errorf("%q: limit %q: want a percentage such as 1%%", s, rest)
+	}
+	v, err := m.Unit.Parse(rest)
 	if err != nil {
 		return SLO{}, fmt.Errorf("%q: limit: %w", s, err)
 	}
-	if d <= 0 {
+	if m.Unit == metric.Ratio {
+		if v == 0 && !slo.Inclusive {
+			return SLO{}, fmt.Errorf("%q: no step can have an error rate below 0%%: write error_rate<=0%%", s)
+		}
+		if v < 0 || v > 1 {
+			return SLO{}, fmt.Errorf("%q: want an error rate between 0%% and 100%%", s)
+		}
+		slo.MaxShare = v
+		return slo, nil
+	}
+	if v <= 0 {
 		return SLO{}, fmt.Errorf("%q: want a limit above zero", s)
 	}
-	slo.Threshold = d
+	slo.Threshold = time.Duration(v)
 	return slo, nil
+}
+
+// sloMetric finds name in the metric vocabulary (or sloAliases) and keeps
+// it when a step measures it, named as the SLO names it.
+func sloMetric(name string) (metric.Metric, bool) {
+	if a, ok := sloAliases[name]; ok {
+		name = a
+	}
+	m, err := metric.LookupMeasured(name)
+	switch {
+	case err != nil:
+		return m, false
+	case m.Name == ErrorRateMetric:
+		return m, true
+	case m.Histogram != metric.Latency:
+		return m, false
+	case m == metric.Must("mean"):
+		return m, true
+	}
+	canonical, ok := sloPercentiles[m.Percentile]
+	m.Name = canonical
+	return m, ok
 }
 
 // value returns the statistic the SLO is about: nanoseconds for a

@@ -143,7 +143,10 @@ func TestParseSLO(t *testing.T) {
 		{in: "p90<=2s", want: SLO{Metric: "p90", Inclusive: true, Threshold: 2 * time.Second}},
 		{in: "p99>200ms", wantErr: "want the operator < or <="},
 		{in: "p98<200ms", wantErr: "unknown metric"},
-		{in: "p99<200", wantErr: "missing unit"},
+		{in: "p99<200", wantErr: `limit: value "200": want a duration like 250ms`},
+		{in: "P99.90 < 1m30s", want: SLO{Metric: "p99.9", Threshold: 90 * time.Second}},
+		{in: "rate<100", wantErr: "unknown metric"},
+		{in: "service.p99<1s", wantErr: "unknown metric"},
 		{in: "p99<0s", wantErr: "above zero"},
 		{in: "p99", wantErr: "want metric<limit"},
 		{in: "error_rate<1%", want: SLO{Metric: ErrorRateMetric, MaxShare: 0.01}},
@@ -151,6 +154,8 @@ func TestParseSLO(t *testing.T) {
 		{in: "error_rate<=0%", want: SLO{Metric: ErrorRateMetric, Inclusive: true}},
 		{in: "error_rate<0%", wantErr: "write error_rate<=0%"},
 		{in: "error_rate<5", wantErr: "limit"},
+		{in: "error_rate<0.02", wantErr: "want a percentage such as 1%"},
+		{in: "error_rate<150%", wantErr: "between 0% and 100%"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -23,6 +23,21 @@ func ReadRun(r io.Reader, name string) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	return runOf(data, name)
+}
+
+// OpenRun reads the file at path as ReadRun does.
+func OpenRun(path string) (*Run, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return runOf(data, path)
+}
+
+// runOf reads the contents of a results file or journal; name is used in
+// errors.
+func runOf(data []byte, name string) (*Run, error) {
 	schema, err := sniffSchema(data, name)
 	if err != nil {
 		return nil, err
@@ -44,16 +59,6 @@ func ReadRun(r io.Reader, name string) (*Run, error) {
 	default:
 		return nil, fmt.Errorf("%s: %w (schema %q)", name, errNotReportInput, schema)
 	}
-}
-
-// OpenRun reads the file at path with ReadRun.
-func OpenRun(path string) (*Run, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return ReadRun(f, path)
 }
 
 // sniffSchema finds the top-level "schema" member of a JSON object without

@@ -8,7 +8,7 @@ import (
 	"github.com/faultline-dev/faultline/estimate"
 )
 
-func TestUSLPlotSVG(t *testing.T) {
+func TestUSLPlot(t *testing.T) {
 	t.Parallel()
 	rData := [][2]float64{{1, 1}, {2, 1.8868}, {4, 3.0769}, {6, 3.5294}, {8, 3.5398}, {10, 3.3557}}
 	// σ = 0.001, κ = 1e-6: N* ≈ 1000, far beyond the 4 to 64 measured.

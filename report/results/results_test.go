@@ -100,7 +100,7 @@ func TestResultsAbortLeavesNothing(t *testing.T) {
 	}
 }
 
-func TestReadResultsRejectsBadFiles(t *testing.T) {
+func TestReadRejectsBadFiles(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name, content, want string

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
+
 	"github.com/faultline-dev/faultline/chaos"
 	"github.com/faultline-dev/faultline/internal/testenv"
 )
@@ -196,13 +198,38 @@ func TestChaosCLIDetachedThenCleanup(t *testing.T) {
 	}
 }
 
-// startInject runs `faultline chaos inject` as a process and waits until
-// its toxic is on the server.
-func startInject(t *testing.T, url, ledger string) (*exec.Cmd, *syncBuffer) {
+// cliFault is a fault kind the signal tests inject on the db proxy with
+// `faultline chaos inject`, and how they see it in effect.
+type cliFault struct {
+	kind    string
+	args    []string
+	faulted func(t *testing.T, url string) bool
+}
+
+// cliFaults are the kinds the signal tests run: a toxic, and an HTTP fault,
+// whose HTTP proxy lives in the injecting process.
+var cliFaults = []cliFault{
+	{"latency", []string{"latency", "--proxy", "db", "--latency", "200ms"}, func(t *testing.T, url string) bool { return toxicsOn(t, url) > 0 }},
+	{"http_abort", []string{"http_abort", "--proxy", "db", "--method", "POST", "--percent", "10"}, func(t *testing.T, url string) bool { return dbUpstream(t, url) != "127.0.0.1:9" }},
+}
+
+// dbUpstream is the upstream of the db proxy: an HTTP fault points it at
+// its HTTP proxy.
+func dbUpstream(t *testing.T, url string) string {
+	t.Helper()
+	p, err := toxiproxy.NewClient(url).Proxy("db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Upstream
+}
+
+// startInject runs `faultline chaos inject` of f as a process and waits
+// until the fault is in effect on the server.
+func startInject(t *testing.T, url, ledger string, f cliFault) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
 	bin := testenv.BuildFaultline(t)
-	cmd := exec.Command(bin, "chaos", "inject", "latency", "--proxy", "db", "--latency", "200ms", "--for", "60s",
-		"--toxiproxy-url", url, "--ledger", ledger)
+	cmd := exec.Command(bin, append(append([]string{"chaos", "inject"}, f.args...), "--for", "60s", "--toxiproxy-url", url, "--ledger", ledger)...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -210,9 +237,9 @@ func startInject(t *testing.T, url, ledger string) (*exec.Cmd, *syncBuffer) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	deadline := time.Now().Add(20 * time.Second)
-	for toxicsOn(t, url) == 0 {
+	for !f.faulted(t, url) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no toxic after 20s\n%s", out.String())
+			t.Fatalf("%s not in effect after 20s\n%s", f.kind, out.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -254,49 +281,59 @@ func exitCodeOf(t *testing.T, err error) int {
 
 func TestChaosInjectSIGINTReverts(t *testing.T) {
 	t.Parallel()
-	url := chaosServer(t)
-	ledger := filepath.Join(t.TempDir(), "ledger.jsonl")
-	cmd, out := startInject(t, url, ledger)
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if code := exitCodeOf(t, cmd.Wait()); code != 130 {
-		t.Fatalf("exit %d after SIGINT, want 130\n%s", code, out.String())
-	}
-	if n := toxicsOn(t, url); n != 0 {
-		t.Fatalf("%d toxics left after SIGINT\n%s", n, out.String())
-	}
-	if !strings.Contains(out.String(), "reverted latency 200ms") {
-		t.Fatalf("no revert reported:\n%s", out.String())
-	}
-	l, _ := chaos.OpenLedger(ledger)
-	if active, _ := l.Active(); len(active) != 0 {
-		t.Fatalf("%d faults active in the ledger after SIGINT", len(active))
+	for _, f := range cliFaults {
+		t.Run(f.kind, func(t *testing.T) {
+			t.Parallel()
+			url := chaosServer(t)
+			ledger := filepath.Join(t.TempDir(), "ledger.jsonl")
+			cmd, out := startInject(t, url, ledger, f)
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			if code := exitCodeOf(t, cmd.Wait()); code != 130 {
+				t.Fatalf("exit %d after SIGINT, want 130\n%s", code, out.String())
+			}
+			if f.faulted(t, url) {
+				t.Fatalf("%s still in effect after SIGINT\n%s", f.kind, out.String())
+			}
+			if !strings.Contains(out.String(), "reverted "+f.kind) {
+				t.Fatalf("no revert reported:\n%s", out.String())
+			}
+			l, _ := chaos.OpenLedger(ledger)
+			if active, _ := l.Active(); len(active) != 0 {
+				t.Fatalf("%d faults active in the ledger after SIGINT", len(active))
+			}
+		})
 	}
 }
 
 func TestChaosInjectSIGKILLThenCleanup(t *testing.T) {
 	t.Parallel()
-	url := chaosServer(t)
-	ledger := filepath.Join(t.TempDir(), "ledger.jsonl")
-	cmd, out := startInject(t, url, ledger)
-	cmd.Process.Kill()
-	if code := exitCodeOf(t, cmd.Wait()); code != -int(syscall.SIGKILL) {
-		t.Fatalf("exit %d, want killed\n%s", code, out.String())
-	}
-	if n := toxicsOn(t, url); n != 1 {
-		t.Fatalf("%d toxics after SIGKILL, want the one left behind", n)
-	}
-	cleanup := exec.Command(testenv.BuildFaultline(t), "chaos", "cleanup", "--ledger", ledger)
-	cleanupOut, err := cleanup.CombinedOutput()
-	if code := exitCodeOf(t, err); code != 0 {
-		t.Fatalf("cleanup exit %d\n%s", code, cleanupOut)
-	}
-	if n := toxicsOn(t, url); n != 0 {
-		t.Fatalf("%d toxics left after cleanup\n%s", n, cleanupOut)
-	}
-	if !strings.Contains(string(cleanupOut), "reverted latency 200ms") {
-		t.Fatalf("cleanup output:\n%s", cleanupOut)
+	for _, f := range cliFaults {
+		t.Run(f.kind, func(t *testing.T) {
+			t.Parallel()
+			url := chaosServer(t)
+			ledger := filepath.Join(t.TempDir(), "ledger.jsonl")
+			cmd, out := startInject(t, url, ledger, f)
+			cmd.Process.Kill()
+			if code := exitCodeOf(t, cmd.Wait()); code != -int(syscall.SIGKILL) {
+				t.Fatalf("exit %d, want killed\n%s", code, out.String())
+			}
+			if !f.faulted(t, url) {
+				t.Fatalf("%s not left behind by SIGKILL", f.kind)
+			}
+			cleanup := exec.Command(testenv.BuildFaultline(t), "chaos", "cleanup", "--ledger", ledger)
+			cleanupOut, err := cleanup.CombinedOutput()
+			if code := exitCodeOf(t, err); code != 0 {
+				t.Fatalf("cleanup exit %d\n%s", code, cleanupOut)
+			}
+			if f.faulted(t, url) {
+				t.Fatalf("%s still in effect after cleanup\n%s", f.kind, cleanupOut)
+			}
+			if !strings.Contains(string(cleanupOut), "reverted "+f.kind) {
+				t.Fatalf("cleanup output:\n%s", cleanupOut)
+			}
+		})
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/faultline-dev/faultline/loadgen"
 )
 
 // WriteReport writes what became of each worker, under the run's summary:
@@ -21,7 +23,7 @@ func WriteReport(w io.Writer, o *Outcome, start time.Time) error {
 		len(o.Workers), worstErr, spread)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, p := range o.Workers {
-		fmt.Fprintf(tw, "  %s\tsegment %s\t%s\t%s\n", p.Name, p.Segment, strings.ToUpper(p.State), workerLine(p, start))
+		fmt.Fprintf(tw, "  %s\tsegment %s\t%s\t%s\n", p.Name, p.Segment, strings.ToUpper(p.State), workerLine(p, start, o.Result.Model))
 	}
 	tw.Flush()
 	if o.Degraded() {
@@ -44,10 +46,13 @@ func WriteReport(w io.Writer, o *Outcome, start time.Time) error {
 	return err
 }
 
-func workerLine(p WorkerReport, start time.Time) string {
+func workerLine(p WorkerReport, start time.Time, model loadgen.Model) string {
 	if p.State == StateOK {
 		return fmt.Sprintf("sent %d, clock offset %+.2fms ±%.2fms, start %+.2fms", p.Sent, p.ClockOffsetMs, p.ClockErrorMs, p.StartSkewMs)
 	}
-	return fmt.Sprintf("since %+.1fs (%s): %s; %d of its %d planned requests unreported, counted as not sent",
-		p.Since.Sub(start).Seconds(), p.Since.UTC().Format("15:04:05.000"), p.Reason, p.NotSent, p.Planned)
+	lost := fmt.Sprintf("%d of its %d planned requests unreported, counted as not sent", p.NotSent, p.Planned)
+	if model == loadgen.Closed {
+		lost = fmt.Sprintf("its %d virtual users stopped", p.Planned)
+	}
+	return fmt.Sprintf("since %+.1fs (%s): %s; %s", p.Since.Sub(start).Seconds(), p.Since.UTC().Format("15:04:05.000"), p.Reason, lost)
 }

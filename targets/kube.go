@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -286,13 +287,52 @@ func (k *KubeShop) podSpec(name, image string, cfgYAML []byte) corev1.PodSpec {
 }
 
 // waitAllReady waits, within one timeout (0 means 2 minutes), until every
-// Deployment has all its replicas updated and ready.
+// Deployment has all its replicas updated and ready, and then until each
+// Service answers /readyz at its ClusterIP from here: kube-proxy programs a
+// Service's new endpoints a moment after its pods are ready, and a shop
+// faultline cannot reach is no target for its load.
 func (k *KubeShop) waitAllReady(ctx context.Context, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if err := k.waitDeployments(rctx, ctx, timeout); err != nil {
+		return err
+	}
+	for _, n := range k.order {
+		if err := waitHTTPReady(rctx, k.URL(n)+"/readyz"); err != nil {
+			return fmt.Errorf("service %s/%s at %s: %w (faultline reaches Services at their ClusterIPs: run it in the cluster, or where kube-proxy routes them)", k.ns, n, k.URL(n), err)
+		}
+	}
+	return nil
+}
+
+// waitHTTPReady polls url until it answers 200 or ctx ends.
+func waitHTTPReady(ctx context.Context, url string) error {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if serr := sleep(ctx, 100*time.Millisecond); serr != nil {
+			return fmt.Errorf("not answering: %w", err)
+		}
+	}
+}
+
+// waitDeployments waits until every Deployment has all its replicas
+// updated and ready; on timeout the error says what the pods are doing.
+func (k *KubeShop) waitDeployments(rctx, ctx context.Context, timeout time.Duration) error {
 	for _, n := range k.order {
 		for {
 			d, err := k.client.AppsV1().Deployments(k.ns).Get(rctx, n, metav1.GetOptions{})
@@ -426,9 +466,9 @@ func removeKubeShop(ctx context.Context, c *kube.Client, ns string, set map[stri
 	if err != nil {
 		errs = append(errs, fmt.Errorf("list deployments in %s: %w", ns, err))
 	} else {
-		fg := metav1.DeletePropagationForeground
+		bg := metav1.DeletePropagationBackground
 		for _, d := range deps.Items {
-			err := c.AppsV1().Deployments(ns).Delete(ctx, d.Name, metav1.DeleteOptions{PropagationPolicy: &fg})
+			err := c.AppsV1().Deployments(ns).Delete(ctx, d.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
 			if err != nil && !apierrors.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("delete deployment %s/%s: %w", ns, d.Name, err))
 				continue

@@ -75,7 +75,9 @@ func TestKubeShop(t *testing.T) {
 	if _, err := c.CoreV1().Services(ns).Create(ctx, other, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	began = time.Now()
 	removed, err := StopKube(ctx, KubeConfig{Namespace: ns}, c)
+	t.Logf("shop removed in %s", time.Since(began).Round(time.Millisecond))
 	if err != nil {
 		t.Fatalf("StopKube: %v", err)
 	}

@@ -19,10 +19,26 @@ func Main(m *testing.M, cleanups ...func()) {
 	}
 	RemoveBuilds()
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		if err := goleak.Find(kubeClientGoroutines...); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
 			code = 1
 		}
 	}
 	os.Exit(code)
+}
+
+// kubeClientGoroutines are what client-go leaves running for the life of
+// the process once a client has talked to a cluster: the rotation of a
+// kubeconfig's client certificate (started per TLS config, never stopped)
+// and the HTTP/2 connections its shared transport keeps to the API server.
+// Nothing in faultline uses golang.org/x/net/http2 itself.
+var kubeClientGoroutines = []goleak.Option{
+	goleak.IgnoreAnyFunction("k8s.io/client-go/transport.(*dynamicClientCert).run"),
+	goleak.IgnoreAnyFunction("k8s.io/client-go/transport.(*dynamicClientCert).runWorker"),
+	goleak.IgnoreAnyFunction("k8s.io/client-go/util/workqueue.(*delayingType[...]).waitingLoop"),
+	goleak.IgnoreAnyFunction("golang.org/x/net/http2.(*ClientConn).readLoop"),
+	// The rotation's poll (the deprecated PollImmediateUntil, which
+	// faultline does not call).
+	goleak.IgnoreAnyFunction("k8s.io/apimachinery/pkg/util/wait.PollImmediateUntil"),
+	goleak.IgnoreTopFunction("k8s.io/apimachinery/pkg/util/wait.PollImmediateUntilWithContext.poller.func1.1"),
 }

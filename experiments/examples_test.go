@@ -51,6 +51,7 @@ type exampleCase struct {
 	file     string
 	want     exitcode.Code
 	docker   bool
+	kube     bool    // runs on the test cluster: the namespace and image are the test's
 	deviated string  // a hypothesis expected to deviate
 	scale    float64 // 0: exampleScale
 	// faultNote is expected in the journal's note of a reverted fault
@@ -81,6 +82,10 @@ func runExample(t *testing.T, c exampleCase) {
 	if c.docker {
 		testenv.Docker(t)
 		opts.Image = buildTargetsImage(t)
+	}
+	var checkCluster func(*testing.T)
+	if c.kube {
+		checkCluster = kubeExample(t, &opts)
 	}
 	var log bytes.Buffer
 	opts.Log = &log
@@ -118,6 +123,9 @@ func runExample(t *testing.T, c exampleCase) {
 		}
 	}
 	checkFaultNote(t, c, out, summary.String())
+	if checkCluster != nil {
+		checkCluster(t)
+	}
 	ledger, err := chaos.OpenLedger(opts.LedgerPath)
 	if err != nil {
 		t.Fatal(err)

@@ -73,7 +73,7 @@ func TestKubeShopRun(t *testing.T) {
 	var during string
 	opts := RunOptions{
 		Log: &log, LedgerPath: filepath.Join(t.TempDir(), "ledger.jsonl"), Dir: t.TempDir(), Tool: "test",
-		Image: image, Kube: targets.KubeConfig{Namespace: ns},
+		Image: image, Kube: targets.KubeConfig{Kubeconfig: testenv.KubeconfigPath(), Namespace: ns},
 	}
 	opts.hooks.afterSetUp = func() { during = testenv.KubeState(t, c, ns) }
 	res, err := Run(context.Background(), plan, opts)
@@ -114,12 +114,35 @@ func TestKubeShopRunErrors(t *testing.T) {
 	var log bytes.Buffer
 	res, err := Run(context.Background(), plan, RunOptions{
 		Log: &log, LedgerPath: filepath.Join(t.TempDir(), "ledger.jsonl"), Dir: t.TempDir(), Tool: "test",
-		Kube: targets.KubeConfig{Namespace: "fl-test-no-such-namespace"},
+		Kube: targets.KubeConfig{Kubeconfig: testenv.KubeconfigPath(), Namespace: "fl-test-no-such-namespace"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Code != exitcode.Runtime || !strings.Contains(res.Message, `namespace "fl-test-no-such-namespace" does not exist`) {
 		t.Errorf("exit %d (%s), want 5 naming the namespace\n%s", res.Code, res.Message, log.String())
+	}
+}
+
+// kubeExample points an example at a fresh namespace of the test cluster
+// and the test's image, and returns the check to make after the run: once
+// the faults were reverted, the namespace was as it was before the first
+// (same Deployments and replica counts, same Service selectors, no other
+// pod of faultline's), and after the run nothing is left.
+func kubeExample(t *testing.T, opts *RunOptions) func(*testing.T) {
+	c := testenv.Kube(t)
+	opts.Image = kubeTargetsImage(t)
+	ns := testenv.KubeNamespace(t, c)
+	opts.Kube = targets.KubeConfig{Kubeconfig: testenv.KubeconfigPath(), Namespace: ns}
+	var before, reverted string
+	opts.hooks.afterSetUp = func() { before = testenv.KubeState(t, c, ns) }
+	opts.hooks.afterRevert = func() { reverted = testenv.KubeState(t, c, ns) }
+	return func(t *testing.T) {
+		if before == "" || before != reverted {
+			t.Errorf("namespace %s after the reverts:\n%s\nwant as before the faults:\n%s", ns, reverted, before)
+		}
+		if after := testenv.KubeState(t, c, ns); after != "" {
+			t.Errorf("left in %s after the run:\n%s", ns, after)
+		}
 	}
 }

@@ -130,7 +130,7 @@ func TestKubeRBAC(t *testing.T) {
 	image := kubeTargetsImage(t)
 	ns := testenv.KubeNamespace(t, c)
 	kubeconfig := kubeconfigAs(t, c, ns, readRBAC(t))
-	res, log := runKubeExperiment(t, kubeShopExperiment, RunOptions{Image: image, Kube: kubeconfigIn(kubeconfig, ns)})
+	res, log := runKubeExperiment(t, kubeShopExperiment, RunOptions{Image: image, Kube: targets.KubeConfig{Kubeconfig: kubeconfig, Namespace: ns}})
 	if res.Code != 0 {
 		t.Fatalf("under the documented Role: exit %d (%s)\n%s", res.Code, res.Message, log)
 	}
@@ -153,7 +153,8 @@ func TestKubeRBACForbidden(t *testing.T) {
 		}
 	}
 	kubeconfig := kubeconfigAs(t, c, ns, docs)
-	res, log := runKubeExperiment(t, kubeShopExperiment, RunOptions{Image: "faultline-test/unused:none", Kube: kubeconfigIn(kubeconfig, ns)})
+	res, log := runKubeExperiment(t, kubeShopExperiment, RunOptions{Image: "faultline-test/unused:none", Kube: targets.KubeConfig{Kubeconfig: kubeconfig, Namespace: ns}})
+	t.Logf("exit %d: %s", res.Code, res.Message)
 	if res.Code != 5 || strings.Contains(res.Message, "\n") || !strings.Contains(res.Message, "forbidden") ||
 		!strings.Contains(res.Message, "create deployment "+ns+"/store") {
 		t.Errorf("exit %d, message %q: want 5 and one line naming the forbidden create\n%s", res.Code, res.Message, log)
@@ -161,10 +162,6 @@ func TestKubeRBACForbidden(t *testing.T) {
 	if after := testenv.KubeState(t, c, ns); after != "" {
 		t.Errorf("left in %s:\n%s", ns, after)
 	}
-}
-
-func kubeconfigIn(path, ns string) targets.KubeConfig {
-	return targets.KubeConfig{Kubeconfig: path, Namespace: ns}
 }
 
 // runKubeExperiment runs src with opts (a ledger and a report directory of

@@ -46,6 +46,7 @@ type Spec struct {
 	Reset         bool              `yaml:"reset,omitempty"`
 	Load          int               `yaml:"load,omitempty"`
 	Workers       int               `yaml:"workers,omitempty"`
+	Size          Size              `yaml:"size,omitempty"`
 }
 
 // decode returns the fault s describes, unchecked.

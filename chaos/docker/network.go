@@ -120,7 +120,10 @@ func (e *Engine) Reconnect(ctx context.Context, id string, ep Endpoint) (Endpoin
 // isNoUserSubnet reports whether err is the engine refusing an address on
 // a network whose subnet it picked itself.
 func isNoUserSubnet(err error) bool {
-	return strings.Contains(err.Error(), "user configured subnets")
+	// "...only when connecting to networks with user configured subnets"
+	// on a user-defined network, "...on user defined networks only" on the
+	// default bridge.
+	return strings.Contains(err.Error(), "user specified IP address is supported")
 }
 
 // isAlreadyConnected reports whether err says the container is attached.

@@ -72,6 +72,7 @@ var exampleCases = []exampleCase{
 	{file: "container-kill.yaml", want: exitcode.OK, docker: true, scale: 0.6},
 	{file: "http-faults.yaml", want: exitcode.OK, faultNote: "matching requests"},
 	{file: "cpu-stress.yaml", want: exitcode.OK, faultNote: "service store: held"},
+	{file: "partition.yaml", want: exitcode.OK, docker: true, scale: 0.6, faultNote: "back on"},
 }
 
 // runExample runs one example and checks its verdict, that nothing is

@@ -21,8 +21,10 @@ a native and a classic histogram, generator CPU; in run also the current
 phase and the active faults); --prometheus-remote-write pushes the same
 series after every interval (remote write 1.0 with native histograms). A
 receiver that fails never stops or slows the load: failed pushes are
-counted, warned about at most once a minute and reported at the end.
-dashboards/faultline.json is a Grafana dashboard for these series.`
+counted, warned about at most once a minute and reported at the end. A
+--metrics-addr port in use is exit 2 before anything is sent.
+dashboards/faultline.json is a Grafana dashboard for these series; details
+in docs/live.md.`
 
 func (f *liveFlags) add(fl *pflag.FlagSet) {
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics at http://ADDR/metrics while running, e.g. 127.0.0.1:9464")

@@ -2,15 +2,20 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/internal/kube"
 )
 
@@ -24,12 +29,23 @@ import (
 // the Kubernetes packages.
 type KubeConfig = kube.Config
 
+// CheckKube reports, without contacting the cluster, whether cfg can make
+// a client at all: a kubeconfig that is missing or unreadable, or a context
+// it does not have, is a usage error (exit code 2) naming the kind, known
+// before anything runs. Reaching the API server is left to the fault.
+func CheckKube(kindName string, cfg KubeConfig) error {
+	if _, err := kube.New(cfg); err != nil {
+		return exitcode.Wrap(fmt.Errorf("%s: kubernetes: %w", kindName, err), exitcode.Usage)
+	}
+	return nil
+}
+
 // podTarget selects running pods: every pod kind embeds it. Namespace and
 // labels or names are required, so that no fault hits every pod of a
 // namespace by accident. Mode and value mean what they mean for
 // containers (Selection), and so does the seed.
 type podTarget struct {
-	Namespace string            `yaml:"namespace,omitempty" doc:"the pods' namespace (required: faultline does not guess one)"`
+	Namespace string            `yaml:"namespace,omitempty" doc:"the namespace (required: faultline does not guess one)"`
 	Labels    map[string]string `yaml:"labels,omitempty" flag:"label" doc:"pods carrying every one of these labels, KEY: VALUE; labels or names is required"`
 	Names     []string          `yaml:"names,omitempty" flag:"name" doc:"pod names to match exactly (alone, or with labels: both must match)"`
 	Selection `yaml:",inline"`
@@ -259,4 +275,150 @@ func everyPodNote(whole []string) string {
 		return ""
 	}
 	return "; hits EVERY pod of " + strings.Join(whole, ", ")
+}
+
+// DefaultReadyTimeout bounds how long a pod fault's revert waits for the
+// workloads it touched to be ready again.
+const DefaultReadyTimeout = 60 * time.Second
+
+// readyWait is the field of pod kinds whose revert waits for workloads.
+type readyWait struct {
+	ReadyTimeout time.Duration `yaml:"ready_timeout,omitempty" default:"60s" doc:"how long revert waits for the workloads to be ready again; longer is a failed revert, which the ledger keeps for faultline chaos cleanup"`
+}
+
+func (r readyWait) validate() []error {
+	if r.ReadyTimeout < 0 {
+		return []error{fieldErrorf("ready_timeout", "ready_timeout %s: must not be negative", r.ReadyTimeout)}
+	}
+	return nil
+}
+
+func (r readyWait) timeout() time.Duration {
+	if r.ReadyTimeout == 0 {
+		return DefaultReadyTimeout
+	}
+	return r.ReadyTimeout
+}
+
+// waitReady waits, up to timeout (and ctx), until every workload is
+// ready: as many ready pods, not being deleted, as it wants, and a status
+// that says so. It returns a note per workload, such as "deployment/web
+// ready (2/2) after 1.2s", or an error naming those that were not.
+func waitReady(ctx context.Context, c *kube.Client, workloads []kubeObject, timeout time.Duration) (string, error) {
+	return waitUntil(ctx, workloads, timeout, func(ctx context.Context, w kubeObject) (bool, string, error) {
+		return workloadReady(ctx, c, w)
+	})
+}
+
+// waitUntil polls check for each object in turn until it says ready, up
+// to timeout in all, and notes how long each took.
+func waitUntil(ctx context.Context, objs []kubeObject, timeout time.Duration, check func(context.Context, kubeObject) (bool, string, error)) (string, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var notes []string
+	for _, w := range objs {
+		for {
+			ready, status, err := check(ctx, w)
+			if err == nil && ready {
+				notes = append(notes, fmt.Sprintf("%s %s after %s", w, status, time.Since(start).Round(100*time.Millisecond)))
+				break
+			}
+			if ctx.Err() != nil {
+				if err == nil {
+					err = errors.New(status)
+				}
+				return "", fmt.Errorf("%s not ready after %s: %w", w, timeout, err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	return strings.Join(notes, "; "), nil
+}
+
+// workloadReady reports whether w has all the ready pods it wants, with a
+// status such as "ready (2/2)" or "1/2 pods ready". A workload that is gone
+// counts as ready: there is nothing left to wait for.
+func workloadReady(ctx context.Context, c *kube.Client, w kubeObject) (bool, string, error) {
+	var (
+		want, statusReady int32
+		observed          bool
+		sel               *metav1.LabelSelector
+		err               error
+	)
+	get := metav1.GetOptions{}
+	switch w.Kind {
+	case "Deployment":
+		var d *appsv1.Deployment
+		if d, err = c.AppsV1().Deployments(w.Namespace).Get(ctx, w.Name, get); err == nil {
+			want, statusReady, sel = replicasOf(d.Spec.Replicas), d.Status.ReadyReplicas, d.Spec.Selector
+			observed = d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == want && d.Status.Replicas == want
+		}
+	case "StatefulSet":
+		var s *appsv1.StatefulSet
+		if s, err = c.AppsV1().StatefulSets(w.Namespace).Get(ctx, w.Name, get); err == nil {
+			want, statusReady, sel = replicasOf(s.Spec.Replicas), s.Status.ReadyReplicas, s.Spec.Selector
+			observed = s.Status.ObservedGeneration >= s.Generation && s.Status.Replicas == want
+		}
+	case "ReplicaSet":
+		var r *appsv1.ReplicaSet
+		if r, err = c.AppsV1().ReplicaSets(w.Namespace).Get(ctx, w.Name, get); err == nil {
+			want, statusReady, sel = replicasOf(r.Spec.Replicas), r.Status.ReadyReplicas, r.Spec.Selector
+			observed = r.Status.ObservedGeneration >= r.Generation && r.Status.Replicas == want
+		}
+	case "DaemonSet":
+		var d *appsv1.DaemonSet
+		if d, err = c.AppsV1().DaemonSets(w.Namespace).Get(ctx, w.Name, get); err == nil {
+			want, statusReady, sel = d.Status.DesiredNumberScheduled, d.Status.NumberReady, d.Spec.Selector
+			observed = d.Status.ObservedGeneration >= d.Generation
+		}
+	default:
+		return true, "not waited for (a " + w.Kind + ")", nil
+	}
+	if apierrors.IsNotFound(err) {
+		return true, "is gone", nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	pods, err := readyPods(ctx, c, w.Namespace, sel)
+	if err != nil {
+		return false, "", err
+	}
+	if observed && statusReady == want && pods == int(want) {
+		return true, fmt.Sprintf("ready (%d/%d)", pods, want), nil
+	}
+	return false, fmt.Sprintf("%d/%d pods ready", pods, want), nil
+}
+
+// readyPods counts the pods sel matches that are ready and not being
+// deleted.
+func readyPods(ctx context.Context, c *kube.Client, ns string, sel *metav1.LabelSelector) (int, error) {
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return 0, err
+	}
+	list, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: s.String()})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range list.Items {
+		if p := &list.Items[i]; p.DeletionTimestamp == nil && podReady(p) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// replicasOf is a spec's replica count: 1 when it is not set, as the API
+// server defaults it.
+func replicasOf(n *int32) int32 {
+	if n == nil {
+		return 1
+	}
+	return *n
 }

@@ -195,13 +195,18 @@ func newInjectCmd(e *env, opts *chaosOptions, kind, use string) *cobra.Command {
 	}
 	bindFields(cmd.Flags(), fault, info.Fields)
 	cmd.Flags().DurationVar(&hold, "for", 0, "revert after this long (default: leave the fault until cleanup)")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "resolve the fault (which proxy, which containers) and print it, touching nothing")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "resolve the fault (which proxy, containers, pods or workload) and print it, touching nothing")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := chaos.Check(fault); err != nil {
 			return err
 		}
 		if hold < 0 {
 			return usageErrorf("--for %s: must not be negative", hold)
+		}
+		if info.Group == chaos.GroupPod {
+			if err := chaos.CheckKube(kind, opts.kube); err != nil {
+				return err
+			}
 		}
 		// Container kinds pick their victims with a seed: the one given
 		// (--seed), else a random one, printed so the pick can be redone.

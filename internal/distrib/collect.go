@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
 // collector merges the workers' intervals as they arrive. Interval k of
@@ -147,7 +148,7 @@ func (c *collector) add(p *peer, m Message) error {
 	}
 	// The worker's offsets count from its start, read on the coordinator's
 	// clock, so every worker's intervals land on one time line.
-	iv, err := DecodeInterval(m.Interval, p.started)
+	iv, err := results.DecodeInterval(m.Interval, p.started)
 	if err != nil {
 		return fmt.Errorf("interval %d: %w", m.Seq, err)
 	}

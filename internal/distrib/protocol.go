@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
 // Version is the protocol version. A worker refuses a run of another
@@ -85,10 +86,10 @@ type Message struct {
 	At   time.Time `json:"at"`
 	// Seq numbers intervals from 0; Interval's offsets count from the
 	// worker's start (the At of its started message).
-	Seq      int        `json:"seq,omitempty"`
-	Interval *Interval  `json:"interval,omitempty"`
-	End      *EndReport `json:"end,omitempty"`
-	Error    string     `json:"error,omitempty"`
+	Seq      int               `json:"seq,omitempty"`
+	Interval *results.Interval `json:"interval,omitempty"`
+	End      *EndReport        `json:"end,omitempty"`
+	Error    string            `json:"error,omitempty"`
 }
 
 // EndReport is what a worker says of its whole run.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/results"
 )
 
 // maxRunRequest bounds a run request's body (the targets' bodies are in it).
@@ -159,7 +160,7 @@ func runSegment(ctx context.Context, opts loadgen.Options, s *stream) (*EndRepor
 		s.send(Message{Type: MsgStarted, At: t})
 	}
 	opts.OnInterval = func(iv *loadgen.Stats) {
-		ij, err := EncodeInterval(iv, started)
+		ij, err := results.EncodeInterval(iv, started)
 		if err != nil {
 			s.send(Message{Type: MsgError, Error: fmt.Sprintf("encode interval %d: %v", seq, err)})
 			return

@@ -52,15 +52,32 @@ func TestLoadFirstSignalStopsGracefully(t *testing.T) {
 	}
 }
 
-// TestRunFirstSignalRevertsAndExits130 interrupts a real experiment while its
-// fault is injected: the fault must be reverted (the ledger lists nothing
+// TestRunFirstSignalRevertsAndExits130 interrupts real experiments while
+// their fault is injected: a toxic (quickstart), an HTTP fault whose proxy
+// runs in the faultline process (http-faults) and an in-process CPU stress
+// (cpu-stress). The fault must be reverted (the ledger lists nothing
 // active), the summary printed, and the exit code 130.
 func TestRunFirstSignalRevertsAndExits130(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct{ example, kind string }{
+		{"quickstart", "latency"},
+		{"http-faults", "http_abort"},
+		{"cpu-stress", "cpu_stress"},
+	} {
+		t.Run(tc.example, func(t *testing.T) {
+			t.Parallel()
+			runAndInterrupt(t, tc.example, tc.kind)
+		})
+	}
+}
+
+// runAndInterrupt runs examples/<example>.yaml, sends SIGINT once its
+// fault of kind is injected, and checks that everything was reverted.
+func runAndInterrupt(t *testing.T, example, kind string) {
 	bin := testenv.BuildFaultline(t)
 	dir := t.TempDir()
 	ledger := filepath.Join(dir, "ledger.jsonl")
-	cmd := exec.Command(bin, "run", "../../examples/quickstart.yaml", "--time-scale", "0.3", "--out", dir, "--ledger", ledger)
+	cmd := exec.Command(bin, "run", "../../examples/"+example+".yaml", "--time-scale", "0.3", "--out", dir, "--ledger", ledger)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
@@ -81,7 +98,7 @@ func TestRunFirstSignalRevertsAndExits130(t *testing.T) {
 			mu.Lock()
 			log.WriteString(sc.Text() + "\n")
 			mu.Unlock()
-			if strings.Contains(sc.Text(), "injected latency") {
+			if strings.Contains(sc.Text(), "injected "+kind) {
 				once.Do(func() { close(injected) })
 			}
 		}

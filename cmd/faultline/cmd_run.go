@@ -13,18 +13,7 @@ import (
 
 func init() { register("run", newRunCmd) }
 
-func newRunCmd(e *env) *cobra.Command {
-	var (
-		dryRun, quiet, inconclusiveOK bool
-		timeScale                     float64
-		ledger, out, image            string
-		liveF                         liveFlags
-		kube                          chaos.KubeConfig
-	)
-	cmd := &cobra.Command{
-		Use:   "run EXPERIMENT.yaml",
-		Short: "Run a chaos experiment: load, steady state, faults on a timeline, verdict",
-		Long: `Run an experiment file: start the bundled services (or point at external
+const runHelp = `Run an experiment file: start the bundled services (or point at external
 ones), create Toxiproxy proxies, drive one load through every phase, check
 the steady state before the first fault, inject and revert faults on the
 timeline, watch the abort conditions, judge each phase's hypotheses, run the
@@ -40,7 +29,20 @@ When several things go wrong in one run, the exit code is the first of
 6, 130, 2, 5, 4, 3, 1: a fault that could not be reverted outweighs
 everything, and an interrupted run is 130 whatever it was doing.
 
-` + liveHelp,
+` + liveHelp
+
+func newRunCmd(e *env) *cobra.Command {
+	var (
+		dryRun, quiet, inconclusiveOK bool
+		timeScale                     float64
+		ledger, out, image            string
+		liveF                         liveFlags
+		kube                          chaos.KubeConfig
+	)
+	cmd := &cobra.Command{
+		Use:   "run EXPERIMENT.yaml",
+		Short: "Run a chaos experiment: load, steady state, faults on a timeline, verdict",
+		Long:  runHelp,
 		Example: `  faultline run examples/quickstart.yaml
   faultline run examples/quickstart.yaml --dry-run
   faultline run experiment.yaml --time-scale 0.1 --out results/

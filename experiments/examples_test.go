@@ -70,6 +70,8 @@ var exampleCases = []exampleCase{
 	{file: "ci-gate.yaml", want: exitcode.OK},
 	{file: "retry-storm.yaml", want: exitcode.Failed, deviated: "p50 < 2 * baseline.p50"},
 	{file: "container-kill.yaml", want: exitcode.OK, docker: true, scale: 0.6},
+	// Kept-alive connections do not follow a Service moved to a proxy.
+	{file: "k8s-service-latency.yaml", want: exitcode.Failed, deviated: "p50 > baseline.p50 + 50ms", kube: true, scale: 0.5},
 	{file: "http-faults.yaml", want: exitcode.OK, faultNote: "matching requests"},
 	{file: "cpu-stress.yaml", want: exitcode.OK, faultNote: "service store: held"},
 	{file: "partition.yaml", want: exitcode.OK, docker: true, scale: 0.6, faultNote: "back on"},

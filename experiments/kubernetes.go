@@ -77,6 +77,31 @@ func (v *validator) withKnownNamespace(f chaos.Fault) chaos.Fault {
 	return c
 }
 
+// defaultKubeImage sets an empty image field of a fault (the Service
+// faults' Toxiproxy pod, the pod stressors) to the shop's image: the run's
+// --image, else targets.kubernetes.image. The cluster that runs the shop can
+// run those too, so an experiment names its image once.
+func (e *environment) defaultKubeImage(v reflect.Value) {
+	image := e.opts.Image
+	if k := e.plan.Exp.Targets.Kubernetes; image == "" && k != nil {
+		image = k.Image
+	}
+	if image == "" || v.Kind() != reflect.Struct {
+		return
+	}
+	for i := 0; i < v.NumField(); i++ {
+		sf, fv := v.Type().Field(i), v.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		switch {
+		case !sf.IsExported():
+		case name == "image" && fv.Kind() == reflect.String && fv.String() == "":
+			fv.SetString(image)
+		case name == "" && fv.Kind() == reflect.Struct:
+			e.defaultKubeImage(fv)
+		}
+	}
+}
+
 // kubeConfig is the cluster in effect: the file's, with what the run's
 // options (faultline run --kubeconfig, --context, --namespace) give.
 func (e *environment) kubeConfig() targets.KubeConfig {

@@ -101,6 +101,7 @@ func (e *environment) setUp(ctx context.Context) error {
 		fault, err := chaos.Copy(f.Fault)
 		if err == nil {
 			resolveStrings(reflect.ValueOf(fault).Elem(), e.resolve)
+			e.defaultKubeImage(reflect.ValueOf(fault).Elem())
 			err = chaos.Check(fault)
 		}
 		if err != nil {

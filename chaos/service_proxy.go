@@ -55,6 +55,7 @@ const (
 const (
 	proxyReadyTimeout = 2 * time.Minute  // the proxy pod scheduled, image there, ready
 	endpointsTimeout  = 30 * time.Second // the endpoints following a selector change
+	proxyDrain        = 2 * time.Second  // kube-proxy following the endpoints, before the proxy pod goes
 )
 
 // proxyPort is one port of the moved Service.
@@ -466,7 +467,7 @@ func (s *serviceProxyInjection) Revert(ctx context.Context, env *Env) (string, e
 	if err != nil {
 		return "", err
 	}
-	note, err := s.restoreSelector(ctx, c)
+	note, moved, err := s.restoreSelector(ctx, c)
 	if err != nil {
 		return "", err
 	}
@@ -478,6 +479,15 @@ func (s *serviceProxyInjection) Revert(ctx context.Context, env *Env) (string, e
 	if err := waitEndpoints(ctx, c, s.Namespace, s.Service, gone); err != nil {
 		notes = append(notes, "warning: the endpoints still list the proxy pod: "+err.Error())
 	}
+	// kube-proxy applies the endpoints a moment after they change: give it
+	// that moment, so that no connection opened meanwhile meets a proxy on
+	// its way out.
+	if moved {
+		select {
+		case <-ctx.Done():
+		case <-time.After(proxyDrain):
+		}
+	}
 	del, err := s.deleteCreated(ctx, c)
 	if err != nil {
 		return "", err
@@ -488,23 +498,24 @@ func (s *serviceProxyInjection) Revert(ctx context.Context, env *Env) (string, e
 // restoreSelector puts back the recorded selector, if the Service still
 // selects the proxy pod; a selector changed by someone else since is an
 // error, left as it is.
-func (s *serviceProxyInjection) restoreSelector(ctx context.Context, c *kube.Client) (string, error) {
+func (s *serviceProxyInjection) restoreSelector(ctx context.Context, c *kube.Client) (note string, moved bool, err error) {
+	name := s.Namespace + "/" + s.Service
 	svc, err := c.CoreV1().Services(s.Namespace).Get(ctx, s.Service, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		return fmt.Sprintf("Service %s/%s is gone", s.Namespace, s.Service), nil
+		return fmt.Sprintf("Service %s is gone", name), false, nil
 	case err != nil:
-		return "", kubeError("get Service "+s.Namespace+"/"+s.Service, err)
+		return "", false, kubeError("get Service "+name, err)
 	case maps.Equal(svc.Spec.Selector, s.Selector):
-		return fmt.Sprintf("Service %s/%s already selects %s", s.Namespace, s.Service, labels.Set(s.Selector)), nil
+		return fmt.Sprintf("Service %s already selects %s", name, labels.Set(s.Selector)), false, nil
 	case !maps.Equal(svc.Spec.Selector, s.ProxySelector):
-		return "", fmt.Errorf("Service %s/%s selects %s, neither its own %s nor the proxy's %s: changed by someone else, left as it is",
-			s.Namespace, s.Service, labels.Set(svc.Spec.Selector), labels.Set(s.Selector), labels.Set(s.ProxySelector))
+		return "", false, fmt.Errorf("Service %s selects %s, neither its own %s nor the proxy's %s: changed by someone else, left as it is",
+			name, labels.Set(svc.Spec.Selector), labels.Set(s.Selector), labels.Set(s.ProxySelector))
 	}
 	if err := s.patchSelector(ctx, c, s.ProxySelector, s.Selector); err != nil {
-		return "", err
+		return "", false, err
 	}
-	return fmt.Sprintf("Service %s/%s selects %s again", s.Namespace, s.Service, labels.Set(s.Selector)), nil
+	return fmt.Sprintf("Service %s selects %s again", name, labels.Set(s.Selector)), true, nil
 }
 
 // deleteCreated deletes the proxy pod and the upstream Service; either

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -383,4 +384,19 @@ func waitServing(t *testing.T, url string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// podNames lists the names of the pods matching a label selector, sorted.
+func (k *netKube) podNames(t *testing.T, selector string) []string {
+	t.Helper()
+	list, err := k.c.CoreV1().Pods(k.ns).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range list.Items {
+		names = append(names, p.Name)
+	}
+	slices.Sort(names)
+	return names
 }

@@ -77,6 +77,10 @@ func TestPodMemoryStress(t *testing.T) {
 	cg := cgroupOf(t, pod)
 	base := cgroupMemory(t, cg)
 	s := NewSession(openTestLedger(t), k.env)
+	plan, err := s.Plan(context.Background(), decodeChecked(t, fmt.Sprintf("kind: pod_memory_stress\nnamespace: %s\nnames: [victim]\nsize: 64MiB\n", k.ns)))
+	if err != nil || !strings.Contains(plan.Describe(), "in pod(s) "+k.ns+"/victim") {
+		t.Errorf("plan %v, %v: want the pod", plan, err)
+	}
 	f := decodeChecked(t, fmt.Sprintf("kind: pod_memory_stress\nnamespace: %s\nlabels: {app: victim}\nsize: 64MiB\nmax_duration: 2m\nimage: %s\n", k.ns, k.image))
 	e, err := s.Inject(context.Background(), f)
 	if err != nil {
@@ -88,7 +92,7 @@ func TestPodMemoryStress(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		held = cgroupMemory(t, cg) - base
 	}
-	t.Logf("pod cgroup %s: %d MiB before, +%d MiB under pod_memory_stress 64MiB", cg, base>>20, held>>20)
+	t.Logf("pod cgroup %s: %d MiB before, +%d MiB under pod_memory_stress 64MiB", cg.memory, base>>20, held>>20)
 	if held < 60<<20 {
 		t.Errorf("the pod holds %d MiB more, want about 64", held>>20)
 	}

@@ -189,6 +189,13 @@ func TestServiceToxicClusterErrors(t *testing.T) {
 			t.Errorf("%q: %v (exit %d), want %q, exit 5", tc.yaml, err, exitcode.Of(err), tc.want)
 		}
 	}
+	// The plan (--dry-run) names the Service and its pods, touching nothing.
+	pods := k.podNames(t, "app=store")
+	plan, err := s.Plan(ctx, decodeChecked(t, "kind: service_latency\nlatency: 100ms\nnamespace: "+k.ns+"\nservice: store\n"))
+	if err != nil || !strings.Contains(plan.Describe(), "on Service "+k.ns+"/store (pods "+strings.Join(pods, ", ")+")") {
+		t.Errorf("plan %v, %v: want the Service and its pods %v", plan, err, pods)
+	}
+	k.assertNothingLeft(t)
 	// An image the node cannot have: the proxy pod never starts, the
 	// injection fails and is reverted at once.
 	before := k.selectorJSON(t, "store")

@@ -318,17 +318,23 @@ func waitUntil(ctx context.Context, objs []kubeObject, timeout time.Duration, ch
 	defer cancel()
 	var notes []string
 	for _, w := range objs {
+		var last error // the last answer that was not the deadline's
 		for {
 			ready, status, err := check(ctx, w)
 			if err == nil && ready {
 				notes = append(notes, fmt.Sprintf("%s %s after %s", w, status, time.Since(start).Round(100*time.Millisecond)))
 				break
 			}
+			if err == nil {
+				last = errors.New(status)
+			} else if ctx.Err() == nil {
+				last = err
+			}
 			if ctx.Err() != nil {
-				if err == nil {
-					err = errors.New(status)
+				if last == nil {
+					last = err
 				}
-				return "", fmt.Errorf("%s not ready after %s: %w", w, timeout, err)
+				return "", fmt.Errorf("%s not ready after %s: %w", w, timeout, last)
 			}
 			select {
 			case <-ctx.Done():

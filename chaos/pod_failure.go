@@ -227,6 +227,10 @@ func (p *podFailureInjection) Revert(ctx context.Context, env *Env) (string, err
 type restoredPod struct {
 	failedPod
 	restarts map[string]int32
+	// generation is the pod's once its images were set back: the kubelet
+	// has acted on them when the pod's status has observed it (kubelets
+	// that do not report it leave 0).
+	generation int64
 }
 
 // restoreImages sets the pod's images back to those recorded. A pod that
@@ -250,13 +254,14 @@ func restoreImages(ctx context.Context, c *kube.Client, fp failedPod) (string, *
 	if err != nil {
 		return "", nil, err
 	}
-	_, err = c.CoreV1().Pods(fp.Pod.Namespace).Patch(ctx, fp.Pod.Name, types.JSONPatchType, patch, metav1.PatchOptions{})
+	patched, err := c.CoreV1().Pods(fp.Pod.Namespace).Patch(ctx, fp.Pod.Name, types.JSONPatchType, patch, metav1.PatchOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return "pod " + fp.Pod.Name + " is gone", nil, nil
 	case err != nil:
 		return "", nil, fmt.Errorf("restore the images of pod %s: %w", fp.Pod.Name, err)
 	}
+	rp.generation = patched.Generation
 	return "pod " + fp.Pod.Name + " images restored", rp, nil
 }
 
@@ -271,6 +276,12 @@ func (r restoredPod) back(ctx context.Context, c *kube.Client) (bool, string, er
 		return true, "is gone", nil
 	case err != nil:
 		return false, "", err
+	}
+	// Until the kubelet has seen the restored images, the status may show
+	// the container as it was before the fault, ready, while the kubelet
+	// is about to replace it.
+	if seen := pod.Status.ObservedGeneration; seen != 0 && seen < r.generation {
+		return false, fmt.Sprintf("not back: the kubelet has not seen the restored images yet (generation %d of %d)", seen, r.generation), nil
 	}
 	var waiting []string
 	for _, sc := range r.Containers {

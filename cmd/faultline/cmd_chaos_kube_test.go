@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/faultline-dev/faultline/chaos"
 	"github.com/faultline-dev/faultline/internal/kube"
@@ -115,6 +118,21 @@ func waitOutput(t *testing.T, out *syncBuffer, want string, within time.Duration
 	}
 }
 
+// freshPods replaces the pods labelled app=name by new ones and waits for
+// the namespace to be in state want again. Every pod_failure restarts a
+// container, and the kubelet's restart back-off for that container doubles
+// with each (10s, 20s, 40s...): a pod failed round after round would
+// measure the kubelet, not faultline.
+func freshPods(t *testing.T, c *kube.Client, ns, name, want string) {
+	t.Helper()
+	zero := int64(0)
+	err := c.CoreV1().Pods(ns).DeleteCollection(context.Background(), metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{LabelSelector: "app=" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitKubePodState(t, c, ns, want, 60*time.Second)
+}
+
 // sigkillRounds is how many times TestPodFaultsSIGKILLThenCleanup kills
 // faultline during each kind.
 const sigkillRounds = 10
@@ -157,6 +175,9 @@ func TestPodFaultsSIGKILLThenCleanup(t *testing.T) {
 					}
 				}
 				testenv.WaitKubePodState(t, c, ns, before, 30*time.Second)
+				if tc.kind == "pod_failure" {
+					freshPods(t, c, ns, "web", before)
+				}
 			}
 			t.Logf("%s: %d rounds, %d left a fault that cleanup reverted, %s", tc.kind, sigkillRounds, cleaned, time.Since(start).Round(100*time.Millisecond))
 			if cleaned == 0 {

@@ -428,3 +428,8 @@ func replicasOf(n *int32) int32 {
 	}
 	return *n
 }
+
+// dryRun is the API's server-side dry run: every check (RBAC, admission,
+// validation) without the change. Resolve runs the change that way, so a
+// forbidden or invalid one is an error before the ledger records anything.
+var dryRun = []string{metav1.DryRunAll}

@@ -85,6 +85,9 @@ func (f *podFailureFault) Resolve(ctx context.Context, env *Env) (Injection, err
 	if inj.Whole, err = wholeWorkloads(ctx, p.Client, p.Pods); err != nil {
 		return nil, err
 	}
+	if err := inj.setImages(ctx, p.Client, dryRun); err != nil {
+		return nil, err
+	}
 	return inj, nil
 }
 
@@ -168,12 +171,17 @@ func (p *podFailureInjection) Inject(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	return p.setImages(ctx, c, nil)
+}
+
+// setImages sets the pause image; with dry set, the API only checks it may.
+func (p *podFailureInjection) setImages(ctx context.Context, c *kube.Client, dry []string) error {
 	for _, fp := range p.Pods {
 		patch, err := imagePatch(fp, func(swappedContainer) string { return p.PauseImage })
 		if err != nil {
 			return err
 		}
-		_, err = c.CoreV1().Pods(fp.Pod.Namespace).Patch(ctx, fp.Pod.Name, types.JSONPatchType, patch, metav1.PatchOptions{})
+		_, err = c.CoreV1().Pods(fp.Pod.Namespace).Patch(ctx, fp.Pod.Name, types.JSONPatchType, patch, metav1.PatchOptions{DryRun: dry})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("set the images of pod %s: %w", fp.Pod.Name, err)
 		}

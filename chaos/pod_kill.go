@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/faultline-dev/faultline/internal/kube"
 )
 
 func init() {
@@ -78,6 +80,9 @@ func (f *podKillFault) Resolve(ctx context.Context, env *Env) (Injection, error)
 	if inj.Whole, err = wholeWorkloads(ctx, p.Client, p.Pods); err != nil {
 		return nil, err
 	}
+	if err := inj.deletePods(ctx, p.Client, dryRun); err != nil {
+		return nil, err
+	}
 	return inj, nil
 }
 
@@ -121,12 +126,18 @@ func (k *podKillInjection) Inject(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	return k.deletePods(ctx, c, nil)
+}
+
+// deletePods deletes the pods; with dry set, the API only checks it may.
+func (k *podKillInjection) deletePods(ctx context.Context, c *kube.Client, dry []string) error {
 	grace := k.GraceSeconds
 	for _, p := range k.Pods {
 		// The UID precondition spares a pod made since under the same
 		// name (a StatefulSet's).
 		uid := types.UID(p.UID)
 		err := c.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{
+			DryRun:             dry,
 			GracePeriodSeconds: &grace,
 			Preconditions:      &metav1.Preconditions{UID: &uid},
 		})

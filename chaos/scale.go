@@ -96,7 +96,20 @@ func (f *scaleFault) Resolve(ctx context.Context, env *Env) (Injection, error) {
 	if sc.Spec.Replicas == to {
 		return nil, fmt.Errorf("%s has %d replicas already: scale to %d would change nothing", obj, to, to)
 	}
-	return &scaleInjection{Cluster: cluster, Workload: obj, From: sc.Spec.Replicas, To: to, ReadyTimeout: f.Wait.timeout()}, nil
+	from := sc.Spec.Replicas
+	sc.Spec.Replicas = to
+	if _, err := updateScale(ctx, c, obj, sc, dryRun); err != nil {
+		return nil, fmt.Errorf("scale %s: %w", obj, err)
+	}
+	return &scaleInjection{Cluster: cluster, Workload: obj, From: from, To: to, ReadyTimeout: f.Wait.timeout()}, nil
+}
+
+// updateScale writes sc; with dry set, the API only checks it may.
+func updateScale(ctx context.Context, c *kube.Client, w kubeObject, sc *autoscalingv1.Scale, dry []string) (*autoscalingv1.Scale, error) {
+	if w.Kind == "StatefulSet" {
+		return c.AppsV1().StatefulSets(w.Namespace).UpdateScale(ctx, w.Name, sc, metav1.UpdateOptions{DryRun: dry})
+	}
+	return c.AppsV1().Deployments(w.Namespace).UpdateScale(ctx, w.Name, sc, metav1.UpdateOptions{DryRun: dry})
 }
 
 // findScalable reads the scale of the named workload; with kind "", of the
@@ -160,11 +173,7 @@ func setScale(ctx context.Context, c *kube.Client, w kubeObject, n int32) (befor
 			return nil
 		}
 		sc.Spec.Replicas = n
-		if w.Kind == "StatefulSet" {
-			_, err = c.AppsV1().StatefulSets(w.Namespace).UpdateScale(ctx, w.Name, sc, metav1.UpdateOptions{})
-		} else {
-			_, err = c.AppsV1().Deployments(w.Namespace).UpdateScale(ctx, w.Name, sc, metav1.UpdateOptions{})
-		}
+		_, err = updateScale(ctx, c, w, sc, nil)
 		return err
 	})
 	return before, ok, err

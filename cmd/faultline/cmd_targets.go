@@ -92,22 +92,8 @@ func waitUntilDone(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func newTargetsUpCmd(e *env) *cobra.Command {
-	var (
-		cf        configFlags
-		only      []string
-		listen    []string
-		upstreams []string
-		dockerRun bool
-		image     string
-		binary    string
-		runFor    time.Duration
-		kf        kubeFlags
-	)
-	cmd := &cobra.Command{
-		Use:   "up",
-		Short: "Start the shop on 127.0.0.1 (in-process, or as containers with --docker) until Ctrl-C, or deploy it on Kubernetes",
-		Long: `Start the shop's services on 127.0.0.1 ports the OS picks, print a table of
+// targetsUpLong is the long help of 'targets up'.
+const targetsUpLong = `Start the shop's services on 127.0.0.1 ports the OS picks, print a table of
 services and addresses, and run until Ctrl-C (or --for), then stop cleanly.
 
 With --docker, each service runs as a container (image FROM scratch around
@@ -124,7 +110,24 @@ a readiness probe on /readyz. Services reach each other at their ClusterIPs.
 The command waits until every replica is ready, prints the ClusterIP
 addresses and exits, leaving the shop running: "faultline targets down
 --kubernetes" removes it (with --for, it is removed after that long). A
-failed deploy removes what it created. See docs/kubernetes.md.`,
+failed deploy removes what it created. See docs/kubernetes.md.`
+
+func newTargetsUpCmd(e *env) *cobra.Command {
+	var (
+		cf        configFlags
+		only      []string
+		listen    []string
+		upstreams []string
+		dockerRun bool
+		image     string
+		binary    string
+		runFor    time.Duration
+		kf        kubeFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the shop on 127.0.0.1 (in-process, or as containers with --docker) until Ctrl-C, or deploy it on Kubernetes",
+		Long:  targetsUpLong,
 		Example: `  faultline targets up
   faultline targets up --only store,catalog --set catalog.cache.ttl=2s
   faultline targets up --config shop.yaml --upstream catalog->store=127.0.0.1:9000

@@ -321,19 +321,12 @@ func (d *DockerShop) Addr(name string) string { return d.containers[name].Ports[
 
 // URL is a service's published base URL, or "".
 func (d *DockerShop) URL(name string) string {
-	if a := d.Addr(name); a != "" {
-		return "http://" + a
-	}
-	return ""
+	return baseURL(d.Addr(name))
 }
 
 // Table returns one row per service: name, published address and URL.
 func (d *DockerShop) Table() [][3]string {
-	rows := make([][3]string, 0, len(d.order))
-	for _, n := range d.order {
-		rows = append(rows, [3]string{n, d.Addr(n), d.URL(n)})
-	}
-	return rows
+	return addrTable(d.order, d.Addr)
 }
 
 // Close force-removes every container and the network labelled with this

@@ -411,19 +411,12 @@ func (k *KubeShop) Addr(name string) string {
 
 // URL is a service's base URL at its ClusterIP, or "".
 func (k *KubeShop) URL(name string) string {
-	if a := k.Addr(name); a != "" {
-		return "http://" + a
-	}
-	return ""
+	return baseURL(k.Addr(name))
 }
 
 // Table returns one row per service: name, ClusterIP address and URL.
 func (k *KubeShop) Table() [][3]string {
-	rows := make([][3]string, 0, len(k.order))
-	for _, n := range k.order {
-		rows = append(rows, [3]string{n, k.Addr(n), k.URL(n)})
-	}
-	return rows
+	return addrTable(k.order, k.Addr)
 }
 
 // Close deletes the Deployments and Services of this run (also those of a

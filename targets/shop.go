@@ -283,10 +283,7 @@ func (s *Shop) Addr(name string) string {
 
 // URL is a service's base URL, or "" when it is not running here.
 func (s *Shop) URL(name string) string {
-	if a := s.Addr(name); a != "" {
-		return "http://" + a
-	}
-	return ""
+	return baseURL(s.Addr(name))
 }
 
 type tcpAddr string
@@ -331,9 +328,24 @@ func (s *Shop) Close() error {
 
 // Table returns one row per running service: name, address and URL.
 func (s *Shop) Table() [][3]string {
-	rows := make([][3]string, 0, len(s.order))
-	for _, n := range s.order {
-		rows = append(rows, [3]string{n, s.Addr(n), s.URL(n)})
+	return addrTable(s.order, s.Addr)
+}
+
+// baseURL is the http:// base URL of addr, or "" when addr is "".
+func baseURL(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	return "http://" + addr
+}
+
+// addrTable is one row per service in order: name, address and base URL;
+// the in-process, Docker and Kubernetes shops print it alike.
+func addrTable(order []string, addr func(string) string) [][3]string {
+	rows := make([][3]string, 0, len(order))
+	for _, n := range order {
+		a := addr(n)
+		rows = append(rows, [3]string{n, a, baseURL(a)})
 	}
 	return rows
 }

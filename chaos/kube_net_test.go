@@ -142,10 +142,22 @@ type sample struct {
 
 // switchLoad sends GET url at a fixed rate until ctx ends, on one client:
 // keep-alive connections, or a new connection per request.
-func switchLoad(ctx context.Context, url string, rate int, keepAlive bool) []sample {
-	tr := &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: 64}
+func switchLoad(ctx context.Context, url string, rate int, mode string) []sample {
+	tr := &http.Transport{DisableKeepAlives: mode == "new-conn", MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	// max-age-1s keeps connections alive but drops the pool every second,
+	// as the shop's links do on Kubernetes (links.max_conn_age).
+	var rotMu sync.Mutex
+	rotated := time.Now()
+	rotate := func() {
+		rotMu.Lock()
+		defer rotMu.Unlock()
+		if mode == "max-age-1s" && time.Since(rotated) >= time.Second {
+			tr.CloseIdleConnections()
+			rotated = time.Now()
+		}
+	}
 	var (
 		mu  sync.Mutex
 		out []sample
@@ -161,6 +173,7 @@ func switchLoad(ctx context.Context, url string, rate int, keepAlive bool) []sam
 		case <-tick.C:
 		}
 		wg.Go(func() {
+			rotate()
 			s := sample{start: time.Now()}
 			resp, err := hc.Get(url)
 			if err == nil {
@@ -181,8 +194,9 @@ func switchLoad(ctx context.Context, url string, rate int, keepAlive bool) []sam
 
 // phaseStats counts the samples that started in [from, to).
 type phaseStats struct {
-	n, errs, slow int
-	firstErr      string
+	n, errs, slow       int
+	firstErr            string
+	firstSlow, lastSlow time.Duration // after the phase's start
 }
 
 func countPhase(samples []sample, from, to time.Time, slow time.Duration) phaseStats {
@@ -199,7 +213,11 @@ func countPhase(samples []sample, from, to time.Time, slow time.Duration) phaseS
 				p.firstErr = s.err.Error()
 			}
 		case s.took >= slow:
+			if p.slow == 0 {
+				p.firstSlow = s.start.Sub(from)
+			}
 			p.slow++
+			p.lastSlow = s.start.Sub(from)
 		}
 	}
 	return p
@@ -207,6 +225,9 @@ func countPhase(samples []sample, from, to time.Time, slow time.Duration) phaseS
 
 func (p phaseStats) String() string {
 	s := fmt.Sprintf("%4d requests, %3d errors, %4d slow", p.n, p.errs, p.slow)
+	if p.slow > 0 {
+		s += fmt.Sprintf(" (sent %v to %v after the phase began)", p.firstSlow.Round(10*time.Millisecond), p.lastSlow.Round(10*time.Millisecond))
+	}
 	if p.firstErr != "" {
 		s += " (first error: " + p.firstErr + ")"
 	}

@@ -22,12 +22,31 @@ import (
 type Config struct {
 	// Seed makes the random parts (store service times, retry jitter)
 	// repeatable; 0 picks a new seed at every start.
-	Seed    int64         `yaml:"seed"`
+	Seed int64 `yaml:"seed"`
+	// Links tunes the connection pools of every link between services.
+	Links   LinksConfig   `yaml:"links"`
 	Gateway GatewayConfig `yaml:"gateway"`
 	Catalog CatalogConfig `yaml:"catalog"`
 	Orders  OrdersConfig  `yaml:"orders"`
 	Store   StoreConfig   `yaml:"store"`
 }
+
+// LinksConfig tunes the HTTP clients each service calls its upstreams
+// with (gateway->catalog, catalog->store, ...).
+type LinksConfig struct {
+	// MaxConnAge bounds how long a link reuses its pooled connections: every
+	// MaxConnAge the link starts a new pool, so requests after that dial
+	// afresh and the old pool's connections are closed. A Service moved
+	// elsewhere (a service_* fault's proxy pod) then gets the link's
+	// traffic within about MaxConnAge, where kept-alive connections would
+	// keep reaching the old pods. 0 keeps connections until they idle for
+	// 30s; on Kubernetes 0 means KubeMaxConnAge.
+	MaxConnAge time.Duration `yaml:"max_conn_age"`
+}
+
+// KubeMaxConnAge is links.max_conn_age of a shop deployed on Kubernetes
+// when the config leaves it 0.
+const KubeMaxConnAge = time.Second
 
 // GatewayConfig tunes the API gateway.
 type GatewayConfig struct {
@@ -284,6 +303,7 @@ func (c Config) Validate() error {
 	var p problems
 	// In the order of Config's fields, so the problems are listed in the
 	// order of the document.
+	p.nonNegativeDuration("links.max_conn_age", c.Links.MaxConnAge)
 	p.gateway(c.Gateway)
 	p.catalog(c.Catalog)
 	p.orders(c.Orders)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -115,18 +116,22 @@ func readBody(r *http.Request) ([]byte, error) {
 type upstream struct {
 	link      string
 	base      atomic.Pointer[url.URL]
-	transport *http.Transport
+	transport *agedPool
 	client    *http.Client
 }
 
-func newUpstream(link, addr string) (*upstream, error) {
-	tr := &http.Transport{
-		Proxy:               nil, // the shop's links never go through an HTTP proxy
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 128,
-		IdleConnTimeout:     30 * time.Second,
-	}
+// newUpstream makes the link to addr; maxAge > 0 bounds how long its
+// connections are reused (links.max_conn_age).
+func newUpstream(link, addr string, maxAge time.Duration) (*upstream, error) {
+	tr := newAgedPool(maxAge, func() *http.Transport {
+		return &http.Transport{
+			Proxy:               nil, // the shop's links never go through an HTTP proxy
+			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 128,
+			IdleConnTimeout:     30 * time.Second,
+		}
+	})
 	u := &upstream{link: link, transport: tr, client: &http.Client{Transport: tr}}
 	if err := u.set(addr); err != nil {
 		return nil, err
@@ -144,6 +149,55 @@ func (u *upstream) set(addr string) error {
 	// Connections to the old address must not keep serving the link.
 	u.transport.CloseIdleConnections()
 	return nil
+}
+
+// agedPool is an http.RoundTripper whose pooled connections live at most
+// about maxAge: it sends each request through the current generation of
+// an http.Transport and, once that generation is maxAge old, starts a new
+// one, so that later requests dial afresh (through a Service's current
+// endpoints, on Kubernetes). The old generation's idle connections are
+// closed then, and those still busy when they come back idle, at the next
+// rotation. With maxAge 0 there is one generation, as a plain Transport.
+// Rotating on the request path, not on a timer, needs no goroutine.
+type agedPool struct {
+	maxAge time.Duration
+	make   func() *http.Transport
+
+	mu        sync.Mutex
+	cur, prev *http.Transport
+	born      time.Time
+}
+
+func newAgedPool(maxAge time.Duration, mk func() *http.Transport) *agedPool {
+	return &agedPool{maxAge: maxAge, make: mk, cur: mk(), born: time.Now()}
+}
+
+func (p *agedPool) RoundTrip(req *http.Request) (*http.Response, error) {
+	return p.current().RoundTrip(req)
+}
+
+// current is the generation a request goes through, rotated if it is old.
+func (p *agedPool) current() *http.Transport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.maxAge > 0 && time.Since(p.born) >= p.maxAge {
+		if p.prev != nil {
+			p.prev.CloseIdleConnections()
+		}
+		p.prev, p.cur, p.born = p.cur, p.make(), time.Now()
+		p.prev.CloseIdleConnections()
+	}
+	return p.cur
+}
+
+// CloseIdleConnections closes the idle connections of both generations.
+func (p *agedPool) CloseIdleConnections() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cur.CloseIdleConnections()
+	if p.prev != nil {
+		p.prev.CloseIdleConnections()
+	}
 }
 
 // addr is the link's current base URL.

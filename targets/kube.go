@@ -108,6 +108,11 @@ func StartKube(ctx context.Context, cfg Config, opts KubeOptions) (_ *KubeShop, 
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Links.MaxConnAge == 0 {
+		// Pooled connections must follow a Service that moves (a service_*
+		// fault), which kept-alive ones do not: see LinksConfig.
+		cfg.Links.MaxConnAge = KubeMaxConnAge
+	}
 	cfgYAML, err := cfg.YAML()
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)

@@ -194,7 +194,7 @@ func Start(ctx context.Context, cfg Config, opts StartOptions) (*Shop, error) {
 		if !ok {
 			addr = dialAddr(listeners[to].Addr())
 		}
-		u, err := newUpstream(l.String(), addr)
+		u, err := newUpstream(l.String(), addr, cfg.Links.MaxConnAge)
 		if err != nil {
 			panic(err) // checked above
 		}

@@ -78,14 +78,15 @@ func (f *memoryLimitFault) limit(before docker.Limits) (during, restore docker.L
 	return docker.Limits{Memory: m, MemorySwap: m}, restore, nil
 }
 
-// memoryBytes is a size that must carry its unit: "memory: 10" is more
-// likely a mistake (10 MiB meant) than 10 bytes.
+// memoryBytes is a size that must carry its unit (memory_limit's memory,
+// the memory stress kinds' size): "memory: 10" is more likely a mistake
+// (10 MiB meant) than 10 bytes.
 type memoryBytes Size
 
 // UnmarshalYAML accepts "256MiB", not "256".
 func (m *memoryBytes) UnmarshalYAML(n *yaml.Node) error {
 	if strings.Trim(strings.TrimSpace(n.Value), "0123456789.+-") == "" {
-		return fmt.Errorf("memory %q has no unit: want a size such as 256MiB or 1GB", n.Value)
+		return fmt.Errorf("%q has no unit: want a size such as 256MiB or 1GB", n.Value)
 	}
 	s, err := ParseSize(n.Value)
 	if err != nil {

@@ -79,7 +79,7 @@ func TestMemoryLimitRestoresTheLimits(t *testing.T) {
 func TestMemoryLimitValidate(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ yaml, want string }{
-		{"names: [x]\nmemory: 10\n", `memory "10" has no unit`},
+		{"names: [x]\nmemory: 10\n", `"10" has no unit: want a size such as 256MiB`},
 		{"names: [x]\nmemory: 1MiB\n", "at least 6MiB"},
 		{"names: [x]\n", "memory 0B: want a limit of at least 6MiB"},
 		{"names: [x]\nmemory: lots\n", `unknown unit "lots"`},

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/faultline-dev/faultline/chaos/docker"
+	"github.com/faultline-dev/faultline/internal/exitcode"
 )
 
 func init() {
@@ -57,7 +58,7 @@ func (f *cpuLimitFault) limit(before docker.Limits) (during, restore docker.Limi
 	if before.NanoCPUs > 0 {
 		during.NanoCPUs = int64(f.CPUs * 1e9)
 		if during.NanoCPUs >= before.NanoCPUs {
-			return during, restore, fmt.Errorf("already limited to %v CPUs: cpus %v would not lower it", float64(before.NanoCPUs)/1e9, f.CPUs)
+			return during, restore, fieldErrorf("cpus", "already limited to %v CPUs: cpus %v would not lower it", float64(before.NanoCPUs)/1e9, f.CPUs)
 		}
 		return during, docker.Limits{NanoCPUs: before.NanoCPUs}, nil
 	}
@@ -67,7 +68,7 @@ func (f *cpuLimitFault) limit(before docker.Limits) (during, restore docker.Limi
 	}
 	during = docker.Limits{CPUPeriod: period, CPUQuota: int64(f.CPUs * float64(period))}
 	if before.CPUQuota > 0 && during.CPUQuota >= before.CPUQuota {
-		return during, restore, fmt.Errorf("already limited to %v CPUs: cpus %v would not lower it", float64(before.CPUQuota)/float64(period), f.CPUs)
+		return during, restore, fieldErrorf("cpus", "already limited to %v CPUs: cpus %v would not lower it", float64(before.CPUQuota)/float64(period), f.CPUs)
 	}
 	// The engine cannot set a quota back to "not set": -1 is the same
 	// (unlimited) to the kernel. A period that was not set stays at the
@@ -94,7 +95,9 @@ func resolveLimits(ctx context.Context, env *Env, target containerTarget, what s
 		}
 		during, restore, err := limit(before)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", ref.Name, err)
+			// A limit that would not lower the container's is a problem
+			// of the fault's config, as partition's missing network is.
+			return nil, exitcode.Wrap(fmt.Errorf("%s: %w", ref.Name, err), exitcode.Usage)
 		}
 		inj.Containers = append(inj.Containers, limitedContainer{containerRef: ref, Before: before, During: during, Restore: restore})
 	}

@@ -2,10 +2,12 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/faultline-dev/faultline/chaos/docker"
+	"github.com/faultline-dev/faultline/internal/exitcode"
 )
 
 // TestCPULimitRestoresTheLimits lowers the CPU limit of real containers,
@@ -60,8 +62,9 @@ func TestCPULimitRestoresTheLimits(t *testing.T) {
 	}
 	// Raising a limit is not a fault.
 	f, _ := New(Spec{Kind: "cpu_limit", Names: []string{cs[1].name}, CPUs: 2})
-	if _, err := NewSession(testLedger(t), closingEnv(t)).Plan(ctx, f); err == nil || !strings.Contains(err.Error(), "would not lower it") {
-		t.Fatalf("raising the limit: %v", err)
+	var fe *FieldError
+	if _, err := NewSession(testLedger(t), closingEnv(t)).Plan(ctx, f); err == nil || !strings.Contains(err.Error(), "would not lower it") || exitcode.Of(err) != exitcode.Usage || !errors.As(err, &fe) || fe.Field != "cpus" {
+		t.Fatalf("raising the limit: %v (exit %d), want exit 2 on field cpus", err, exitcode.Of(err))
 	}
 }
 

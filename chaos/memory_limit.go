@@ -63,7 +63,7 @@ func (f *memoryLimitFault) Resolve(ctx context.Context, env *Env) (Injection, er
 func (f *memoryLimitFault) limit(before docker.Limits) (during, restore docker.Limits, err error) {
 	m := int64(f.Memory)
 	if before.Memory > 0 && m >= before.Memory {
-		return during, restore, fmt.Errorf("already limited to %s: memory %s would not lower it", Size(before.Memory), Size(m))
+		return during, restore, fieldErrorf("memory", "already limited to %s: memory %s would not lower it", Size(before.Memory), Size(m))
 	}
 	restore = docker.Limits{Memory: before.Memory, MemorySwap: before.MemorySwap}
 	if restore.Memory == 0 {

@@ -2,12 +2,14 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/faultline-dev/faultline/chaos/docker"
+	"github.com/faultline-dev/faultline/internal/exitcode"
 )
 
 // TestMemoryLimitRestoresTheLimits squeezes real containers, one without a
@@ -71,8 +73,9 @@ func TestMemoryLimitRestoresTheLimits(t *testing.T) {
 		}
 	}
 	f, _ := New(Spec{Kind: "memory_limit", Names: []string{cs[1].name}, Memory: 1 << 30})
-	if _, err := NewSession(testLedger(t), closingEnv(t)).Plan(ctx, f); err == nil || !strings.Contains(err.Error(), "would not lower it") {
-		t.Fatalf("raising the limit: %v", err)
+	var fe *FieldError
+	if _, err := NewSession(testLedger(t), closingEnv(t)).Plan(ctx, f); err == nil || !strings.Contains(err.Error(), "would not lower it") || exitcode.Of(err) != exitcode.Usage || !errors.As(err, &fe) || fe.Field != "memory" {
+		t.Fatalf("raising the limit: %v (exit %d), want exit 2 on field memory", err, exitcode.Of(err))
 	}
 }
 

@@ -91,7 +91,7 @@ func (v *validator) validateFault(path string, ps PhaseSpec, phase *Phase, index
 	}
 	v.plan.Faults = append(v.plan.Faults, &PlannedFault{
 		Phase: ps.Name, Index: index, Kind: fs.Kind, Fault: fs.Fault,
-		Start: phase.Start + v.scale(fs.At), End: phase.Start + v.scale(end),
+		Start: phase.Start + v.scale(fs.At), End: phase.Start + v.scale(end), path: path,
 	})
 }
 

@@ -37,6 +37,9 @@ type Plan struct {
 	Rollbacks   []ActionSpec
 	TimeScale   float64
 	dir         string
+	// pos is where each path of the file is, for problems found once the
+	// run has started (see preflight).
+	pos map[string]Pos
 }
 
 // Phase is one phase on the timeline.
@@ -55,6 +58,7 @@ type PlannedFault struct {
 	Kind       string
 	Fault      chaos.Fault
 	Start, End time.Duration // offsets from the start of the load
+	path       string        // in the file: "phases[1].faults[0]"
 }
 
 // Label names the fault in reports: "fault[0] latency".
@@ -179,6 +183,7 @@ func parse(ctx context.Context, raw []byte, file string, opts Options) (*Plan, e
 	if len(d.problems) > 0 {
 		return nil, exitcode.Wrap(d.result(), exitcode.Usage)
 	}
+	v.plan.pos = d.pos
 	return v.plan, nil
 }
 
@@ -194,10 +199,14 @@ type validator struct {
 
 // at returns the position of path, or of its nearest recorded parent
 // (the top of the file at last).
-func (v *validator) at(path string) Pos {
+func (v *validator) at(path string) Pos { return posOf(v.pos, path) }
+
+// posOf returns the position of path in pos, or of its nearest recorded
+// parent (the top of the file at last).
+func posOf(pos map[string]Pos, path string) Pos {
 	for p := path; ; p = parentPath(p) {
-		if pos, ok := v.pos[p]; ok {
-			return pos
+		if at, ok := pos[p]; ok {
+			return at
 		}
 		if p == "" {
 			return Pos{}

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -209,7 +210,11 @@ func (r *runner) execute(ctx context.Context) {
 	opts, err := r.prepare(ctx)
 	if err != nil {
 		err = exitcode.WrapIfNone(err, exitcode.Runtime)
-		r.fail(exitcode.Of(err), "faultline: "+err.Error())
+		msg := "faultline: " + err.Error()
+		if problems := (Problems{}); errors.As(err, &problems) {
+			msg = problems.Error() // file:line:col: ..., as validation says it
+		}
+		r.fail(exitcode.Of(err), msg)
 		r.journal.start(r.plan, r.opts.Tool, time.Now())
 		return
 	}

@@ -104,10 +104,16 @@ func (e *environment) setUp(ctx context.Context) error {
 			e.defaultKubeImage(reflect.ValueOf(fault).Elem())
 			err = chaos.Check(fault)
 		}
+		if err != nil && exitcode.Of(err) == exitcode.Usage {
+			return exitcode.Wrap(Problems{e.plan.faultProblem(f, err)}, exitcode.Usage)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.Label(), err)
 		}
 		f.Fault = fault
+	}
+	if err := e.preflight(ctx); err != nil {
+		return err
 	}
 	return e.createProxies(ctx)
 }

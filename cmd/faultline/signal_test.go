@@ -18,7 +18,7 @@ import (
 	"github.com/faultline-dev/faultline/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { testenv.Main(m, removeDockerImage) }
 
 // TestLoadFirstSignalStopsGracefully runs the real binary: the first SIGINT
 // stops the load, prints the summary and exits 130.

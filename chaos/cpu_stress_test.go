@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -191,6 +192,37 @@ func TestStressValidate(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want %q", tc.src, err, tc.want)
+		}
+	}
+}
+
+// TestBoundStress checks that a fault's duration lowers a stressor's own
+// limit (never raises it), and that other kinds are left alone.
+func TestBoundStress(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		src  string
+		d    time.Duration
+		want time.Duration // max_duration after; -1: not a stress kind
+	}{
+		{"kind: pod_cpu_stress\nnamespace: ns\nlabels: {app: a}\nload: 80\n", 10 * time.Second, 10 * time.Second},
+		{"kind: pod_memory_stress\nnamespace: ns\nnames: [p]\nsize: 1MiB\nmax_duration: 5s\n", 10 * time.Second, 5 * time.Second},
+		{"kind: pod_memory_stress\nnamespace: ns\nnames: [p]\nsize: 1MiB\nmax_duration: 1m\n", 10 * time.Second, 10 * time.Second},
+		{"kind: cpu_stress\nnames: [c]\nload: 50\n", 48 * time.Hour, 24 * time.Hour},
+		{"kind: cpu_stress\nnames: [c]\nload: 50\n", 0, 0},
+		{"kind: pod_kill\nnamespace: ns\nlabels: {app: a}\n", time.Second, -1},
+	} {
+		f := decodeChecked(t, tc.src)
+		ok := BoundStress(f, tc.d)
+		if tc.want < 0 {
+			if ok {
+				t.Errorf("%q: bound a fault without a stressor", tc.src)
+			}
+			continue
+		}
+		l := reflect.ValueOf(f).Elem().FieldByName("StressLimit").Interface().(StressLimit)
+		if !ok || l.MaxDuration != tc.want {
+			t.Errorf("%q bound to %v: max_duration %v (ok %v), want %v", tc.src, tc.d, l.MaxDuration, ok, tc.want)
 		}
 	}
 }

@@ -116,7 +116,7 @@ func (m StressMemory) memoryArgs() []string {
 // StressLimit is the stressor's own time limit, embedded by the stress
 // kinds.
 type StressLimit struct {
-	MaxDuration time.Duration `yaml:"max_duration,omitempty" default:"1h" doc:"the stressor's own time limit (at most 24h): it exits then even if the fault is never reverted"`
+	MaxDuration time.Duration `yaml:"max_duration,omitempty" default:"1h" doc:"the stressor's own time limit (at most 24h): it exits then even if the fault is never reverted; chaos inject --for D, and a fault of an experiment, lower it to the fault's duration"`
 }
 
 // limit is the stressor's --for.
@@ -125,6 +125,30 @@ func (l StressLimit) limit() time.Duration {
 		return defaultStressLimit
 	}
 	return l.MaxDuration
+}
+
+// bound lowers the limit to d (at most stress.MaxFor) when it is unset or
+// longer.
+func (l *StressLimit) bound(d time.Duration) {
+	d = min(d, stress.MaxFor)
+	if d > 0 && (l.MaxDuration == 0 || l.MaxDuration > d) {
+		l.MaxDuration = d
+	}
+}
+
+// BoundStress makes the stressor of a stress fault (cpu_stress,
+// memory_stress, pod_cpu_stress, pod_memory_stress) end by itself d after
+// it starts at the latest, lowering its max_duration to d: the fault is
+// held for d (`faultline chaos inject --for d`, a fault of an experiment),
+// and a stressor that faultline cannot stop (it was killed, an ephemeral
+// container cannot be removed) must not outlive that. It reports whether f
+// has a stressor.
+func BoundStress(f Fault, d time.Duration) bool {
+	b, ok := f.(interface{ bound(time.Duration) })
+	if ok {
+		b.bound(d)
+	}
+	return ok
 }
 
 // podCPUStressFault is cpu_stress in pods: the same stressor fields.

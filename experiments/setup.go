@@ -102,6 +102,8 @@ func (e *environment) setUp(ctx context.Context) error {
 		if err == nil {
 			resolveStrings(reflect.ValueOf(fault).Elem(), e.resolve)
 			e.defaultKubeImage(reflect.ValueOf(fault).Elem())
+			// A stressor ends by itself with its fault, even if faultline dies.
+			chaos.BoundStress(fault, f.End-f.Start)
 			err = chaos.Check(fault)
 		}
 		if err != nil && exitcode.Of(err) == exitcode.Usage {

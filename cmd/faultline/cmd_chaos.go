@@ -203,6 +203,8 @@ func newInjectCmd(e *env, opts *chaosOptions, kind, use string) *cobra.Command {
 		if hold < 0 {
 			return usageErrorf("--for %s: must not be negative", hold)
 		}
+		// A stressor must not outlive --for, even if this command dies.
+		chaos.BoundStress(fault, hold)
 		if info.Group == chaos.GroupPod {
 			if err := chaos.CheckKube(kind, opts.kube); err != nil {
 				return err

@@ -145,6 +145,13 @@ func (e *environment) startKube(ctx context.Context) error {
 			image = k.Image
 		}
 		e.say("deploying the shop in namespace %s (run %s)", cfg.Namespace, e.runID)
+		// The ledger first, so that chaos cleanup removes the shop after a
+		// SIGKILL.
+		entry, err := e.session.Inject(ctx, chaos.NewKubeShop(cfg.Namespace, e.runID))
+		if err != nil {
+			return fmt.Errorf("deploy the bundled shop on Kubernetes: %w", err)
+		}
+		e.kubeShopEntry = entry
 		shop, err := targets.StartKube(ctx, e.plan.Exp.Targets.Config, targets.KubeOptions{
 			Kube: cfg, Only: e.plan.Exp.Targets.Only, Image: image, Replicas: k.Replicas, RunID: e.runID,
 			Labels: map[string]string{"faultline.experiment": labelValue(e.plan.Exp.Name)},
@@ -171,14 +178,22 @@ func (e *environment) startKube(ctx context.Context) error {
 }
 
 // stopKube removes the shop deployed for the run.
+// Its ledger entry is reverted then (which removes what a start that failed
+// half-way left, if anything); an entry that cannot be is left to chaos
+// cleanup.
 func (e *environment) stopKube(ctx context.Context) {
-	if e.kube == nil {
-		return
+	if e.kube != nil {
+		if err := e.kube.Close(ctx); err != nil {
+			e.say("faultline: remove the shop from namespace %s: %v", e.kube.Namespace(), err)
+		}
+		e.kube = nil
 	}
-	if err := e.kube.Close(ctx); err != nil {
-		e.say("faultline: remove the shop from namespace %s: %v", e.kube.Namespace(), err)
+	if e.kubeShopEntry != nil {
+		if err := e.session.Revert(ctx, e.kubeShopEntry); err != nil {
+			e.say("faultline: %v (faultline chaos cleanup removes it)", err)
+		}
+		e.kubeShopEntry = nil
 	}
-	e.kube = nil
 }
 
 // kubeAddr is ${targets.NAME.addr} of a target on Kubernetes, or "".

@@ -23,15 +23,17 @@ type environment struct {
 	runID string
 	say   func(format string, args ...any)
 
-	shop      *targets.Shop
-	docker    *targets.DockerShop
-	kube      *targets.KubeShop
-	kubeURLs  map[string]string // ${targets.NAME} of targets.kubernetes.services
-	toxi      *chaos.Toxiproxy
-	env       *chaos.Env
-	session   *chaos.Session
-	proxyAddr map[string]string
-	proxies   []*chaos.Entry
+	shop   *targets.Shop
+	docker *targets.DockerShop
+	kube   *targets.KubeShop
+	// kubeShopEntry records the shop on Kubernetes in the ledger.
+	kubeShopEntry *chaos.Entry
+	kubeURLs      map[string]string // ${targets.NAME} of targets.kubernetes.services
+	toxi          *chaos.Toxiproxy
+	env           *chaos.Env
+	session       *chaos.Session
+	proxyAddr     map[string]string
+	proxies       []*chaos.Entry
 }
 
 // resolve expands ${targets.X}, ${proxies.X}, ${env.X} and their .addr
@@ -87,6 +89,9 @@ func hostPort(s string) string {
 // and its session, and the proxies. Its errors are runtime errors unless
 // they carry another code (a fault invalid once resolved is a usage error).
 func (e *environment) setUp(ctx context.Context) error {
+	if err := e.openLedger(); err != nil {
+		return err
+	}
 	if err := e.startShop(ctx); err != nil {
 		return err
 	}
@@ -152,12 +157,23 @@ func (e *environment) startShop(ctx context.Context) error {
 	return nil
 }
 
+// openLedger opens the ledger and the session, before anything is
+// started that the ledger must know of (the shop on Kubernetes).
+func (e *environment) openLedger() error {
+	e.env = &chaos.Env{Seed: e.plan.Exp.Seed, Services: map[string]chaos.Crashable{}, Kube: e.kubeConfig()}
+	ledger, err := chaos.OpenLedger(e.opts.LedgerPath)
+	if err != nil {
+		return err
+	}
+	e.session = chaos.NewSession(ledger, e.env)
+	return nil
+}
+
 // startChaos starts (or connects to) Toxiproxy when a proxy or a fault
-// needs it, and opens the ledger and the session.
+// needs it, and gives the faults the in-process services.
 func (e *environment) startChaos(ctx context.Context) error {
 	exp := e.plan.Exp
-	env := &chaos.Env{Seed: exp.Seed, Services: map[string]chaos.Crashable{}, Kube: e.kubeConfig()}
-	e.env = env
+	env := e.env
 	if e.shop != nil {
 		for _, name := range e.shop.Names() {
 			env.Services[name] = e.shop.Service(name)
@@ -185,11 +201,6 @@ func (e *environment) startChaos(ctx context.Context) error {
 		env.ToxiproxyURL, env.ToxiproxyEmbedded = t.URL(), true
 		e.say("toxiproxy embedded %s", t.URL())
 	}
-	ledger, err := chaos.OpenLedger(e.opts.LedgerPath)
-	if err != nil {
-		return err
-	}
-	e.session = chaos.NewSession(ledger, env)
 	return nil
 }
 

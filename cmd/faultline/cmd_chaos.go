@@ -336,7 +336,9 @@ func newChaosCleanupCmd(e *env, opts *chaosOptions) *cobra.Command {
 		Long: `Revert every fault the ledger lists as active, whichever process injected it:
 remove toxics and re-enable proxies on the Toxiproxy server each fault used,
 start or unpause containers on the Docker Engine each fault used, send
-SIGCONT to stopped processes. Faults on an embedded Toxiproxy server whose
+SIGCONT to stopped processes, remove the bundled shop a "faultline run" had
+deployed on Kubernetes (it is in the ledger before it is created). Faults on
+an embedded Toxiproxy server whose
 process has ended are gone with it. A fault that cannot be reverted is
 reported and the command exits 6.
 

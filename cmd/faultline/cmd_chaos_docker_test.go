@@ -6,12 +6,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/faultline-dev/faultline/chaos"
 	"github.com/faultline-dev/faultline/chaos/docker"
 	"github.com/faultline-dev/faultline/internal/testenv"
 )
@@ -82,6 +86,177 @@ func runTestContainer(t *testing.T, eng *docker.Engine, image, network string) (
 	return id, name
 }
 
+// containerKind is one container fault kind as the command line injects
+// it, and how to see from the engine that it is in effect.
+type containerKind struct {
+	kind string
+	args []string
+	// effect, called before the injection, returns whether the fault is in
+	// effect on the container: the limits or networks the engine reports,
+	// or the cgroup's CPU and memory accounting.
+	effect func(t *testing.T, eng *docker.Engine, id string) func() bool
+}
+
+var containerKinds = []containerKind{
+	{"cpu_limit", []string{"--cpus", "0.25"}, func(t *testing.T, eng *docker.Engine, id string) func() bool {
+		return func() bool { l, err := eng.Limits(context.Background(), id); return err == nil && l.CPUQuota == 25_000 }
+	}},
+	{"memory_limit", []string{"--memory", "64MiB"}, func(t *testing.T, eng *docker.Engine, id string) func() bool {
+		return func() bool { l, err := eng.Limits(context.Background(), id); return err == nil && l.Memory == 64<<20 }
+	}},
+	{"partition", nil, func(t *testing.T, eng *docker.Engine, id string) func() bool {
+		return func() bool {
+			n, err := eng.Networking(context.Background(), id)
+			return err == nil && len(n.Endpoints) == 0
+		}
+	}},
+	// 50% of a CPU: a tenth of a core over half a second is the stressor
+	// even on the loaded 2-core test machine; the idle container uses next
+	// to nothing.
+	{"cpu_stress", []string{"--load", "50"}, func(t *testing.T, eng *docker.Engine, id string) func() bool {
+		return func() bool { return cpuOver(t, eng, id, 500*time.Millisecond) >= 50*time.Millisecond }
+	}},
+	{"memory_stress", []string{"--size", "64MiB"}, func(t *testing.T, eng *docker.Engine, id string) func() bool {
+		before := containerUsage(t, eng, id).Memory
+		return func() bool { return containerUsage(t, eng, id).Memory-before >= 48<<20 }
+	}},
+}
+
+func containerUsage(t *testing.T, eng *docker.Engine, id string) docker.Usage {
+	t.Helper()
+	u, err := eng.Usage(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// cpuOver is the CPU time the container's cgroup used over window.
+func cpuOver(t *testing.T, eng *docker.Engine, id string, window time.Duration) time.Duration {
+	before := containerUsage(t, eng, id).CPU
+	<-time.After(window) // a rate needs a window of time
+	return containerUsage(t, eng, id).CPU - before
+}
+
+// waitEffect polls until in() says want, for up to 30s.
+func waitEffect(t *testing.T, in func() bool, want bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); in() != want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("in effect: %v after 30s, want %v: %s", !want, want, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestContainerKindsSIGKILLThenCleanup injects each container kind of
+// issue 12 from the command line, sees it take effect on the container,
+// SIGKILLs faultline, sees the fault outlive it, and runs `faultline chaos
+// cleanup`: exit 0, "reverted KIND", and the container as it was (the
+// stressors stopped: the cgroup's CPU and memory back down).
+func TestContainerKindsSIGKILLThenCleanup(t *testing.T) {
+	t.Parallel()
+	eng, image := dockerTestEngine(t)
+	bin := testenv.BuildFaultline(t)
+	for _, tc := range containerKinds {
+		t.Run(tc.kind, func(t *testing.T) {
+			t.Parallel()
+			id, name := runTestContainer(t, eng, image, "")
+			in := tc.effect(t, eng, id)
+			ledger := filepath.Join(t.TempDir(), "ledger.jsonl")
+			cmd := exec.Command(bin, append([]string{"chaos", "inject", tc.kind, "--name", name, "--for", "60s", "--ledger", ledger}, tc.args...)...)
+			out := &syncBuffer{}
+			cmd.Stdout, cmd.Stderr = out, out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			waitOutput(t, out, "injected "+tc.kind, 30*time.Second)
+			waitEffect(t, in, true, "after the injection\n"+out.String())
+			cmd.Process.Kill()
+			if code := exitCodeOf(t, cmd.Wait()); code != -int(syscall.SIGKILL) {
+				t.Fatalf("exit %d, want killed\n%s", code, out.String())
+			}
+			if !in() {
+				t.Fatalf("%s did not outlive the SIGKILL", tc.kind)
+			}
+			cleanup, err := exec.Command(bin, "chaos", "cleanup", "--ledger", ledger).CombinedOutput()
+			if code := exitCodeOf(t, err); code != 0 || !strings.Contains(string(cleanup), "reverted "+tc.kind) {
+				t.Fatalf("cleanup exit %d\n%s", code, cleanup)
+			}
+			waitEffect(t, in, false, "after cleanup\n"+string(cleanup))
+		})
+	}
+}
+
+// abortAllKinds holds every kind of issue 12 at once, on the in-process
+// shop and on one container: the http_delay of 300ms on gateway->catalog,
+// injected last, breaks the abort condition, and the abort must revert all
+// of them.
+const abortAllKinds = `name: issue-12-kinds-abort
+targets:
+  shop: true
+proxies:
+  - name: catalog
+    link: gateway->catalog
+load:
+  rate: 50/s
+  requests:
+    - name: product
+      url: ${targets.gateway}/api/products/p001
+phases:
+  - name: baseline
+    duration: 2s
+  - name: fault
+    duration: 30s
+    faults:
+      - {kind: cpu_limit, names: [%[1]s], cpus: 0.25}
+      - {kind: memory_limit, names: [%[1]s], memory: 128MiB}
+      - {kind: cpu_stress, names: [%[1]s], load: 50}
+      - {kind: memory_stress, names: [%[1]s], size: 64MiB}
+      - {kind: partition, names: [%[1]s]}
+      - {kind: cpu_stress, service: store, load: 50}
+      - {kind: http_abort, proxy: catalog, method: POST}
+      - {kind: http_delay, proxy: catalog, delay: 300ms}
+abort:
+  - p99 < 150ms over 1s
+`
+
+// TestIssue12KindsRevertOnAbort runs an experiment holding every kind of
+// issue 12 that an abort condition stops: exit 4, each kind's revert
+// reported, the container as it was, nothing active in the ledger.
+func TestIssue12KindsRevertOnAbort(t *testing.T) {
+	t.Parallel()
+	eng, image := dockerTestEngine(t)
+	id, name := runTestContainer(t, eng, image, "")
+	var effects []func() bool
+	for _, k := range containerKinds {
+		effects = append(effects, k.effect(t, eng, id))
+	}
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "exp.yaml")
+	if err := os.WriteFile(exp, []byte(fmt.Sprintf(abortAllKinds, name)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ledger := filepath.Join(dir, "ledger.jsonl")
+	out, err := exec.Command(testenv.BuildFaultline(t), "run", exp, "--out", filepath.Join(dir, "out"), "--ledger", ledger).CombinedOutput()
+	if code := exitCodeOf(t, err); code != 4 {
+		t.Fatalf("exit %d, want 4 (aborted)\n%s", code, out)
+	}
+	for _, kind := range []string{"http_delay", "http_abort", "cpu_stress", "cpu_limit", "memory_limit", "memory_stress", "partition"} {
+		if !strings.Contains(string(out), "reverted "+kind) {
+			t.Errorf("no revert of %s reported", kind)
+		}
+	}
+	for i, in := range effects {
+		waitEffect(t, in, false, containerKinds[i].kind+" after the abort\n"+string(out))
+	}
+	l, _ := chaos.OpenLedger(ledger)
+	if active, _ := l.Active(); len(active) != 0 {
+		t.Errorf("%d faults active in the ledger:\n%s", len(active), out)
+	}
+}
+
 // containerPreflight is an experiment whose container faults cannot be:
 // one container has no network (network mode none), the other is not on
 // the network named, and has a CPU limit the cpu_limit would not lower.
@@ -149,5 +324,66 @@ func TestRunChecksContainerFaultsFirst(t *testing.T) {
 	}
 	if raw, err := os.ReadFile(ledger); err == nil && strings.Contains(string(raw), `"op":"inject"`) {
 		t.Errorf("the ledger records an injection:\n%s", raw)
+	}
+}
+
+// TestContainerKindsDryRun: `faultline chaos inject KIND --dry-run` of each
+// container kind of issue 12 resolves the container, prints what it would
+// do to it, exits 0 and touches nothing: the container's limits and
+// networks as they were, nothing in the ledger.
+func TestContainerKindsDryRun(t *testing.T) {
+	t.Parallel()
+	eng, image := dockerTestEngine(t)
+	id, name := runTestContainer(t, eng, image, "")
+	before, err := eng.Limits(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger := filepath.Join(t.TempDir(), "ledger.jsonl")
+	for _, tc := range []struct {
+		kind string
+		args []string
+		want string
+	}{
+		{"cpu_limit", []string{"--cpus", "0.25"}, "cpu_limit 0.25 CPUs on container(s) " + name},
+		{"memory_limit", []string{"--memory", "64MiB"}, "memory_limit 64MiB on container(s) " + name},
+		{"cpu_stress", []string{"--load", "80", "--workers", "2"}, "cpu_stress 80% x2 on container(s) " + name},
+		{"memory_stress", []string{"--size", "64MiB"}, "memory_stress 64MiB on container(s) " + name},
+		{"partition", nil, "partition " + name + " from bridge ("},
+	} {
+		// The real binary: the stress kinds check that the binary they
+		// would copy is static, and a test binary is not.
+		cmd := exec.Command(testenv.BuildFaultline(t), append([]string{"chaos", "inject", tc.kind, "--name", name, "--dry-run", "--ledger", ledger}, tc.args...)...)
+		out, err := cmd.Output() // stdout; stderr has the seed
+		if code := exitCodeOf(t, err); code != 0 || !strings.HasPrefix(string(out), "dry run: would inject "+tc.want) {
+			t.Errorf("%s: exit %d, output %q, want it to start %q", tc.kind, code, out, "dry run: would inject "+tc.want)
+		}
+	}
+	if after, err := eng.Limits(context.Background(), id); err != nil || after != before {
+		t.Errorf("limits after the dry runs: %+v, %v, want %+v", after, err, before)
+	}
+	if n, err := eng.Networking(context.Background(), id); err != nil || len(n.Endpoints) != 1 {
+		t.Errorf("networks after the dry runs: %+v, %v, want the container on bridge", n, err)
+	}
+	if raw, err := os.ReadFile(ledger); err == nil && len(raw) > 0 {
+		t.Errorf("the ledger records:\n%s", raw)
+	}
+}
+
+// TestRunDryRunNamesTheFaults: `faultline run --dry-run` of the examples of
+// issue 12 prints when each fault is injected and reverted, and what it is.
+func TestRunDryRunNamesTheFaults(t *testing.T) {
+	t.Parallel()
+	for example, want := range map[string][]string{
+		"cpu-stress":  {"20s  inject cpu_stress 80% on in-process service store", "50s  revert cpu_stress 80% on in-process service store"},
+		"http-faults": {"15s  inject http_abort 503 for 10% of POST /orders on proxy orders", "45s  revert http_abort"},
+		"partition":   {"15s  inject partition from every network all of the running containers with labels faultline.run=${run.id}, faultline.service=store", "35s  revert partition"},
+	} {
+		code, stdout, stderr := runCLI(t, "run", "../../examples/"+example+".yaml", "--dry-run")
+		for _, w := range want {
+			if code != 0 || !strings.Contains(stdout, w) {
+				t.Errorf("%s: exit %d, stdout lacks %q:\n%s%s", example, code, w, stdout, stderr)
+			}
+		}
 	}
 }

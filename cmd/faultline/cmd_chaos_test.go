@@ -99,6 +99,7 @@ func TestChaosCLIExitCodes(t *testing.T) {
 		{"dry run touches nothing", []string{"inject", "latency", "--proxy", "db", "--latency", "1s", "--toxiproxy-url", url, "--dry-run"}, 0, []string{"dry run: would inject latency 1s downstream on proxy db"}, nil},
 		{"dry run on the embedded server", []string{"inject", "timeout", "--proxy", "db", "--upstream", "127.0.0.1:9", "--dry-run"}, 0, []string{"would inject timeout (blackhole)", "embedded toxiproxy", "started for this command"}, nil},
 		{"held on the embedded server", []string{"inject", "latency", "--proxy", "web", "--upstream", "127.0.0.1:9", "--latency", "5ms", "--for", "200ms"}, 0, []string{"injected latency 5ms", "reverted latency 5ms", "deleted proxy web"}, nil},
+		{"http delay dry run", []string{"inject", "http_delay", "--proxy", "db", "--path", "/api/products/{id}", "--delay", "200ms", "--jitter", "50ms", "--toxiproxy-url", url, "--dry-run"}, 0, []string{"dry run: would inject http_delay delay 200ms ±50ms for 100% of any method /api/products/{id} on proxy db"}, nil},
 		{"http fault dry run", []string{"inject", "http_abort", "--proxy", "db", "--method", "POST", "--path", "/api/orders/{id}", "--percent", "10", "--seed", "7", "--toxiproxy-url", url, "--dry-run"}, 0, []string{"dry run: would inject http_abort 503 for 10% of POST /api/orders/{id} on proxy db", "seed 7"}, nil},
 		{"http fault held", []string{"inject", "http_delay", "--proxy", "web", "--upstream", "127.0.0.1:9", "--delay", "5ms", "--for", "200ms"}, 0, []string{"injected http_delay delay 5ms for 100% of any method any path", "reverted http_delay", "touched 0 of 0 matching requests"}, nil},
 		{"http fault bad path", []string{"inject", "http_abort", "--proxy", "db", "--path", "/a/{id...}/b", "--percent", "0"}, 2, nil, []string{"must be the last segment", "percent 0"}},
@@ -206,11 +207,12 @@ type cliFault struct {
 	faulted func(t *testing.T, url string) bool
 }
 
-// cliFaults are the kinds the signal tests run: a toxic, and an HTTP fault,
-// whose HTTP proxy lives in the injecting process.
+// cliFaults are the kinds the signal tests run: a toxic, and the HTTP
+// faults, whose HTTP proxy lives in the injecting process.
 var cliFaults = []cliFault{
 	{"latency", []string{"latency", "--proxy", "db", "--latency", "200ms"}, func(t *testing.T, url string) bool { return toxicsOn(t, url) > 0 }},
 	{"http_abort", []string{"http_abort", "--proxy", "db", "--method", "POST", "--percent", "10"}, func(t *testing.T, url string) bool { return dbUpstream(t, url) != "127.0.0.1:9" }},
+	{"http_delay", []string{"http_delay", "--proxy", "db", "--delay", "100ms"}, func(t *testing.T, url string) bool { return dbUpstream(t, url) != "127.0.0.1:9" }},
 }
 
 // dbUpstream is the upstream of the db proxy: an HTTP fault points it at

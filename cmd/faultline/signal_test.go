@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-dev/faultline/chaos"
 	"github.com/faultline-dev/faultline/internal/testenv"
 )
 
@@ -71,15 +72,17 @@ func TestRunFirstSignalRevertsAndExits130(t *testing.T) {
 	}
 }
 
-// runAndInterrupt runs examples/<example>.yaml, sends SIGINT once its
-// fault of kind is injected, and checks that everything was reverted.
-func runAndInterrupt(t *testing.T, example, kind string) {
+// runUntilInjected starts `faultline run examples/<example>.yaml` at a
+// time scale of 0.3 and returns once its fault of kind is injected, with
+// its stdout, its ledger and a func returning what it has logged so far.
+func runUntilInjected(t *testing.T, example, kind string) (*exec.Cmd, *bytes.Buffer, string, func() string) {
+	t.Helper()
 	bin := testenv.BuildFaultline(t)
 	dir := t.TempDir()
 	ledger := filepath.Join(dir, "ledger.jsonl")
 	cmd := exec.Command(bin, "run", "../../examples/"+example+".yaml", "--time-scale", "0.3", "--out", dir, "--ledger", ledger)
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
+	stdout := &bytes.Buffer{}
+	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -87,9 +90,15 @@ func runAndInterrupt(t *testing.T, example, kind string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	injected, ended := make(chan struct{}), make(chan struct{})
 	var log bytes.Buffer
 	var mu sync.Mutex
+	logged := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return log.String()
+	}
 	go func() {
 		defer close(ended) // the run ended (its stderr closed)
 		sc := bufio.NewScanner(stderr)
@@ -108,26 +117,24 @@ func runAndInterrupt(t *testing.T, example, kind string) {
 	case <-ended:
 		// The run ended before injecting (a steady state that did not
 		// hold on a busy machine): say so now rather than at the timeout.
-		err := cmd.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("the run ended (%v) before the fault was injected; log:\n%s", err, log.String())
+		t.Fatalf("the run ended (%v) before the fault was injected; log:\n%s", cmd.Wait(), logged())
 	case <-time.After(90 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("the fault was never injected; log:\n%s", log.String())
+		t.Fatalf("the fault was never injected; log:\n%s", logged())
 	}
+	return cmd, stdout, ledger, logged
+}
+
+// runAndInterrupt runs examples/<example>.yaml, sends SIGINT once its
+// fault of kind is injected, and checks that everything was reverted.
+func runAndInterrupt(t *testing.T, example, kind string) {
+	cmd, stdout, ledger, logged := runUntilInjected(t, example, kind)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("exit: %v, want 130\nstdout:\n%s\nlog:\n%s", err, stdout.String(), log.String())
+		t.Fatalf("exit: %v, want 130\nstdout:\n%s\nlog:\n%s", err, stdout.String(), logged())
 	}
 	if !strings.Contains(stdout.String(), "interrupted") || !strings.Contains(stdout.String(), "reverted") {
 		t.Errorf("summary after SIGINT:\n%s", stdout.String())
@@ -140,5 +147,35 @@ func runAndInterrupt(t *testing.T, example, kind string) {
 	injects, reverts := strings.Count(string(raw), `"op":"inject"`), strings.Count(string(raw), `"op":"revert"`)
 	if injects == 0 || injects != reverts {
 		t.Errorf("ledger: %d injected, %d reverted:\n%s", injects, reverts, raw)
+	}
+}
+
+// TestRunSIGKILLThenCleanup kills `faultline run` with SIGKILL during an
+// HTTP fault and during an in-process cpu_stress: both lived in the killed
+// process (its HTTP proxy, its in-process store), so `faultline chaos
+// cleanup` has nothing to undo but says so for each, exits 0 and leaves
+// nothing active in the ledger.
+func TestRunSIGKILLThenCleanup(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ example, kind, note string }{
+		{"http-faults", "http_abort", "the embedded toxiproxy"},
+		{"cpu-stress", "cpu_stress", "nothing to do: service store ended with pid"},
+	} {
+		t.Run(tc.example, func(t *testing.T) {
+			t.Parallel()
+			cmd, _, ledger, logged := runUntilInjected(t, tc.example, tc.kind)
+			cmd.Process.Kill()
+			if code := exitCodeOf(t, cmd.Wait()); code != -int(syscall.SIGKILL) {
+				t.Fatalf("exit %d, want killed\n%s", code, logged())
+			}
+			out, err := exec.Command(testenv.BuildFaultline(t), "chaos", "cleanup", "--ledger", ledger).CombinedOutput()
+			if code := exitCodeOf(t, err); code != 0 || !strings.Contains(string(out), tc.note) || !strings.Contains(string(out), tc.kind) {
+				t.Fatalf("cleanup exit %d, want 0 saying %q of %s:\n%s", code, tc.note, tc.kind, out)
+			}
+			l, _ := chaos.OpenLedger(ledger)
+			if active, _ := l.Active(); len(active) != 0 {
+				t.Errorf("%d active in the ledger after cleanup:\n%s", len(active), out)
+			}
+		})
 	}
 }

@@ -433,3 +433,31 @@ func replicasOf(n *int32) int32 {
 // validation) without the change. Resolve runs the change that way, so a
 // forbidden or invalid one is an error before the ledger records anything.
 var dryRun = []string{metav1.DryRunAll}
+
+// picksPods is a fault kind that picks pods by a podTarget.
+type picksPods interface{ pods() podTarget }
+
+func (f *podKillFault) pods() podTarget         { return f.Target }
+func (f *podFailureFault) pods() podTarget      { return f.Target }
+func (f *podCPUStressFault) pods() podTarget    { return f.Target.Pods }
+func (f *podMemoryStressFault) pods() podTarget { return f.Target.Pods }
+
+// PlanPods says, for a plan made before the pods exist (the shop a run
+// deploys), how many of n matching pods the fault would pick, and the
+// labels it matches them by; ok is false for a kind that does not pick
+// pods by labels.
+func PlanPods(f Fault, n int) (picked int, labels map[string]string, ok bool) {
+	p, isPod := f.(picksPods)
+	if !isPod || n <= 0 {
+		return 0, nil, false
+	}
+	t := p.pods()
+	if len(t.Names) > 0 || len(t.Labels) == 0 {
+		return 0, nil, false
+	}
+	k, err := t.Selection.count(n)
+	if err != nil {
+		return 0, nil, false
+	}
+	return k, maps.Clone(t.Labels), true
+}

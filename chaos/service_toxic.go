@@ -108,3 +108,16 @@ func (f *serviceToxicFault[A]) Resolve(ctx context.Context, env *Env) (Injection
 
 // kubeError wraps a Kubernetes API error with what was being done.
 func kubeError(doing string, err error) error { return fmt.Errorf("%s: %w", doing, err) }
+
+func (f *serviceToxicFault[A]) service() serviceTarget { return f.Target }
+
+// KubeService names the Service a service_* fault acts on; ok is false for
+// the other kinds.
+func KubeService(f Fault) (namespace, name string, ok bool) {
+	s, ok := f.(interface{ service() serviceTarget })
+	if !ok {
+		return "", "", false
+	}
+	t := s.service()
+	return t.Namespace, t.Service, true
+}

@@ -62,7 +62,10 @@ func newRunCmd(e *env) *cobra.Command {
 				return printProblems(e, err)
 			}
 			if dryRun {
-				return plan.Describe(e.stdout)
+				if err := plan.Describe(e.stdout); err != nil {
+					return err
+				}
+				return plan.DescribeCluster(cmd.Context(), e.stdout, experiments.RunOptions{Image: image, Kube: kube})
 			}
 			l, err := liveF.start(e)
 			if err != nil {
@@ -84,7 +87,7 @@ func newRunCmd(e *env) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&dryRun, "dry-run", false, "print the plan (timeline, faults, probes, hypotheses) and stop")
+	f.BoolVar(&dryRun, "dry-run", false, "print the plan (timeline, faults, probes, hypotheses) and stop; Kubernetes faults are resolved against the cluster (--kubeconfig, --context, --namespace) to list the pods and Services they would hit, changing nothing (exit 5 if one cannot be)")
 	f.Float64Var(&timeScale, "time-scale", 1, "multiply every phase, fault and window duration (0.1 runs ten times faster; 0.001 to 1000)")
 	f.StringVar(&ledger, "ledger", "", "fault ledger file (default "+chaos.LedgerPathHelp+")")
 	f.StringVar(&out, "out", "", "directory for the journal and reports (default from the file, else faultline-out/NAME-TIME)")

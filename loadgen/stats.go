@@ -131,6 +131,11 @@ func (s *Stats) Merge(o *Stats) {
 	}
 }
 
+// SeriesFor returns the series of name and outcome, creating it (empty, in
+// order) when s has none: for readers that add stored intervals into s
+// without building a Stats for each.
+func (s *Stats) SeriesFor(name string, outcome Outcome) *Series { return s.series(name, outcome) }
+
 // series returns the series for name and outcome, creating it in order.
 func (s *Stats) series(name string, outcome Outcome) *Series {
 	i := sort.Search(len(s.Series), func(i int) bool {

@@ -13,10 +13,18 @@ import (
 	"github.com/faultline-dev/faultline/loadgen"
 )
 
+// statusSource is what a status table reads: a span's responses by status
+// code and its transport failures by class, per request name (all when
+// empty). Both a merged *loadgen.Stats and one *Interval are.
+type statusSource interface {
+	StatusCounts(name string) map[int]int64
+	ErrorsByClass(name string) map[loadgen.ErrorClass]int64
+}
+
 // statusColumns lists the status codes (ascending), then the transport
 // error classes (in loadgen's order), that any of stats saw: the columns
 // of a status table.
-func statusColumns(stats ...*loadgen.Stats) []string {
+func statusColumns[S statusSource](stats ...S) []string {
 	codes := map[int]bool{}
 	classes := map[loadgen.ErrorClass]bool{}
 	for _, s := range stats {
@@ -48,7 +56,7 @@ func statusColumns(stats ...*loadgen.Stats) []string {
 
 // statusCounts is how many requests of name (all when empty) ended in each
 // of cols: a status code's responses or an error class's failures.
-func statusCounts(s *loadgen.Stats, name string, cols []string) []int64 {
+func statusCounts(s statusSource, name string, cols []string) []int64 {
 	codes, classes := s.StatusCounts(name), s.ErrorsByClass(name)
 	out := make([]int64, len(cols))
 	for i, c := range cols {
@@ -156,8 +164,11 @@ func failureKind(f loadgen.FailureSample) string {
 
 // phaseFailures is the failure samples of the phase's stats, by request
 // name and then as kept.
-func phaseFailures(s *loadgen.Stats) []loadgen.FailureSample {
-	out := slices.Clone(s.Failures)
+func phaseFailures(s *loadgen.Stats) []loadgen.FailureSample { return sortedFailures(s.Failures) }
+
+// sortedFailures is failure samples by request name and then as kept.
+func sortedFailures(fs []loadgen.FailureSample) []loadgen.FailureSample {
+	out := slices.Clone(fs)
 	slices.SortStableFunc(out, func(a, b loadgen.FailureSample) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }

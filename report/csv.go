@@ -5,8 +5,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-
-	"github.com/faultline-dev/faultline/loadgen"
 )
 
 func init() {
@@ -33,9 +31,9 @@ func writeCSV(w io.Writer, r *Run, opts Options) error {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	lat := func(v float64) string { return strconv.FormatFloat(v*Milliseconds/scale, 'f', 3, 64) }
 	names := r.Names()
-	for _, iv := range r.Intervals {
+	err := r.intervals(false, func(iv *Interval, i int) error {
 		phase := ""
-		if i := r.phaseOf(iv); i >= 0 {
+		if i >= 0 {
 			phase = r.Phases[i].Name
 		}
 		row := func(name string) []string {
@@ -45,7 +43,7 @@ func writeCSV(w io.Writer, r *Run, opts Options) error {
 				label = "*"
 				sched, dropped, unfinished = csvInt(iv.Scheduled), csvInt(iv.Dropped), csvInt(iv.Unfinished)
 			}
-			p := SummarizeHistogram(iv.Latency(name))
+			p := summarizeSparse(iv.Latency(name))
 			return []string{
 				iv.Start.UTC().Format("2006-01-02T15:04:05.000Z07:00"), f(roundMs(r.offset(iv.Start))), f(roundMs(r.offset(iv.End))),
 				phase, label, csvInt(iv.Completed(name)), csvInt(iv.Failed(name)), f(iv.ErrorRate(name)), strconv.FormatFloat(iv.Rate(name), 'f', 3, 64),
@@ -62,6 +60,10 @@ func writeCSV(w io.Writer, r *Run, opts Options) error {
 				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	cw.Flush()
 	return cw.Error()
@@ -71,7 +73,7 @@ func csvInt(n int64) string { return strconv.FormatInt(n, 10) }
 
 // csvCounts packs the status counts (codes) or the error class counts of
 // one row into a cell, "200=380;503=20", leaving out zeros.
-func csvCounts(iv *loadgen.Stats, name string, cols []string, codes bool) string {
+func csvCounts(iv statusSource, name string, cols []string, codes bool) string {
 	var parts []string
 	for i, n := range statusCounts(iv, name, cols) {
 		_, err := strconv.Atoi(cols[i])

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/faultline-dev/faultline/report/internal/hdr"
 )
 
 func init() {
@@ -36,36 +38,42 @@ func writeHlog(w io.Writer, r *Run, _ Options) error {
 	fmt.Fprintln(bw, hlogLegend)
 	names := r.Names()
 	base := r.Start.Truncate(time.Millisecond)
-	for _, iv := range r.Intervals {
+	codec := newCodec()
+	err := r.intervals(false, func(iv *Interval, i int) error {
 		// The log's timestamps cannot be negative: its readers take digits
 		// and dots only.
 		start := max(0, iv.Start.Sub(base).Seconds())
 		length := iv.End.Sub(iv.Start).Seconds()
 		phase := ""
-		if i := r.phaseOf(iv); i >= 0 {
+		if i >= 0 {
 			phase = r.Phases[i].Name
 		}
-		if err := hlogLine(bw, "", start, length, iv.Latency("")); err != nil {
+		if err := hlogLine(bw, codec, "", start, length, iv.Latency("")); err != nil {
 			return err
 		}
 		for _, name := range names {
-			if err := hlogLine(bw, hlogTag(phase, name), start, length, iv.Latency(name)); err != nil {
+			if err := hlogLine(bw, codec, hlogTag(phase, name), start, length, iv.Latency(name)); err != nil {
 				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return bw.Flush()
 }
 
-func hlogLine(w io.Writer, tag string, start, length float64, h *hdrhistogram.Histogram) error {
-	payload, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+// hlogLine writes one histogram, encoded as HdrHistogram encodes it.
+func hlogLine(w io.Writer, codec *hdr.Codec, tag string, start, length float64, h hdr.Sparse) error {
+	payload, err := codec.Encode(&h)
 	if err != nil {
 		return fmt.Errorf("encode histogram: %w", err)
 	}
 	if tag != "" {
 		fmt.Fprintf(w, "Tag=%s,", tag)
 	}
-	_, err = fmt.Fprintf(w, "%.3f,%.3f,%.3f,%s\n", start, length, float64(h.Max())/Milliseconds, payload)
+	_, err = fmt.Fprintf(w, "%.3f,%.3f,%.3f,%s\n", start, length, float64(h.MaxValue(engine))/Milliseconds, payload)
 	return err
 }
 

@@ -68,7 +68,7 @@ func writeHTML(w io.Writer, r *Run, _ Options) error {
 		Title: r.Title, Verdict: verdictLine(r), Model: modelLine(r),
 		Started:   r.Start.UTC().Format("2006-01-02 15:04:05.000 MST"),
 		Lasted:    r.End.Sub(r.Start).Round(time.Millisecond).String(),
-		Intervals: len(r.Intervals), Columns: statColumns,
+		Intervals: r.IntervalCount(), Columns: statColumns,
 		StatusLegend: md.UpperFirst(statusLegend), FailureLegend: md.UpperFirst(failureLegend("request name")),
 		LinkLegend: md.UpperFirst(linkLegend), LinkColumns: linkColumns,
 	}

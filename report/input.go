@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -17,45 +18,42 @@ import (
 var errNotReportInput = errors.New("not a faultline results file or experiment journal")
 
 // ReadRun reads a file that `faultline report` renders, recognising it by
-// its "schema" field; name is used in errors.
+// its "schema" field; name is used in errors. The file is held in memory
+// (OpenRun streams it from disk instead).
 func ReadRun(r io.Reader, name string) (*Run, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return runOf(data, name)
+	return openRun(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, name)
 }
 
-// OpenRun reads the file at path as ReadRun does.
+// OpenRun reads the file at path as ReadRun does, in memory that does not
+// grow with the run: it streams the file once to check it and to merge
+// each phase's intervals, and again for each format that writes every
+// interval (csv, json, hlog).
 func OpenRun(path string) (*Run, error) {
-	data, err := os.ReadFile(path)
+	return openRun(func() (io.ReadCloser, error) { return os.Open(path) }, path)
+}
+
+// openRun reads a results file or journal that open opens (as often as
+// its intervals are read); name is used in errors.
+func openRun(open func() (io.ReadCloser, error), name string) (*Run, error) {
+	f, err := open()
 	if err != nil {
 		return nil, err
 	}
-	return runOf(data, path)
-}
-
-// runOf reads the contents of a results file or journal; name is used in
-// errors.
-func runOf(data []byte, name string) (*Run, error) {
-	schema, err := sniffSchema(data, name)
+	schema, err := sniffSchema(bufio.NewReader(f), name)
+	f.Close()
 	if err != nil {
 		return nil, err
 	}
 	// Each input kind is one case.
 	switch schema {
 	case results.Schema:
-		res, err := results.Read(bytes.NewReader(data), name)
-		if err != nil {
-			return nil, err
-		}
-		return runFromResults(res), nil
+		return openResults(open, name)
 	case journal.Schema:
-		j, err := journal.Read(bytes.NewReader(data), name)
-		if err != nil {
-			return nil, err
-		}
-		return runFromJournal(j), nil
+		return openJournal(open, name)
 	default:
 		return nil, fmt.Errorf("%s: %w (schema %q)", name, errNotReportInput, schema)
 	}
@@ -64,8 +62,8 @@ func runOf(data []byte, name string) (*Run, error) {
 // sniffSchema finds the top-level "schema" member of a JSON object without
 // decoding the rest, so that a truncated or damaged file of a known kind is
 // still recognised and its own reader says what is wrong with it.
-func sniffSchema(data []byte, name string) (string, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
+func sniffSchema(r io.Reader, name string) (string, error) {
+	dec := json.NewDecoder(r)
 	tok, err := dec.Token()
 	if err != nil {
 		if errors.Is(err, io.EOF) {

@@ -14,8 +14,8 @@ import (
 func TestReadRunFromResults(t *testing.T) {
 	t.Parallel()
 	run := loadRun(t)
-	if len(run.Phases) != 1 || run.Phases[0].Name != LoadPhase || len(run.Intervals) != 5 {
-		t.Fatalf("phases %+v, %d intervals", run.Phases, len(run.Intervals))
+	if len(run.Phases) != 1 || run.Phases[0].Name != LoadPhase || run.IntervalCount() != 5 {
+		t.Fatalf("phases %+v, %d intervals", run.Phases, run.IntervalCount())
 	}
 	if !run.Start.Equal(fixture.Start) || run.End.Sub(run.Start) != 5*time.Second {
 		t.Errorf("span %v..%v", run.Start, run.End)
@@ -30,10 +30,15 @@ func TestReadRunFromResults(t *testing.T) {
 	if len(run.Checks) != 2 || run.Checks[0] != want[0] || run.Checks[1] != want[1] {
 		t.Errorf("checks %+v", run.Checks)
 	}
-	for i, iv := range run.Intervals {
-		if run.phaseOf(iv) != 0 {
-			t.Errorf("interval %d outside the load phase", i)
+	n := 0
+	if err := run.EachInterval(func(_ *Interval, phase int) error {
+		if phase != 0 {
+			t.Errorf("interval %d outside the load phase", n)
 		}
+		n++
+		return nil
+	}); err != nil || n != 5 {
+		t.Errorf("read %d intervals again: %v", n, err)
 	}
 }
 

@@ -8,13 +8,14 @@ import (
 
 // runFromJournal maps the journal of `faultline run` into a Run: its
 // phases, the fault windows (each injection paired with its revert), and
-// every probe, hypothesis, threshold and abort verdict as checks.
-func runFromJournal(j *journal.Journal) *Run {
+// every probe, hypothesis, threshold and abort verdict as checks. end is
+// the end of its last interval (zero for none): the end of the run.
+func runFromJournal(j *journal.Journal, end time.Time) *Run {
 	start := j.Plan.LoadStart
 	at := func(ms float64) time.Time { return start.Add(time.Duration(ms * float64(time.Millisecond))) }
 	run := &Run{Title: j.Plan.Name, Model: j.Plan.Model, Start: start, End: start, Intervals: j.Intervals}
-	if n := len(j.Intervals); n > 0 {
-		run.End = j.Intervals[n-1].End
+	if !end.IsZero() {
+		run.End = end
 	}
 	for _, p := range j.Plan.Phases {
 		// A run stopped early (an abort, Ctrl-C) ran its phases only up to
@@ -39,8 +40,7 @@ func runFromJournal(j *journal.Journal) *Run {
 		}
 	}
 	for _, l := range j.Links {
-		run.Links = append(run.Links, LinkProbe{Proxy: l.Proxy, Link: l.Link, At: at(l.AtMs),
-			Latency: time.Duration(l.LatencyMs * float64(time.Millisecond)), Status: l.Status, Error: l.Error})
+		run.Links = append(run.Links, linkProbeOf(l, start))
 	}
 	for _, c := range j.Checks {
 		expr := c.Expression
@@ -65,4 +65,11 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// linkProbeOf is a journaled link request as a LinkProbe, its time from
+// start.
+func linkProbeOf(l journal.Link, start time.Time) LinkProbe {
+	return LinkProbe{Proxy: l.Proxy, Link: l.Link, At: start.Add(time.Duration(l.AtMs * float64(time.Millisecond))),
+		Latency: time.Duration(l.LatencyMs * float64(time.Millisecond)), Status: l.Status, Error: l.Error}
 }

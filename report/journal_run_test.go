@@ -31,7 +31,7 @@ func TestRunFromJournal(t *testing.T) {
 		},
 		Links: []journal.Link{{Proxy: "store", Link: "catalog->store", AtMs: 500, LatencyMs: 201.5, Status: 200}},
 	}
-	run := runFromJournal(j)
+	run := runFromJournal(j, j.Intervals[len(j.Intervals)-1].End)
 	if run.Title != "exp" || !run.Start.Equal(t0) || !run.End.Equal(t0.Add(30*time.Second)) {
 		t.Errorf("title %q start %v end %v", run.Title, run.Start, run.End)
 	}

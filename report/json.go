@@ -1,7 +1,10 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"strconv"
 	"time"
@@ -103,13 +106,23 @@ type ReportJSON struct {
 	Intervals   []SpanJSON    `json:"intervals"`
 }
 
-func statJSON(s *loadgen.Stats, name string) StatJSON {
+// statSource is what a StatJSON reads: a merged *loadgen.Stats or one
+// *Interval.
+type statSource interface {
+	statusSource
+	Completed(name string) int64
+	Failed(name string) int64
+	ErrorRate(name string) float64
+	Rate(name string) float64
+}
+
+func statJSON(s statSource, name string, latency Percentiles) StatJSON {
 	label := name
 	if name == "" {
 		label = "*"
 	}
 	sj := StatJSON{Request: label, Count: s.Completed(name), Failed: s.Failed(name), ErrorRate: s.ErrorRate(name),
-		Rate: s.Rate(name), Latency: SummarizeHistogram(s.Latency(name))}
+		Rate: s.Rate(name), Latency: latency}
 	for code, n := range s.StatusCounts(name) {
 		if sj.Status == nil {
 			sj.Status = map[string]int64{}
@@ -131,18 +144,36 @@ func (r *Run) spanJSON(s *loadgen.Stats) SpanJSON {
 	sp := SpanJSON{
 		Start: s.Start.UTC(), End: s.End.UTC(), StartS: roundMs(r.offset(s.Start)), EndS: roundMs(r.offset(s.End)),
 		Scheduled: s.Scheduled, Dropped: s.Dropped, Unfinished: s.Unfinished,
-		All: statJSON(s, ""), Requests: []StatJSON{},
+		All: statJSON(s, "", SummarizeHistogram(s.Latency(""))), Requests: []StatJSON{},
 	}
 	for _, n := range s.Names() {
-		sp.Requests = append(sp.Requests, statJSON(s, n))
+		sp.Requests = append(sp.Requests, statJSON(s, n, SummarizeHistogram(s.Latency(n))))
 	}
 	sp.Failures = results.Failures(phaseFailures(s))
 	return sp
 }
 
+// intervalJSON is spanJSON of one interval of phase i (-1 for none).
+func (r *Run) intervalJSON(iv *Interval, i int) SpanJSON {
+	sp := SpanJSON{
+		Start: iv.Start.UTC(), End: iv.End.UTC(), StartS: roundMs(r.offset(iv.Start)), EndS: roundMs(r.offset(iv.End)),
+		Scheduled: iv.Scheduled, Dropped: iv.Dropped, Unfinished: iv.Unfinished,
+		All: statJSON(iv, "", summarizeSparse(iv.Latency(""))), Requests: []StatJSON{},
+	}
+	for _, n := range iv.Names() {
+		sp.Requests = append(sp.Requests, statJSON(iv, n, summarizeSparse(iv.Latency(n))))
+	}
+	sp.Failures = results.Failures(sortedFailures(iv.Failures))
+	if i >= 0 {
+		sp.Phase = r.Phases[i].Name
+	}
+	return sp
+}
+
 func roundMs(secs float64) float64 { return float64(int64(secs*1000+0.5)) / 1000 }
 
-// buildReportJSON computes the document writeJSON writes.
+// buildReportJSON computes the document writeJSON writes, but for its
+// intervals, which writeJSON streams.
 func buildReportJSON(r *Run) *ReportJSON {
 	doc := &ReportJSON{
 		Schema: ReportSchema, Version: ReportVersion, Title: r.Title, Model: r.Model, LatencyFrom: r.latencyFrom(),
@@ -172,20 +203,49 @@ func buildReportJSON(r *Run) *ReportJSON {
 	for _, c := range r.Checks {
 		doc.Checks = append(doc.Checks, CheckJSON(c))
 	}
-	for _, iv := range r.Intervals {
-		sp := r.spanJSON(iv)
-		if i := r.phaseOf(iv); i >= 0 {
-			sp.Phase = r.Phases[i].Name
-		}
-		doc.Intervals = append(doc.Intervals, sp)
-	}
 	return doc
 }
 
 // writeJSON writes the run's statistics, per interval and per phase, as an
-// indented JSON document (schema faultline/report).
+// indented JSON document (schema faultline/report): the document but for
+// its intervals first, then the intervals one at a time as they are read,
+// laid out as encoding/json indents them.
 func writeJSON(w io.Writer, r *Run, _ Options) error {
-	enc := json.NewEncoder(w)
+	var head bytes.Buffer
+	enc := json.NewEncoder(&head)
 	enc.SetIndent("", "  ")
-	return enc.Encode(buildReportJSON(r))
+	if err := enc.Encode(buildReportJSON(r)); err != nil {
+		return err
+	}
+	const empty = "[]\n}\n"
+	b := head.Bytes()
+	if !bytes.HasSuffix(b, []byte(`"intervals": `+empty)) {
+		return errors.New("json report: the intervals are not the document's last member")
+	}
+	bw := bufio.NewWriter(w)
+	bw.Write(b[:len(b)-len(empty)])
+	n := 0
+	err := r.intervals(false, func(iv *Interval, i int) error {
+		data, err := json.MarshalIndent(r.intervalJSON(iv, i), "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			bw.WriteString("[\n    ")
+		} else {
+			bw.WriteString(",\n    ")
+		}
+		n++
+		_, err = bw.Write(data)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		bw.WriteString(empty)
+	} else {
+		bw.WriteString("\n  ]\n}\n")
+	}
+	return bw.Flush()
 }

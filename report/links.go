@@ -54,6 +54,9 @@ func (p LinkProbe) label() string {
 // linkStats summarises the probes of every proxy in every phase, proxies in
 // the order they were first probed, then phases in order.
 func (r *Run) linkStats() []linkStat {
+	if r.links != nil {
+		return r.links.linkStats(r)
+	}
 	var labels []string
 	byLabel := map[string][]LinkProbe{}
 	for _, p := range r.Links {
@@ -131,11 +134,15 @@ func writeLinks(w io.Writer, r *Run) error {
 func linkPlot(r *Run) (*plot.Plot, error) {
 	maxNs := 1.0
 	var edge plotter.XYs
-	for _, iv := range r.Intervals {
-		if h := iv.Latency(""); h.TotalCount() > 0 {
-			v := float64(h.ValueAtPercentile(99))
+	points, err := r.plotPoints()
+	if err != nil {
+		return nil, err
+	}
+	for i := range points {
+		if points[i].latencies > 0 {
+			v := float64(points[i].p99)
 			maxNs = math.Max(maxNs, v)
-			edge = append(edge, plotter.XY{X: r.midpoint(iv), Y: v})
+			edge = append(edge, plotter.XY{X: r.midpoint(&points[i]), Y: v})
 		}
 	}
 	var labels []string

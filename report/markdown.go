@@ -44,7 +44,7 @@ func writeMarkdown(w io.Writer, r *Run, _ Options) error {
 	}
 	p("%s **%s**\n\n", mark, verdictLine(r))
 	p("%s. Started %s, lasted %s, %d intervals.\n\n", md.UpperFirst(modelLine(r)),
-		r.Start.UTC().Format("2006-01-02 15:04:05 MST"), r.End.Sub(r.Start).Round(time.Millisecond), len(r.Intervals))
+		r.Start.UTC().Format("2006-01-02 15:04:05 MST"), r.End.Sub(r.Start).Round(time.Millisecond), r.IntervalCount())
 	if len(r.Checks) > 0 {
 		p("### Checks\n\n| verdict | phase | check | measured | detail |\n|---|---|---|---|---|\n")
 		for _, c := range r.Checks {

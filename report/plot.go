@@ -257,30 +257,35 @@ func timelinePlot(r *Run, title, yLabel string, yTop float64) (*plot.Plot, error
 	return p, nil
 }
 
-// midpoint is the x of an interval on a timeline plot.
-func (r *Run) midpoint(iv *loadgen.Stats) float64 {
-	return (r.offset(iv.Start) + r.offset(iv.End)) / 2
+// midpoint is the x of a point on a timeline plot.
+func (r *Run) midpoint(p *plotPoint) float64 {
+	return (r.offset(p.start) + r.offset(p.end)) / 2
 }
 
-// latencyPlot draws p50, p99 and max of every request, per interval.
+// latencyPlot draws p50, p99 and max of every request, per point (an
+// interval, or consecutive intervals merged in a long run).
 func latencyPlot(r *Run) (*plot.Plot, error) {
 	var p50, p99, pmax plotter.XYs
+	points, err := r.plotPoints()
+	if err != nil {
+		return nil, err
+	}
 	maxNs := 1.0
-	for _, iv := range r.Intervals {
-		maxNs = math.Max(maxNs, float64(iv.Latency("").Max()))
+	for i := range points {
+		maxNs = math.Max(maxNs, float64(points[i].max))
 	}
 	scale, unit := latencyUnit(maxNs)
 	yTop := 0.0
-	for _, iv := range r.Intervals {
-		h := iv.Latency("")
-		if h.TotalCount() == 0 {
+	for i := range points {
+		pt := &points[i]
+		if pt.latencies == 0 {
 			continue
 		}
-		x := r.midpoint(iv)
-		p50 = append(p50, plotter.XY{X: x, Y: float64(h.ValueAtPercentile(50)) / scale})
-		p99 = append(p99, plotter.XY{X: x, Y: float64(h.ValueAtPercentile(99)) / scale})
-		pmax = append(pmax, plotter.XY{X: x, Y: float64(h.Max()) / scale})
-		yTop = math.Max(yTop, float64(h.Max())/scale)
+		x := r.midpoint(pt)
+		p50 = append(p50, plotter.XY{X: x, Y: float64(pt.p50) / scale})
+		p99 = append(p99, plotter.XY{X: x, Y: float64(pt.p99) / scale})
+		pmax = append(pmax, plotter.XY{X: x, Y: float64(pt.max) / scale})
+		yTop = math.Max(yTop, float64(pt.max)/scale)
 	}
 	p, err := timelinePlot(r, "Latency over time", "latency ("+unit+")", yTop)
 	if err != nil {
@@ -304,24 +309,29 @@ func latencyPlot(r *Run) (*plot.Plot, error) {
 	return p, nil
 }
 
-// throughputPlot draws, per interval, the successful responses and the
+// throughputPlot draws, per point, the successful responses and the
 // errors per second, and in the open model the scheduled rate.
 func throughputPlot(r *Run) (*plot.Plot, error) {
 	var ok, failed, scheduled plotter.XYs
 	yTop := 0.0
-	for _, iv := range r.Intervals {
-		d := iv.Duration().Seconds()
+	points, err := r.plotPoints()
+	if err != nil {
+		return nil, err
+	}
+	for i := range points {
+		pt := &points[i]
+		d := pt.duration().Seconds()
 		if d <= 0 {
 			continue
 		}
-		x := r.midpoint(iv)
-		n, f := float64(iv.Completed("")), float64(iv.Failed(""))
+		x := r.midpoint(pt)
+		n, f := float64(pt.completed), float64(pt.failed)
 		ok = append(ok, plotter.XY{X: x, Y: (n - f) / d})
 		failed = append(failed, plotter.XY{X: x, Y: f / d})
 		yTop = math.Max(yTop, n/d)
 		if r.Model == loadgen.Open {
-			scheduled = append(scheduled, plotter.XY{X: x, Y: float64(iv.Scheduled) / d})
-			yTop = math.Max(yTop, float64(iv.Scheduled)/d)
+			scheduled = append(scheduled, plotter.XY{X: x, Y: float64(pt.scheduled) / d})
+			yTop = math.Max(yTop, float64(pt.scheduled)/d)
 		}
 	}
 	p, err := timelinePlot(r, "Throughput and errors over time", "per second", yTop)

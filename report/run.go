@@ -1,12 +1,10 @@
 package report
 
 import (
-	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/faultline-dev/faultline/loadgen"
-	"github.com/faultline-dev/faultline/report/results"
 )
 
 // Run is what every renderer draws from: the intervals of one run on one
@@ -20,8 +18,10 @@ type Run struct {
 	// Start and End bound the run: the schedule's start and the moment the
 	// last request completed.
 	Start, End time.Time
-	// Intervals are in time order; each belongs to the phase holding its
-	// midpoint.
+	// Intervals are the intervals of a run built in memory, in time order;
+	// each belongs to the phase holding its midpoint. A run read from a
+	// file (OpenRun) leaves them empty and streams its intervals from the
+	// file instead: see eachInterval and IntervalCount.
 	Intervals []*loadgen.Stats
 	// Phases are in time order and do not overlap. A load run has one phase
 	// named "load".
@@ -32,6 +32,16 @@ type Run struct {
 	// Links are the timed requests through the run's proxies, in time
 	// order: the fault where it acts, beside the edge view of Intervals.
 	Links []LinkProbe
+
+	// source streams the intervals of a run read from a file, in order;
+	// full reads their service time and send lag too (decodeInterval).
+	source func(full bool, fn func(*Interval) error) error
+	// agg is what the renderers read besides the intervals one by one,
+	// computed once.
+	agg *aggregate
+	// links, for a run read from a journal, holds the figures of every
+	// probe, of which Links holds those the plot draws.
+	links *linkSet
 }
 
 // Phase is a named span of the run's timeline.
@@ -73,26 +83,13 @@ func (c Check) Held() bool { return c.Verdict == VerdictHeld }
 // LoadPhase is the name of the single phase of a load run.
 const LoadPhase = "load"
 
-// runFromResults maps a results file of `faultline load` into a Run: one
-// phase named "load" spanning the run, no faults, and the thresholds of the
-// stored summary as checks.
-func runFromResults(r *results.File) *Run {
-	var s Summary
-	// A summary that does not decode leaves the run without checks; the
-	// histograms, which are what the renderers draw, were already read.
-	if json.Unmarshal(r.Summary, &s) != nil {
-		s = Summary{}
-	}
-	return runFromLoad(r.Model, r.StartedAt, r.EndedAt, r.Intervals, &s)
-}
-
-// runFromLoad maps a load run into a Run, from its intervals and summary
-// (nil for none), so that `faultline load` can render any format without
-// writing a results file first.
-func runFromLoad(model loadgen.Model, start, end time.Time, intervals []*loadgen.Stats, s *Summary) *Run {
-	run := &Run{Model: model, Start: start, End: end, Intervals: intervals}
-	if n := len(intervals); n > 0 && intervals[n-1].End.After(run.End) {
-		run.End = intervals[n-1].End
+// loadRunOf is the Run of a load run: one phase named "load" from start to
+// the later of ended and lastEnd (the end of its last interval), no
+// faults, and the thresholds of the summary s (nil for none) as checks.
+func loadRunOf(model loadgen.Model, start, ended, lastEnd time.Time, s *Summary) *Run {
+	run := &Run{Model: model, Start: start, End: ended}
+	if lastEnd.After(run.End) {
+		run.End = lastEnd
 	}
 	if run.End.IsZero() || run.End.Before(run.Start) {
 		run.End = run.Start
@@ -127,8 +124,12 @@ func checkFromThreshold(t ThresholdSummary) Check {
 
 // phaseOf returns the index of the phase holding the midpoint of iv, or -1
 // when iv falls outside every phase.
-func (r *Run) phaseOf(iv *loadgen.Stats) int {
-	mid := iv.Start.Add(iv.End.Sub(iv.Start) / 2)
+func (r *Run) phaseOf(iv *loadgen.Stats) int { return r.phaseAt(iv.Start, iv.End) }
+
+// phaseAt returns the index of the phase holding the midpoint of the span
+// start..end, or -1 when it falls outside every phase.
+func (r *Run) phaseAt(start, end time.Time) int {
+	mid := start.Add(end.Sub(start) / 2)
 	for i, p := range r.Phases {
 		if !mid.Before(p.Start) && mid.Before(p.End) {
 			return i
@@ -136,46 +137,60 @@ func (r *Run) phaseOf(iv *loadgen.Stats) int {
 	}
 	// The last interval may end a little after the last phase (requests
 	// completing in the grace period): it still belongs to that phase.
-	if n := len(r.Phases); n > 0 && !mid.Before(r.Phases[n-1].End) && !iv.Start.After(r.Phases[n-1].End) {
+	if n := len(r.Phases); n > 0 && !mid.Before(r.Phases[n-1].End) && !start.After(r.Phases[n-1].End) {
 		return n - 1
 	}
 	return -1
 }
 
-// PhaseStats merges the intervals of phase i.
-func (r *Run) PhaseStats(i int) *loadgen.Stats {
-	p := r.Phases[i]
-	s := loadgen.NewStats(p.Start, p.End)
-	for _, iv := range r.Intervals {
-		if r.phaseOf(iv) == i {
-			s.Merge(iv)
+// intervals hands every interval of the run to fn, in time order, with
+// the index of its phase (-1 for none): a run read from a file reads them
+// from it again, one at a time; only full reads their service time and
+// send lag.
+func (r *Run) intervals(full bool, fn func(iv *Interval, phase int) error) error {
+	each := func(iv *Interval) error { return fn(iv, r.phaseAt(iv.Start, iv.End)) }
+	if r.source != nil {
+		return r.source(full, each)
+	}
+	for _, st := range r.Intervals {
+		if err := each(intervalOf(st)); err != nil {
+			return err
 		}
 	}
-	// Merge widens the span to the intervals'; rates are over the phase.
-	s.Start, s.End = p.Start, p.End
-	return s
+	return nil
 }
 
-// PhaseIntervals returns the intervals of phase i, in time order.
-func (r *Run) PhaseIntervals(i int) []*loadgen.Stats {
-	var out []*loadgen.Stats
-	for _, iv := range r.Intervals {
-		if r.phaseOf(iv) == i {
-			out = append(out, iv)
-		}
-	}
-	return out
+// EachInterval hands every interval of the run to fn, in time order, with
+// the index of its phase (-1 for none) and every histogram it holds.
+func (r *Run) EachInterval(fn func(iv *Interval, phase int) error) error {
+	return r.intervals(true, fn)
 }
 
-// Total merges every interval of the run, over the run's span.
-func (r *Run) Total() *loadgen.Stats {
-	s := loadgen.NewStats(r.Start, r.End)
-	for _, iv := range r.Intervals {
-		s.Merge(iv)
+// aggregate is the run's aggregate, computed on first use for a run built
+// in memory (a run read from a file computed it while reading).
+func (r *Run) aggregate() *aggregate {
+	if r.agg == nil {
+		// A run in memory cannot fail to read its intervals.
+		r.agg, _ = r.aggregateOf()
 	}
-	s.Start, s.End = r.Start, r.End
-	return s
+	return r.agg
 }
+
+// IntervalCount is the number of intervals of the run.
+func (r *Run) IntervalCount() int { return r.aggregate().count }
+
+// PhaseIntervalCount is the number of intervals of phase i.
+func (r *Run) PhaseIntervalCount(i int) int { return r.aggregate().phaseCount[i] }
+
+// PhaseStats is the intervals of phase i merged, over the phase's span:
+// their latency, counts and failure samples (the service time and send
+// lag of a run read from a file are left empty). It is shared: callers
+// must not change it.
+func (r *Run) PhaseStats(i int) *loadgen.Stats { return r.aggregate().phases[i] }
+
+// Total is every interval of the run merged, over the run's span, as
+// PhaseStats. It is shared: callers must not change it.
+func (r *Run) Total() *loadgen.Stats { return r.aggregate().total }
 
 // Names lists every request name seen in the run, sorted.
 func (r *Run) Names() []string {

@@ -12,6 +12,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/faultline-dev/faultline/loadgen"
+	"github.com/faultline-dev/faultline/report/internal/hdr"
 	"github.com/faultline-dev/faultline/report/results"
 
 	"github.com/faultline-dev/faultline/internal/metric"
@@ -42,6 +43,20 @@ func SummarizeHistogram(h *hdrhistogram.Histogram) Percentiles {
 		P50: msOf(h.ValueAtPercentile(50)), P90: msOf(h.ValueAtPercentile(90)),
 		P99: msOf(h.ValueAtPercentile(99)), P999: msOf(h.ValueAtPercentile(99.9)),
 		P9999: msOf(h.ValueAtPercentile(99.99)), Max: msOf(h.Max()),
+	}
+}
+
+// summarizeSparse is SummarizeHistogram of a sparse nanosecond histogram
+// in the engine's geometry: the same figures.
+func summarizeSparse(s hdr.Sparse) Percentiles {
+	if s.Total == 0 {
+		return Percentiles{}
+	}
+	st := s.Summarize(engine)
+	msOf := func(v int64) float64 { return float64(v) / 1e6 }
+	return Percentiles{
+		Count: st.Count, Min: msOf(st.Min), Mean: st.Mean / 1e6, StdDev: st.StdDev / 1e6,
+		P50: msOf(st.P50), P90: msOf(st.P90), P99: msOf(st.P99), P999: msOf(st.P999), P9999: msOf(st.P9999), Max: msOf(st.Max),
 	}
 }
 

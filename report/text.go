@@ -118,7 +118,7 @@ func writeText(w io.Writer, r *Run, _ Options) error {
 	fmt.Fprintln(w, r.Title)
 	fmt.Fprintln(w, modelLine(r))
 	fmt.Fprintf(w, "started %s, lasted %s, %d intervals\n",
-		r.Start.UTC().Format("2006-01-02 15:04:05.000 MST"), r.End.Sub(r.Start).Round(time.Millisecond), len(r.Intervals))
+		r.Start.UTC().Format("2006-01-02 15:04:05.000 MST"), r.End.Sub(r.Start).Round(time.Millisecond), r.IntervalCount())
 	for i, p := range r.Phases {
 		fmt.Fprintf(w, "\nphase %s  %s\n", p.Name, spanString(r.Start, p.Start, p.End))
 		rows := tableRows(r.PhaseStats(i))

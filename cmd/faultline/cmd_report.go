@@ -219,8 +219,8 @@ func runCompare(e *env, args, failOn []string, format, out string, opts compare.
 	if err != nil {
 		return exitcode.Wrap(err, exitcode.Usage)
 	}
-	b := compare.Side{File: args[0], Title: base.Title, Intervals: len(base.Intervals)}
-	n := compare.Side{File: args[1], Title: next.Title, Intervals: len(next.Intervals)}
+	b := compare.Side{File: args[0], Title: base.Title, Intervals: base.IntervalCount()}
+	n := compare.Side{File: args[1], Title: next.Title, Intervals: next.IntervalCount()}
 	if err := writeOutput(e, out, func(w io.Writer) error { return write(w, b, n, cmp, verdicts) }); err != nil {
 		return err
 	}

@@ -15,8 +15,6 @@ import (
 	"sort"
 	"strings"
 
-	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/faultline-dev/faultline/internal/metric"
 	"github.com/faultline-dev/faultline/internal/statistics"
 	"github.com/faultline-dev/faultline/loadgen"
@@ -145,23 +143,44 @@ func Runs(base, next *report.Run, extra []string, opts Options) (*Comparison, er
 	sort.Strings(cmp.Names)
 	requests := append([]string{""}, cmp.Names...)
 
+	var needs [histograms]bool
+	for _, name := range metrics {
+		if m, _ := compareMetric(name); m.Histogram != metric.None {
+			needs[m.Histogram-1] = true
+		}
+	}
+	// A pair compares a phase of base (index b, -1 for the whole run) with
+	// one of next (n).
 	type pair struct {
-		phase     string
-		base, new []*loadgen.Stats
+		phase string
+		b, n  int
 	}
 	var pairs []pair
 	for i, p := range base.Phases {
 		if j := slices.IndexFunc(next.Phases, func(q report.Phase) bool { return q.Name == p.Name }); j >= 0 {
-			pairs = append(pairs, pair{p.Name, base.PhaseIntervals(i), next.PhaseIntervals(j)})
+			pairs = append(pairs, pair{p.Name, i, j})
 		}
 	}
 	if len(pairs) == 0 {
-		pairs = []pair{{"run", base.Intervals, next.Intervals}}
+		pairs = []pair{{"run", -1, -1}}
+	}
+	var bGroups, nGroups []int
+	for _, pr := range pairs {
+		bGroups, nGroups = append(bGroups, pr.b), append(nGroups, pr.n)
+	}
+	baseBlocks, err := runBlocks(base, bGroups, requests, opts.MaxBlocks, needs)
+	if err != nil {
+		return nil, err
+	}
+	nextBlocks, err := runBlocks(next, nGroups, requests, opts.MaxBlocks, needs)
+	if err != nil {
+		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x5eed))
 	for _, pr := range pairs {
+		bg, ng := baseBlocks[pr.b], nextBlocks[pr.n]
 		for _, req := range requests {
-			rows := compareGroup(rng, pr.base, pr.new, req, metrics, opts)
+			rows := compareGroup(rng, bg.blocks[req], ng.blocks[req], bg.count, ng.count, req, metrics, opts)
 			for k := range rows {
 				rows[k].Phase = pr.phase
 			}
@@ -197,7 +216,7 @@ type binTable struct {
 }
 
 // histogramOf returns the histogram h of interval iv for request name req.
-func histogramOf(iv *loadgen.Stats, h metric.Histogram, req string) *hdrhistogram.Histogram {
+func histogramOf(iv *report.Interval, h metric.Histogram, req string) hdr.Sparse {
 	switch h {
 	case metric.Service:
 		return iv.Service(req)
@@ -207,48 +226,105 @@ func histogramOf(iv *loadgen.Stats, h metric.Histogram, req string) *hdrhistogra
 	return iv.Latency(req)
 }
 
-// buildBlocks cuts intervals into at most maxBlocks blocks of consecutive
-// intervals and turns each into a block of request name req, keeping the
-// histograms the metrics read. Bins carry raw counts indexes until
-// newBinTable maps them to slots.
-func buildBlocks(ivs []*loadgen.Stats, req string, maxBlocks int, needs [histograms]bool) []block {
-	var out []block
-	for _, ivs := range statistics.Blocks(ivs, maxBlocks) {
-		var b block
-		var counts [histograms]map[int]int64
-		for _, iv := range ivs {
-			b.completed += iv.Completed(req)
-			b.failed += iv.Failed(req)
-			b.scheduled += iv.Scheduled
-			b.dropped += iv.Dropped
-			b.seconds += iv.Duration().Seconds()
-			for k := range histograms {
-				if !needs[k] {
-					continue
-				}
-				h := histogramOf(iv, metric.Histogram(k+1), req)
-				if h == nil || h.TotalCount() == 0 {
-					continue
-				}
-				if counts[k] == nil {
-					counts[k] = map[int]int64{}
-				}
-				for idx, c := range h.Export().Counts {
-					if c != 0 {
-						counts[k][idx] += c
-					}
-				}
+// blockGroup is the blocks of one phase (or of the whole run) of a run,
+// per request name, and how many intervals they hold.
+type blockGroup struct {
+	blocks map[string][]block
+	count  int
+	per    int // intervals per block
+	seen   int
+	// counts gathers the bins of each request's last block.
+	counts map[string]*[histograms]map[int]int64
+}
+
+// runBlocks cuts the intervals of each of groups (a phase index, -1 for
+// the whole run) into at most maxBlocks blocks of consecutive intervals,
+// as statistics.Blocks does, and turns each into a block per request name
+// of reqs, keeping the histograms the metrics read. It reads the run's
+// intervals once, so that only the blocks stay in memory. Bins carry raw
+// counts indexes until newBinTable maps them to slots.
+func runBlocks(run *report.Run, groups []int, reqs []string, maxBlocks int, needs [histograms]bool) (map[int]*blockGroup, error) {
+	out := map[int]*blockGroup{}
+	for _, g := range groups {
+		n := run.IntervalCount()
+		if g >= 0 {
+			n = run.PhaseIntervalCount(g)
+		}
+		out[g] = &blockGroup{blocks: map[string][]block{}, count: n, per: max(1, (n+maxBlocks-1)/maxBlocks),
+			counts: map[string]*[histograms]map[int]int64{}}
+	}
+	err := run.EachInterval(func(iv *report.Interval, phase int) error {
+		if bg := out[-1]; bg != nil {
+			bg.add(iv, reqs, needs)
+		}
+		if bg := out[phase]; bg != nil && phase >= 0 {
+			bg.add(iv, reqs, needs)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, bg := range out {
+		bg.close(reqs)
+	}
+	return out, nil
+}
+
+// add puts iv into the group's current block of every request name.
+func (bg *blockGroup) add(iv *report.Interval, reqs []string, needs [histograms]bool) {
+	if bg.seen%bg.per == 0 {
+		bg.close(reqs)
+		for _, req := range reqs {
+			bg.blocks[req] = append(bg.blocks[req], block{})
+			bg.counts[req] = &[histograms]map[int]int64{}
+		}
+	}
+	bg.seen++
+	for _, req := range reqs {
+		bs := bg.blocks[req]
+		b := &bs[len(bs)-1]
+		b.completed += iv.Completed(req)
+		b.failed += iv.Failed(req)
+		b.scheduled += iv.Scheduled
+		b.dropped += iv.Dropped
+		b.seconds += iv.Duration().Seconds()
+		counts := bg.counts[req]
+		for k := range histograms {
+			if !needs[k] {
+				continue
+			}
+			h := histogramOf(iv, metric.Histogram(k+1), req)
+			if h.Total == 0 {
+				continue
+			}
+			if counts[k] == nil {
+				counts[k] = map[int]int64{}
+			}
+			for j, idx := range h.Index {
+				counts[k][int(idx)] += h.Counts[j]
 			}
 		}
+	}
+}
+
+// close turns the bins gathered for each request's last block into the
+// block's sorted bins.
+func (bg *blockGroup) close(reqs []string) {
+	for _, req := range reqs {
+		counts := bg.counts[req]
+		bs := bg.blocks[req]
+		if counts == nil || len(bs) == 0 {
+			continue
+		}
+		b := &bs[len(bs)-1]
 		for k := range histograms {
-			idxs := slices.Sorted(maps.Keys(counts[k]))
-			for _, idx := range idxs {
+			for _, idx := range slices.Sorted(maps.Keys(counts[k])) {
 				b.bins[k] = append(b.bins[k], bin{slot: idx, count: counts[k][idx]})
 			}
 		}
-		out = append(out, b)
+		bg.counts[req] = nil
 	}
-	return out
 }
 
 // newBinTable gives every counts index met a slot, in value order, so a
@@ -350,17 +426,11 @@ func (a *accumulator) total(h metric.Histogram) int64 {
 }
 
 // compareGroup compares one request name in one phase.
-func compareGroup(rng *rand.Rand, baseIvs, newIvs []*loadgen.Stats, req string, metrics []string, opts Options) []Row {
+func compareGroup(rng *rand.Rand, baseB, newB []block, nBase, nNew int, req string, metrics []string, opts Options) []Row {
 	ms := make([]metric.Metric, len(metrics))
-	var needs [histograms]bool
 	for i, name := range metrics {
 		ms[i], _ = compareMetric(name)
-		if h := ms[i].Histogram; h != metric.None {
-			needs[h-1] = true
-		}
 	}
-	baseB := buildBlocks(baseIvs, req, opts.MaxBlocks, needs)
-	newB := buildBlocks(newIvs, req, opts.MaxBlocks, needs)
 	table := newBinTable(baseB, newB)
 	a, b := newAccumulator(table), newAccumulator(table)
 	for i := range baseB {
@@ -370,9 +440,9 @@ func compareGroup(rng *rand.Rand, baseIvs, newIvs []*loadgen.Stats, req string, 
 		b.add(&newB[i])
 	}
 	rows := pointRows(a, b, ms, req)
-	if len(baseIvs) < opts.MinIntervals || len(newIvs) < opts.MinIntervals {
+	if nBase < opts.MinIntervals || nNew < opts.MinIntervals {
 		for i := range rows {
-			rows[i].Note = fmt.Sprintf("not judged: %d and %d intervals, fewer than %d", len(baseIvs), len(newIvs), opts.MinIntervals)
+			rows[i].Note = fmt.Sprintf("not judged: %d and %d intervals, fewer than %d", nBase, nNew, opts.MinIntervals)
 		}
 		return rows
 	}

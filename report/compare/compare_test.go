@@ -160,7 +160,11 @@ func TestCompareLongRunsAreBlocked(t *testing.T) {
 	ivs := fixture.Stats(9, fixture.Start, 250, func(int) fixture.Spec {
 		return fixture.Spec{Names: []string{"x"}, PerName: 20, MedianNs: 1e6, Sigma: 0.3}
 	})
-	blocks := buildBlocks(ivs, "", 100, [histograms]bool{true})
+	groups, err := runBlocks(loadShaped(ivs), []int{-1}, []string{""}, 100, [histograms]bool{true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := groups[-1].blocks[""]
 	if len(blocks) != 84 { // blocks of 3 intervals
 		t.Errorf("%d blocks, want 84", len(blocks))
 	}

@@ -217,9 +217,35 @@ type Journal struct {
 // Read reads a journal; name is used in errors. A last line cut
 // short (the run died while writing it) is ignored.
 func Read(r io.Reader, name string) (*Journal, error) {
+	var j *Journal
+	var links []Link
+	var err error
+	j, err = Stream(r, name, func(phase string, ij *results.Interval) error {
+		iv, err := results.DecodeInterval(ij, j.Plan.LoadStart)
+		if err != nil {
+			return err
+		}
+		j.Intervals = append(j.Intervals, iv)
+		j.IntervalPhases = append(j.IntervalPhases, phase)
+		return nil
+	}, func(l Link) { links = append(links, l) }, func(plan *Journal) { j = plan })
+	if err != nil {
+		return nil, err
+	}
+	j.Links = links
+	return j, nil
+}
+
+// Stream reads a journal one record at a time, so that memory does not
+// grow with the run: it calls started with the journal as soon as its plan
+// is read, fn with each interval (its offsets count from the plan's
+// LoadStart) and link with each timed link request, and returns the
+// journal without Intervals and Links. A last line cut short (the run died
+// while writing it) is ignored; an error from fn is returned as the line's.
+func Stream(r io.Reader, name string, fn func(phase string, ij *results.Interval) error, link func(Link), started func(*Journal)) (*Journal, error) {
 	br := bufio.NewReader(r)
 	j := &Journal{}
-	started := false
+	begun := false
 	for line := 1; ; line++ {
 		raw, err := br.ReadBytes('\n')
 		if len(bytes.TrimSpace(raw)) == 0 {
@@ -235,55 +261,71 @@ func Read(r io.Reader, name string) (*Journal, error) {
 			}
 			return nil, fmt.Errorf("%s:%d: not a journal record: %v", name, line, uerr)
 		}
-		if !started {
-			if rec.Type != "start" || rec.Schema != Schema {
-				return nil, fmt.Errorf("%s: not a faultline journal (first record %q, schema %q)", name, rec.Type, rec.Schema)
+		if !begun {
+			if err := startOf(j, &rec, name, line); err != nil {
+				return nil, err
 			}
-			if rec.Version > Version || rec.Version < 1 {
-				return nil, fmt.Errorf("%s: journal version %d is not supported (this faultline reads version %d)", name, rec.Version, Version)
+			begun = true
+			if started != nil {
+				started(j)
 			}
-			if rec.Plan == nil {
-				return nil, fmt.Errorf("%s:%d: the start record has no plan", name, line)
-			}
-			j.Plan = *rec.Plan
-			started = true
 			continue
 		}
-		switch rec.Type {
-		case "interval":
-			if rec.Interval == nil {
-				return nil, fmt.Errorf("%s:%d: interval record without interval", name, line)
-			}
-			iv, ierr := results.DecodeInterval(rec.Interval, j.Plan.LoadStart)
-			if ierr != nil {
-				return nil, fmt.Errorf("%s:%d: %w", name, line, ierr)
-			}
-			j.Intervals = append(j.Intervals, iv)
-			j.IntervalPhases = append(j.IntervalPhases, rec.Phase)
-		case "fault":
-			if rec.Fault != nil {
-				j.Faults = append(j.Faults, *rec.Fault)
-				j.FaultTimes = append(j.FaultTimes, rec.At)
-			}
-		case "check":
-			if rec.Check != nil {
-				j.Checks = append(j.Checks, *rec.Check)
-			}
-		case "link":
-			if rec.Link != nil {
-				j.Links = append(j.Links, *rec.Link)
-			}
-		case "note":
-			j.Notes = append(j.Notes, rec.Message)
-		case "end":
-			j.End = rec.End
+		if err := j.add(&rec, name, line, fn, link); err != nil {
+			return nil, err
 		}
 		if err != nil {
 			break
 		}
 	}
-	if !started {
+	if !begun {
 		return nil, fmt.Errorf("%s: empty: not a faultline journal", name)
 	}
 	return j, nil
+}
+
+// startOf checks the first record and takes the plan from it.
+func startOf(j *Journal, rec *Record, name string, line int) error {
+	if rec.Type != "start" || rec.Schema != Schema {
+		return fmt.Errorf("%s: not a faultline journal (first record %q, schema %q)", name, rec.Type, rec.Schema)
+	}
+	if rec.Version > Version || rec.Version < 1 {
+		return fmt.Errorf("%s: journal version %d is not supported (this faultline reads version %d)", name, rec.Version, Version)
+	}
+	if rec.Plan == nil {
+		return fmt.Errorf("%s:%d: the start record has no plan", name, line)
+	}
+	j.Plan = *rec.Plan
+	return nil
+}
+
+// add takes one record after the plan.
+func (j *Journal) add(rec *Record, name string, line int, fn func(string, *results.Interval) error, link func(Link)) error {
+	switch rec.Type {
+	case "interval":
+		if rec.Interval == nil {
+			return fmt.Errorf("%s:%d: interval record without interval", name, line)
+		}
+		if err := fn(rec.Phase, rec.Interval); err != nil {
+			return fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+	case "fault":
+		if rec.Fault != nil {
+			j.Faults = append(j.Faults, *rec.Fault)
+			j.FaultTimes = append(j.FaultTimes, rec.At)
+		}
+	case "check":
+		if rec.Check != nil {
+			j.Checks = append(j.Checks, *rec.Check)
+		}
+	case "link":
+		if rec.Link != nil && link != nil {
+			link(*rec.Link)
+		}
+	case "note":
+		j.Notes = append(j.Notes, rec.Message)
+	case "end":
+		j.End = rec.End
+	}
+	return nil
 }

@@ -292,21 +292,103 @@ var errNotResults = errors.New("not a faultline results file")
 
 // Read reads a results file; name is used in errors.
 func Read(r io.Reader, name string) (*File, error) {
+	var ivs []*loadgen.Stats
+	res, err := Stream(r, name, func(i int, ij *Interval, start time.Time) error {
+		iv, err := DecodeInterval(ij, start)
+		if err != nil {
+			return err
+		}
+		ivs = append(ivs, iv)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Intervals = ivs
+	return res, nil
+}
+
+// Stream reads a results file one interval at a time, handing each to fn
+// (with its index and the run's start, which its offsets count from) as
+// it is read, so that memory does not grow with the run: the File it
+// returns has no Intervals. An error from fn is returned as the
+// interval's.
+func Stream(r io.Reader, name string, fn func(i int, ij *Interval, start time.Time) error) (*File, error) {
+	dec := json.NewDecoder(r)
+	members := map[string]json.RawMessage{}
+	var head *File
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, readError(err, name)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, readError(err, name)
+		}
+		key, _ := tok.(string)
+		if key != "intervals" {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, readError(err, name)
+			}
+			members[key] = raw
+			continue
+		}
+		if head, err = headerOf(members, name, false); err != nil {
+			return nil, err
+		}
+		if err := streamIntervals(dec, name, head.StartedAt, fn); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, readError(err, name)
+	}
+	return headerOf(members, name, true)
+}
+
+// streamIntervals reads the members of the "intervals" array.
+func streamIntervals(dec *json.Decoder, name string, start time.Time, fn func(int, *Interval, time.Time) error) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return readError(err, name)
+	}
+	if tok == nil {
+		return nil
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return fmt.Errorf("%s: \"intervals\" is not an array", name)
+	}
+	for i := 0; dec.More(); i++ {
+		var ij Interval
+		if err := dec.Decode(&ij); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				return fmt.Errorf("%s: interval %d: %w", name, i, err)
+			}
+			return readError(err, name)
+		}
+		if err := fn(i, &ij, start); err != nil {
+			return fmt.Errorf("%s: interval %d: %w", name, i, err)
+		}
+	}
+	_, err = dec.Token()
+	return readError(err, name)
+}
+
+// headerOf checks the members read so far: the schema and version, and,
+// once the whole file is read, the summary.
+func headerOf(members map[string]json.RawMessage, name string, whole bool) (*File, error) {
 	var raw struct {
 		Header
-		EndedAt   time.Time         `json:"ended_at"`
-		Intervals []json.RawMessage `json:"intervals"`
-		Summary   json.RawMessage   `json:"summary"`
+		EndedAt time.Time       `json:"ended_at"`
+		Summary json.RawMessage `json:"summary"`
 	}
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(&raw); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, fmt.Errorf("%s: malformed JSON at byte %d: %w", name, se.Offset, err)
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: truncated: the JSON ends early", name)
-		}
+	b, err := json.Marshal(members)
+	if err == nil {
+		err = json.Unmarshal(b, &raw)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if raw.Schema != Schema {
@@ -315,22 +397,36 @@ func Read(r io.Reader, name string) (*File, error) {
 	if raw.Version > Version || raw.Version < 1 {
 		return nil, fmt.Errorf("%s: results version %d is not supported (this faultline reads version %d)", name, raw.Version, Version)
 	}
-	if raw.Summary == nil {
+	if whole && raw.Summary == nil {
 		return nil, fmt.Errorf("%s: no summary: the file is incomplete", name)
 	}
-	res := &File{Header: raw.Header, EndedAt: raw.EndedAt, Summary: raw.Summary}
-	for i, rawIv := range raw.Intervals {
-		var ij Interval
-		if err := json.Unmarshal(rawIv, &ij); err != nil {
-			return nil, fmt.Errorf("%s: interval %d: %w", name, i, err)
-		}
-		iv, err := DecodeInterval(&ij, raw.StartedAt)
-		if err != nil {
-			return nil, fmt.Errorf("%s: interval %d: %w", name, i, err)
-		}
-		res.Intervals = append(res.Intervals, iv)
+	return &File{Header: raw.Header, EndedAt: raw.EndedAt, Summary: raw.Summary}, nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
 	}
-	return res, nil
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return &json.SyntaxError{Offset: dec.InputOffset()}
+	}
+	return nil
+}
+
+// readError says what is wrong with a file that did not read as JSON.
+func readError(err error, name string) error {
+	if err == nil {
+		return nil
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s: malformed JSON at byte %d: %w", name, se.Offset, err)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: truncated: the JSON ends early", name)
+	}
+	return fmt.Errorf("%s: %w", name, err)
 }
 
 func decodeHist(s string) (*hdrhistogram.Histogram, error) {

@@ -58,3 +58,6 @@ func (g Geometry) ValueAt(i int) (value, width int64) {
 	}
 	return int64(sub) << (bucket + g.unitMagnitude), int64(1) << (g.unitMagnitude + bucket)
 }
+
+// CountsLen is the length of the counts array of this geometry.
+func (g Geometry) CountsLen() int { return (g.Buckets + 1) * g.subBucketHalfCount }

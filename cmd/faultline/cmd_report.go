@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -13,7 +14,6 @@ import (
 	"github.com/faultline-dev/faultline/report/compare"
 	"github.com/faultline-dev/faultline/report/merge"
 	"github.com/faultline-dev/faultline/report/output"
-	"github.com/faultline-dev/faultline/report/results"
 )
 
 func init() { register("report", newReportCmd) }
@@ -264,25 +264,18 @@ on the merged data, as 'faultline load' would.`,
 			if out == "" {
 				return usageErrorf("merge needs -o: the file to write the merged results to")
 			}
-			var inputs []*results.File
-			for _, path := range args {
-				r, err := results.Open(path)
-				if err != nil {
-					return exitcode.Wrap(err, exitcode.Usage)
-				}
-				inputs = append(inputs, r)
+			summary, err := merge.Files(args, out, opts)
+			var write *merge.OutputError
+			if errors.As(err, &write) {
+				return fmt.Errorf("write %s: %w", out, err)
 			}
-			m, err := merge.Results(inputs, args, opts)
 			if err != nil {
 				return exitcode.Wrap(err, exitcode.Usage)
 			}
-			if err := m.Write(out); err != nil {
+			if err := report.WriteSummary(e.stdout, summary); err != nil {
 				return err
 			}
-			if err := report.WriteSummary(e.stdout, m.Summary); err != nil {
-				return err
-			}
-			for _, t := range m.Summary.Thresholds {
+			for _, t := range summary.Thresholds {
 				if !t.Held {
 					return exitSilently(exitcode.Failed)
 				}

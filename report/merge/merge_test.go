@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -114,6 +115,14 @@ func TestMergeEqualsOneRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the merged file does not read back: %v", err)
 	}
+	// Files streams the same merge: the same file, byte for byte.
+	streamed := filepath.Join(dir, "streamed.json")
+	if _, err := Files([]string{pathA, pathB}, streamed, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := readFile(t, out), readFile(t, streamed); a != b {
+		t.Errorf("Files wrote another file than Results and Write (%d and %d bytes)", len(b), len(a))
+	}
 	if len(back.Intervals) != len(all) {
 		t.Fatalf("%d merged intervals, want %d", len(back.Intervals), len(all))
 	}
@@ -216,4 +225,13 @@ func withThresholds(thresholds []report.ThresholdSummary) func(*loadgen.Result) 
 		s.Thresholds = thresholds
 		return s
 	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -235,3 +235,26 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestFilesStopsOnABadInput: an input that fails halfway ends the merge
+// with its error, nothing written, every reader stopped (goleak checks).
+func TestFilesStopsOnABadInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a, b, _ := splitRun(t, 6, 0)
+	pathA := fixture.WriteResults(t, dir, "a.json", a, withThresholds(nil))
+	pathB := fixture.WriteResults(t, dir, "b.json", b, withThresholds(nil))
+	raw := readFile(t, pathB)
+	i := strings.LastIndex(raw, `"latency":"HISTF`)
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(raw[:i]+`"latency":"HISTX`+raw[i+len(`"latency":"HISTF`):]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.json")
+	if _, err := Files([]string{pathA, bad}, out, Options{}); err == nil || !strings.Contains(err.Error(), "bad.json") {
+		t.Errorf("error %v, want one naming bad.json", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the merged file was left behind: %v", err)
+	}
+}

@@ -31,6 +31,9 @@ func (p *Plan) DescribeCluster(ctx context.Context, w io.Writer, opts RunOptions
 		return nil
 	}
 	e := &environment{plan: p, opts: opts}
+	if err := e.checkKube(); err != nil {
+		return err
+	}
 	cfg := e.kubeConfig()
 	shop := p.Exp.Targets.kubeShop()
 	where := "namespace " + orDefault(cfg.Namespace, "of each fault")

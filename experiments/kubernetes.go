@@ -125,6 +125,26 @@ func (e *environment) kubeConfig() targets.KubeConfig {
 	return cfg
 }
 
+// checkKube fails, before anything runs, when the run needs a cluster
+// (targets.kubernetes, a pod or Service fault) and its kubeconfig cannot be
+// read or lacks the context: one line naming what needs it, exit 2.
+// Reaching the API server is left to what needs it (exit 5).
+func (e *environment) checkKube() error {
+	who := ""
+	if e.plan.Exp.Targets.Kubernetes != nil {
+		who = "targets.kubernetes"
+	}
+	for _, f := range e.plan.Faults {
+		if g := faultGroup(f); who == "" && (g == chaos.GroupPod || g == chaos.GroupKubeService) {
+			who = f.Label()
+		}
+	}
+	if who == "" {
+		return nil
+	}
+	return chaos.CheckKube(who, e.kubeConfig())
+}
+
 // startKube gives the kubernetes probes the run's cluster, deploys the
 // shop on Kubernetes when the experiment asks for it, and finds the
 // ClusterIPs of the Services it names.

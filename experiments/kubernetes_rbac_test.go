@@ -164,8 +164,8 @@ func TestKubeRBACForbidden(t *testing.T) {
 	}
 }
 
-// runKubeExperiment runs src with opts (a ledger and a report directory of
-// the test's) and returns the result and the run's log.
+// runKubeExperiment runs src with opts (a report directory of the test's,
+// and a ledger unless opts names one) and returns the result and the run's log.
 func runKubeExperiment(t *testing.T, src string, opts RunOptions) (*Result, string) {
 	t.Helper()
 	plan, err := Parse([]byte(src), filepath.Join(t.TempDir(), "kube.yaml"), Options{})
@@ -174,7 +174,9 @@ func runKubeExperiment(t *testing.T, src string, opts RunOptions) (*Result, stri
 	}
 	var log bytes.Buffer
 	opts.Log, opts.Tool = &log, "test"
-	opts.LedgerPath = filepath.Join(t.TempDir(), "ledger.jsonl")
+	if opts.LedgerPath == "" {
+		opts.LedgerPath = filepath.Join(t.TempDir(), "ledger.jsonl")
+	}
 	opts.Dir = t.TempDir()
 	res, err := Run(context.Background(), plan, opts)
 	if err != nil {
@@ -267,4 +269,34 @@ func TestKubeRBACFaults(t *testing.T) {
 	if after := testenv.KubeState(t, c, ns); after != "" {
 		t.Errorf("left in %s:\n%s", ns, after)
 	}
+}
+
+// TestKubeRBACForbiddenFault: with delete taken off pods in the Role,
+// pod_kill is refused by the API's dry run when it is due: one line naming
+// the fault and the API's "forbidden", exit 5, no pod deleted, nothing in
+// the ledger.
+func TestKubeRBACForbiddenFault(t *testing.T) {
+	t.Parallel()
+	c := testenv.Kube(t)
+	ns := testenv.KubeNamespace(t, c)
+	testenv.KubeDeployment(t, c, ns, "web", 1, testenv.KubePodTemplate("web", testenv.KubePauseImage))
+	before := testenv.KubePodState(t, c, ns)
+	docs := readRBAC(t)
+	for i, r := range docs.role.Rules {
+		if slices.Contains(r.Resources, "pods") {
+			docs.role.Rules[i].Verbs = slices.DeleteFunc(slices.Clone(r.Verbs), func(v string) bool { return v == "delete" })
+		}
+	}
+	kubeconfig := kubeconfigAs(t, c, ns, docs)
+	ledger := filepath.Join(t.TempDir(), "ledger.jsonl")
+	res, log := runKubeExperiment(t, podKillExperiment(t, ns), RunOptions{Kube: targets.KubeConfig{Kubeconfig: kubeconfig}, LedgerPath: ledger})
+	t.Logf("exit %d: %s", res.Code, res.Message)
+	if res.Code != 5 || strings.Contains(res.Message, "\n") || !strings.Contains(res.Message, "kill.faults[0] pod_kill") ||
+		!strings.Contains(res.Message, "forbidden") {
+		t.Errorf("exit %d, message %q: want 5 and one line naming the fault and the refusal\n%s", res.Code, res.Message, log)
+	}
+	if after := testenv.KubePodState(t, c, ns); after != before {
+		t.Errorf("pods after the refused fault:\n%s\nbefore:\n%s", after, before)
+	}
+	assertNoActive(t, ledger)
 }

@@ -89,6 +89,9 @@ func hostPort(s string) string {
 // and its session, and the proxies. Its errors are runtime errors unless
 // they carry another code (a fault invalid once resolved is a usage error).
 func (e *environment) setUp(ctx context.Context) error {
+	if err := e.checkKube(); err != nil {
+		return err
+	}
 	if err := e.openLedger(); err != nil {
 		return err
 	}

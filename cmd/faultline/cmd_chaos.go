@@ -205,7 +205,7 @@ func newInjectCmd(e *env, opts *chaosOptions, kind, use string) *cobra.Command {
 		}
 		// A stressor must not outlive --for, even if this command dies.
 		chaos.BoundStress(fault, hold)
-		if info.Group == chaos.GroupPod {
+		if info.Group == chaos.GroupPod || info.Group == chaos.GroupKubeService {
 			if err := chaos.CheckKube(kind, opts.kube); err != nil {
 				return err
 			}

@@ -132,8 +132,15 @@ func (c *collector) handle(ev event) {
 			c.lose(p, StateFailed, err.Error())
 		}
 	case MsgEnd:
-		p.done, p.end = true, m.End
-		p.Sent = m.End.Sent
+		p.end, p.Sent = m.End, m.End.Sent
+		if m.End.Interrupted {
+			// Stopped on its side before its schedule ended (SIGTERM: a
+			// pod deleted, a node drained), since this coordinator had
+			// not hung up: the rest of its share was never sent.
+			c.lose(p, StateDied, "stopped before the end of its schedule (interrupted on the worker's side)")
+			break
+		}
+		p.done = true
 		p.cancel()
 	case MsgError:
 		c.lose(p, StateFailed, m.Error)
@@ -229,7 +236,6 @@ func (c *collector) outcome() *Outcome {
 		res.Sent += p.Sent
 		if e := p.end; e != nil {
 			res.LastSend = max(res.LastSend, time.Duration(e.LastSendMs*float64(time.Millisecond)))
-			res.Interrupted = res.Interrupted || e.Interrupted
 			cpu += time.Duration(e.CPUSeconds * float64(time.Second))
 			res.Generator.Cores += e.Cores
 			res.Generator.Utilization = max(res.Generator.Utilization, e.Utilization)

@@ -139,17 +139,25 @@ func TestStrayWorkerCannotJoin(t *testing.T) {
 	}
 }
 
-// TestKilledWorkerIsReported: a worker killed mid-run is reported with its
-// segment and the share it did not send; the others finish and the run
-// ends with their merged data.
+// TestKilledWorkerIsReported: a worker killed mid-run (SIGKILL: its
+// stream breaks; SIGTERM, as when its pod is deleted: it ends its run
+// early and says so) is reported with its segment and the share it did not
+// send; the others finish and the run ends with their merged data, not as
+// an interrupted run.
 func TestKilledWorkerIsReported(t *testing.T) {
+	for _, sig := range []os.Signal{os.Kill, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { testKilledWorker(t, sig) })
+	}
+}
+
+func testKilledWorker(t *testing.T, sig os.Signal) {
 	tok := token(t)
 	ws := startWorkers(t, 3, tok)
 	var served atomic.Int64
 	var kill sync.Once
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if served.Add(1) == 150 {
-			kill.Do(func() { _ = ws[1].cmd.Process.Kill() })
+			kill.Do(func() { _ = ws[1].cmd.Process.Signal(sig) })
 		}
 	}))
 	defer target.Close()
@@ -158,8 +166,8 @@ func TestKilledWorkerIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !out.Degraded() {
-		t.Fatalf("not degraded: %+v", out.Workers)
+	if !out.Degraded() || out.Result.Interrupted {
+		t.Fatalf("degraded %v, interrupted %v: %+v", out.Degraded(), out.Result.Interrupted, out.Workers)
 	}
 	lost := out.Workers[1]
 	if lost.State != distrib.StateDied || lost.Segment != "1/3" || lost.Since.IsZero() {

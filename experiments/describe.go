@@ -71,6 +71,9 @@ func describePlanLoad(w io.Writer, p *Plan) {
 	} else {
 		fmt.Fprintf(w, "  closed model, %d users; latency is service time\n", e.Load.Concurrency)
 	}
+	if n := e.Load.Generators; n > 0 {
+		fmt.Fprintf(w, "  on %d generators, each a segment of the schedule, their intervals merged (docs/distributed.md)\n", n)
+	}
 	for _, r := range e.Load.Requests {
 		fmt.Fprintf(w, "  %s %s %s (weight %d)\n", orDefault(r.Name, "-"), orDefault(r.Method, "GET"), r.URL, max(r.Weight, 1))
 	}

@@ -596,6 +596,9 @@ func (v *validator) validateLoadLimits(l *LoadSpec) {
 			v.problem("load."+c.name, "must be positive")
 		}
 	}
+	if l.Generators < 0 || l.Generators > MaxGenerators {
+		v.problem("load.generators", "%d: want a number of generators from 1 to %d", l.Generators, MaxGenerators)
+	}
 	for _, c := range []struct {
 		name string
 		v    time.Duration

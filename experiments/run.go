@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/chaos"
+	"github.com/faultline-dev/faultline/internal/distrib"
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/report"
@@ -45,6 +46,13 @@ type RunOptions struct {
 	// namespace, field by field (faultline run --kubeconfig, --context,
 	// --namespace).
 	Kube targets.KubeConfig
+	// Generators overrides load.generators when positive (faultline run
+	// --generators N).
+	Generators int
+	// StartGenerators starts the workers of a load on several generators
+	// (local processes, pods); it is needed when the experiment asks for
+	// generators.
+	StartGenerators StartGenerators
 
 	// hooks let this package's tests look at the targets between the
 	// steps of a run (the cluster's state before the faults and after
@@ -79,6 +87,9 @@ type Result struct {
 	// Report is the run as the reports drew it (read back from the
 	// journal), nil when the journal could not be read.
 	Report *report.Run
+	// Generators is what each generator did, when the load ran on
+	// several.
+	Generators *distrib.Outcome
 }
 
 // runner is one run. Its parts: the environment (what is started around
@@ -227,13 +238,14 @@ func (r *runner) drive(ctx context.Context, opts loadgen.Options) {
 	if t := r.res.Total; r.end.code == exitcode.OK && t != nil && t.Completed("") > 0 && t.Responses("") == 0 {
 		r.fail(exitcode.Runtime, "faultline: no request of the load got a response: the targets are unreachable")
 	}
-	// After an abort the hypotheses are still judged, for the record.
-	if r.end.code != exitcode.OK && r.end.code != exitcode.Aborted {
-		return
+	// After an abort the hypotheses are still judged, for the record; so
+	// they are after losing a generator.
+	if r.end.code == exitcode.OK || r.end.code == exitcode.Aborted {
+		if !r.judge(ctx) {
+			r.end.settle(exitcode.Failed, "")
+		}
 	}
-	if !r.judge(ctx) {
-		r.end.settle(exitcode.Failed, "")
-	}
+	r.noteGenerators()
 }
 
 // prepare sets up the environment and builds the load.
@@ -245,7 +257,14 @@ func (r *runner) prepare(ctx context.Context) (loadgen.Options, error) {
 		h()
 	}
 	r.faults.session = r.env.session
-	return r.env.loadOptions()
+	spec, err := loadSpec(r.plan, r.env.resolve, r.opts.Tool)
+	if err != nil {
+		return loadgen.Options{}, err
+	}
+	if r.env.gens != nil {
+		r.startLoad = r.distributed(spec)
+	}
+	return spec.Options()
 }
 
 // runLoad starts the load and follows the timeline until the load ends.

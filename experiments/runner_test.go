@@ -233,7 +233,11 @@ func runFake(t *testing.T, ctx context.Context, plan *Plan, session faultSession
 			t.Fatal(err)
 		}
 	}
-	opts, err := r.env.loadOptions()
+	spec, err := loadSpec(plan, r.env.resolve, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := spec.Options()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,6 +127,11 @@ type LoadSpec struct {
 	Requests       []RequestSpec `yaml:"requests"`
 	// Thresholds are `faultline load` thresholds over the whole run.
 	Thresholds []string `yaml:"thresholds"`
+	// Generators runs the load on this many generators, each a segment of
+	// the schedule, whose intervals are merged before anything is judged
+	// (docs/distributed.md): worker processes on this machine, or pods
+	// with faultline run --on kubernetes. 0: this process alone.
+	Generators int `yaml:"generators"`
 }
 
 // RequestSpec is one kind of request of the load.

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/faultline-dev/faultline/chaos"
+	"github.com/faultline-dev/faultline/internal/distrib"
 	"github.com/faultline-dev/faultline/internal/exitcode"
-	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/targets"
 )
 
@@ -34,6 +34,10 @@ type environment struct {
 	session       *chaos.Session
 	proxyAddr     map[string]string
 	proxies       []*chaos.Entry
+	// gens are the generators' workers when the load runs on several;
+	// stopGens stops them.
+	gens     *distrib.Config
+	stopGens func() error
 }
 
 // resolve expands ${targets.X}, ${proxies.X}, ${env.X} and their .addr
@@ -125,7 +129,10 @@ func (e *environment) setUp(ctx context.Context) error {
 	if err := e.preflight(ctx); err != nil {
 		return err
 	}
-	return e.createProxies(ctx)
+	if err := e.createProxies(ctx); err != nil {
+		return err
+	}
+	return e.startGenerators(ctx)
 }
 
 func (e *environment) startShop(ctx context.Context) error {
@@ -241,16 +248,6 @@ func (e *environment) createProxies(ctx context.Context) error {
 	return nil
 }
 
-// loadOptions builds the one load that runs through every phase from the
-// spec faultline load builds its options from too.
-func (e *environment) loadOptions() (loadgen.Options, error) {
-	spec, err := loadSpec(e.plan, e.resolve, e.opts.Tool)
-	if err != nil {
-		return loadgen.Options{}, err
-	}
-	return spec.Options()
-}
-
 // tearDown deletes the proxies, runs the rollbacks and stops what setUp
 // started. A proxy that cannot be deleted is an error carrying
 // exitcode.RevertFailed. Proxies are deleted after the load has stopped.
@@ -267,6 +264,15 @@ func (e *environment) tearDown(note func(format string, args ...any)) error {
 			}
 		}
 		e.proxies = nil
+	}
+	if e.stopGens != nil {
+		if err := e.stopGens(); err != nil {
+			e.say("faultline: stop the generators: %v", err)
+			if failed == nil {
+				failed = exitcode.WrapIfNone(err, exitcode.RevertFailed)
+			}
+		}
+		e.stopGens, e.gens = nil, nil
 	}
 	runRollbacks(bg, e.plan.Rollbacks, e.resolve, note)
 	if e.toxi != nil {

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/faultline-dev/faultline/internal/distrib"
 	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/report"
@@ -73,6 +74,11 @@ func WriteSummary(w io.Writer, out *Result) error {
 	}
 	if out.Report != nil {
 		if err := report.WriteBreakdown(w, out.Report); err != nil {
+			return err
+		}
+	}
+	if out.Generators != nil && out.Generators.Result != nil {
+		if err := distrib.WriteReport(w, out.Generators, out.Start); err != nil {
 			return err
 		}
 	}

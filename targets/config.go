@@ -191,6 +191,14 @@ type ServiceTimeConfig struct {
 	Median       time.Duration `yaml:"median"`
 	P99          time.Duration `yaml:"p99"`
 	Fixed        time.Duration `yaml:"fixed"`
+	// StallAfter and StallFor make one stop-the-world pause at a known
+	// time: every request that arrives from StallAfter to
+	// StallAfter+StallFor after store's first request is held until that
+	// window ends, then served. A latency distribution fixed by the
+	// schedule, for checking that a load tool measures from the intended
+	// start (coordinated omission). StallFor 0: no stall.
+	StallAfter time.Duration `yaml:"stall_after"`
+	StallFor   time.Duration `yaml:"stall_for"`
 }
 
 // PoolConfig limits the requests store serves at once, like a connection
@@ -393,6 +401,8 @@ func (p *problems) store(s StoreConfig) {
 	default:
 		p.add("store.service_time.distribution", "must be %s or %s (got %q)", DistLogNormal, DistFixed, st.Distribution)
 	}
+	p.nonNegativeDuration("store.service_time.stall_after", st.StallAfter)
+	p.nonNegativeDuration("store.service_time.stall_for", st.StallFor)
 	p.positive("store.pool.size", s.Pool.Size)
 	p.nonNegative("store.pool.max_queue", s.Pool.MaxQueue)
 	p.nonNegativeDuration("store.pool.max_wait", s.Pool.MaxWait)

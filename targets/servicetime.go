@@ -2,6 +2,7 @@ package targets
 
 import (
 	"math"
+	"sync"
 	"time"
 )
 
@@ -16,6 +17,10 @@ type serviceTime struct {
 	mu, sigma float64 // of ln(seconds)
 	max       time.Duration
 	rnd       *lockedRand
+	// The stall window, from the first request (once).
+	stallAfter, stallFor time.Duration
+	firstOnce            sync.Once
+	first                time.Time
 }
 
 // newServiceTime builds the sampler: log-normal with mu = ln(median) and
@@ -26,9 +31,10 @@ func newServiceTime(cfg ServiceTimeConfig, rnd *lockedRand) *serviceTime {
 		return &serviceTime{}
 	}
 	if cfg.Distribution == DistFixed {
-		return &serviceTime{fixed: cfg.Fixed}
+		return &serviceTime{fixed: cfg.Fixed, stallAfter: cfg.StallAfter, stallFor: cfg.StallFor}
 	}
 	return &serviceTime{
+		stallAfter: cfg.StallAfter, stallFor: cfg.StallFor,
 		lognormal: true,
 		mu:        math.Log(cfg.Median.Seconds()),
 		sigma:     (math.Log(cfg.P99.Seconds()) - math.Log(cfg.Median.Seconds())) / z99,
@@ -47,4 +53,17 @@ func (s *serviceTime) Sample() time.Duration {
 		return s.max
 	}
 	return d
+}
+
+// Stall is how long a request arriving at now is held before its service
+// time: until the end of the stall window when now falls in it.
+func (s *serviceTime) Stall(now time.Time) time.Duration {
+	if s.stallFor <= 0 {
+		return 0
+	}
+	s.firstOnce.Do(func() { s.first = now })
+	if at := now.Sub(s.first); at >= s.stallAfter && at < s.stallAfter+s.stallFor {
+		return s.stallAfter + s.stallFor - at
+	}
+	return 0
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -102,7 +103,7 @@ func (s *store) work(h http.HandlerFunc) http.HandlerFunc {
 			}
 			defer s.pool.Release()
 		}
-		d := s.st.Sample()
+		d := s.st.Stall(time.Now()) + s.st.Sample()
 		s.serviceTime.Observe(d.Seconds())
 		if err := sleep(r.Context(), d); err != nil {
 			return

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/faultline-dev/faultline/loadgen"
 	"github.com/faultline-dev/faultline/report"
 
+	"github.com/faultline-dev/faultline/internal/exitcode"
 	"github.com/faultline-dev/faultline/internal/metric"
 )
 
@@ -31,12 +34,8 @@ type loadFlags struct {
 	gens                                  generatorFlags
 }
 
-func newLoadCmd(e *env) *cobra.Command {
-	var f loadFlags
-	cmd := &cobra.Command{
-		Use:   "load [URL]",
-		Short: "Drive HTTP load at a URL and report HDR latency",
-		Long: `Drive HTTP load at a URL (or at the targets of a targets file) and report
+// loadHelp is the long help of load, out of newLoadCmd so that it stays short.
+var loadHelp = `Drive HTTP load at a URL (or at the targets of a targets file) and report
 latency from HdrHistograms.
 
 Open model (--rate): requests arrive on a schedule whatever the server does,
@@ -55,6 +54,10 @@ unit, and they must agree with each other and with --rate or --concurrency.
 Rates go up to ` + loadgen.FormatRate(loadgen.MaxRate) + ` per generator (what one schedules). For more, run N
 generators at once, each with its own --segment I/N (I from 0): together
 they send the one schedule, each request at its own intended time.
+--generators N does that in one run, merging the generators' intervals
+before the thresholds see them: worker processes on this machine, running
+workers (--workers), or with --on kubernetes an Indexed Job of N worker pods,
+recorded in the ledger and deleted at the end (docs/distributed.md).
 The run stops sending at most 1s after its schedule ends whatever the rate
 (requests still due then are counted as dropped); requests in flight then
 get --grace to complete.
@@ -64,7 +67,14 @@ e.g. 'p99<250ms', 'error_rate<1%', 'checkout:p99.9<1s', 'p99<250ms over 10s'.
 Metrics:
 ` + indent(metric.Names, "  ") + `
 
-` + liveHelp,
+` + liveHelp
+
+func newLoadCmd(e *env) *cobra.Command {
+	var f loadFlags
+	cmd := &cobra.Command{
+		Use:   "load [URL]",
+		Short: "Drive HTTP load at a URL and report HDR latency",
+		Long:  loadHelp,
 		Example: `  faultline load http://127.0.0.1:8080/ --rate 2000/s --duration 30s
   faultline load http://127.0.0.1:8080/ --stage 30s:500/s --stage 60s:500/s --stage 10s:0/s
   faultline load http://127.0.0.1:8080/ --concurrency 50 --duration 1m
@@ -106,7 +116,7 @@ Metrics:
 	fl.StringVar(&f.hgrmUnit, "hgrm-unit", "ms", "unit of --hgrm values: ns, us, ms or s")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress line")
 	f.live.add(fl)
-	f.gens.add(fl)
+	f.gens.add(fl, true)
 	fl.StringVar(&f.engine, "engine", string(loadgen.EngineAuto), "how requests are sent: auto (epoll where it serves), epoll (Linux event loops; plain http:// over HTTP/1.1 only) or goroutine (a goroutine per connection; TLS, HTTP/2, every platform)")
 	return cmd
 }
@@ -298,15 +308,19 @@ func runLoad(cmd *cobra.Command, e *env, f loadFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer stop()
 	lr.Generators = gens
 	l, err := f.live.start(e)
 	if err != nil {
-		return err
+		return errors.Join(err, stop())
 	}
 	lr.Live = sink(l)
 	code, err := experiments.RunLoad(cmd.Context(), lr)
 	stopLive(e, l)
+	if serr := stop(); serr != nil {
+		// Workers left running outweigh the verdict, as an unreverted
+		// fault does.
+		return exitcode.WrapIfNone(fmt.Errorf("stop the generators: %w", serr), exitcode.RevertFailed)
+	}
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,13 @@ Comparisons with another phase ("p99 < 2 * baseline.p99") are judged with a
 95% bootstrap confidence interval: held, deviated, or inconclusive when the
 data cannot tell. The file format is in docs/experiments.md.
 
+With load.generators: N in the file (or --generators N), the load runs on N
+generators, each a segment of its schedule: worker processes on this machine,
+or with --on kubernetes an Indexed Job of worker pods (recorded in the ledger,
+deleted at the end) that this process reaches at their pod IPs. The timeline,
+abort conditions and hypotheses see their merged intervals; a generator lost
+mid-run is reported and the run exits 5 (docs/distributed.md).
+
 When several things go wrong in one run, the exit code is the first of
 6, 130, 2, 5, 4, 3, 1: a fault that could not be reverted outweighs
 everything, and an interrupted run is 130 whatever it was doing.
@@ -38,6 +45,7 @@ func newRunCmd(e *env) *cobra.Command {
 		ledger, out, image            string
 		liveF                         liveFlags
 		kube                          chaos.KubeConfig
+		gens                          generatorFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run EXPERIMENT.yaml",
@@ -46,6 +54,7 @@ func newRunCmd(e *env) *cobra.Command {
 		Example: `  faultline run examples/quickstart.yaml
   faultline run examples/quickstart.yaml --dry-run
   faultline run experiment.yaml --time-scale 0.1 --out results/
+  faultline run experiment.yaml --generators 3 --on kubernetes --image faultline/targets:1.2.0
   faultline run experiment.yaml --metrics-addr 127.0.0.1:9464 --prometheus-remote-write http://127.0.0.1:9090/api/v1/write`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -67,6 +76,10 @@ func newRunCmd(e *env) *cobra.Command {
 				}
 				return plan.DescribeCluster(cmd.Context(), e.stdout, experiments.RunOptions{Image: image, Kube: kube})
 			}
+			startGens, err := gens.forRun(e)
+			if err != nil {
+				return err
+			}
 			l, err := liveF.start(e)
 			if err != nil {
 				return err
@@ -74,7 +87,7 @@ func newRunCmd(e *env) *cobra.Command {
 			res, err := experiments.Run(cmd.Context(), plan, experiments.RunOptions{
 				Log: e.stderr, Progress: !quiet && e.stderrIsTerminal(), LedgerPath: ledger, Dir: out,
 				Getenv: e.getenv, Tool: "faultline " + version, InconclusiveOK: inconclusiveOK, Live: sink(l),
-				Image: image, Kube: kube,
+				Image: image, Kube: kube, Generators: gens.generators, StartGenerators: startGens,
 			})
 			stopLive(e, l)
 			if err != nil {
@@ -97,7 +110,8 @@ func newRunCmd(e *env) *cobra.Command {
 	f.StringVar(&image, "image", "", "the targets image of the shop in Docker or Kubernetes mode, instead of the file's")
 	f.StringVar(&kube.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (instead of targets.kubernetes.kubeconfig; default $KUBECONFIG, else ~/.kube/config; in a pod, its service account)")
 	f.StringVar(&kube.Context, "context", "", "kubeconfig context (instead of targets.kubernetes.context)")
-	f.StringVar(&kube.Namespace, "namespace", "", "namespace of targets.kubernetes and ${kubernetes.namespace}, instead of the file's")
+	f.StringVar(&kube.Namespace, "namespace", "", "namespace of targets.kubernetes and ${kubernetes.namespace} (and of the worker pods of --on kubernetes), instead of the file's")
+	gens.add(f, false)
 	return cmd
 }
 

@@ -149,6 +149,9 @@ func TestLoadGeneratorsUsage(t *testing.T) {
 		{[]string{"--workers", "http://127.0.0.1:1"}, "$" + distrib.TokenEnv + " is empty"},
 		{[]string{"--generators", "-1"}, "--generators -1"},
 		{[]string{"--worker-timeout", "0s", "--generators", "2"}, "--worker-timeout"},
+		{[]string{"--generators", "2", "--on", "moon"}, "--on \"moon\""},
+		{[]string{"--on", "kubernetes"}, "give --generators N"},
+		{[]string{"--workers", "http://127.0.0.1:1", "--on", "kubernetes"}, "exclude each other"},
 	} {
 		args := append([]string{"load", "http://127.0.0.1:1/", "--rate", "1/s", "--duration", "1s"}, c.args...)
 		code, _, stderr := runCLI(t, args...)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,5 +183,59 @@ func checkKubeMerge(t *testing.T, resultsPath string, single *loadgen.Result) {
 	}
 	if len(file.Summary.Generators) != 3 {
 		t.Errorf("%d workers in the summary, want 3", len(file.Summary.Generators))
+	}
+}
+
+const kubeGeneratorsExperiment = `name: kube generators
+targets:
+  only: [store]
+  kubernetes:
+    namespace: set-by-the-test
+    shop: true
+load:
+  rate: 30/s
+  generators: 2
+  requests:
+    - url: ${targets.store}/kv/product:p001
+phases:
+  - name: baseline
+    duration: 3s
+hypothesis:
+  baseline: [error_rate < 1%]
+`
+
+// TestKubeGeneratorsRun: faultline run's path to the worker pods: the
+// experiment's load.generators on the run's cluster, namespace and image,
+// against store deployed for the run: the hypothesis holds on the two
+// pods' merged intervals, the schedule's 90 requests are counted, and
+// nothing of the workers is left. About 30 s.
+func TestKubeGeneratorsRun(t *testing.T) {
+	t.Parallel()
+	c := testenv.Kube(t)
+	image := kubeTargetsImage(t)
+	ns := testenv.KubeNamespace(t, c)
+	plan, err := Parse([]byte(kubeGeneratorsExperiment), filepath.Join(t.TempDir(), "gen.yaml"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	res, err := Run(context.Background(), plan, RunOptions{
+		Log: &log, LedgerPath: filepath.Join(t.TempDir(), "ledger.jsonl"), Dir: t.TempDir(), Tool: "test",
+		Image: image, Kube: targets.KubeConfig{Kubeconfig: testenv.KubeconfigPath(), Namespace: ns},
+		StartGenerators: KubeGenerators(distrib.Config{}, map[string]string{"faultline.test": "1"}, 0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Code != exitcode.OK || res.Generators == nil || len(res.Generators.Workers) != 2 || res.Total.Scheduled != 90 {
+		t.Fatalf("exit %d (%s), generators %+v, total %+v; want 0, two pods, 90 requests\n%s", res.Code, res.Message, res.Generators, res.Total, log.String())
+	}
+	for _, w := range res.Generators.Workers {
+		if w.State != distrib.StateOK || !strings.HasPrefix(w.Name, "faultline-gen-") {
+			t.Errorf("worker %+v", w)
+		}
+	}
+	if left := generatorsLeft(t, c, ns); len(left) > 0 {
+		t.Errorf("left after the run: %v", left)
 	}
 }

@@ -76,7 +76,7 @@ func newRunCmd(e *env) *cobra.Command {
 				}
 				return plan.DescribeCluster(cmd.Context(), e.stdout, experiments.RunOptions{Image: image, Kube: kube})
 			}
-			startGens, err := gens.forRun(e)
+			startGens, err := gens.forRun(e, plan.Exp.Load.Generators)
 			if err != nil {
 				return err
 			}

@@ -164,3 +164,27 @@ func TestLoadGeneratorsUsage(t *testing.T) {
 		t.Errorf("worker without a token: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestRunGeneratorsUsage: run's generator flags are checked before
+// anything starts.
+func TestRunGeneratorsUsage(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "x.yaml")
+	src := "name: x\nload:\n  rate: 10/s\n  requests:\n    - url: http://127.0.0.1:1/\nphases:\n  - name: a\n    duration: 1s\n"
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--on", "kubernetes"}, "give --generators N (or load.generators)"},
+		{[]string{"--generators", "2", "--on", "moon"}, `--on "moon"`},
+		{[]string{"--generators", "-1"}, "--generators -1"},
+	} {
+		code, _, stderr := runCLI(t, append([]string{"run", file}, c.args...)...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}

@@ -86,11 +86,14 @@ func (g *generatorFlags) starter(e *env) (experiments.StartGenerators, error) {
 	return nil, usageErrorf("--on %q: want %s or %s", g.on, onLocal, onKubernetes)
 }
 
-// forRun checks the flags for faultline run: the experiment's
-// load.generators may ask for generators the flags did not.
-func (g *generatorFlags) forRun(e *env) (experiments.StartGenerators, error) {
+// forRun checks the flags for faultline run, whose experiment asks for
+// fileGenerators (load.generators) unless --generators says otherwise.
+func (g *generatorFlags) forRun(e *env, fileGenerators int) (experiments.StartGenerators, error) {
 	if g.generators < 0 || g.generators > experiments.MaxGenerators {
 		return nil, usageErrorf("--generators %d: want 1 to %d", g.generators, experiments.MaxGenerators)
+	}
+	if g.on != onLocal && g.generators == 0 && fileGenerators == 0 {
+		return nil, usageErrorf("--on %s: the experiment runs its load in this process: give --generators N (or load.generators)", g.on)
 	}
 	return g.starter(e)
 }

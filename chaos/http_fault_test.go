@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
 )
@@ -126,6 +127,65 @@ func TestHTTPAbortPerRequest(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestHTTPDelayPerRequest puts a 50% delay of 150ms on GET
+// /api/products/{id} on a proxy: of 40 GETs over one kept-alive connection,
+// exactly as many took 150ms or more as the revert note counts touched, the
+// rest came back fast, and POSTs to the same path were not held.
+func TestHTTPDelayPerRequest(t *testing.T) {
+	t.Parallel()
+	srv := toxiproxyServers(t)[0]
+	backend, _ := httpBackend(t)
+	name := uniqueName(t)
+	p, err := toxiproxy.NewClient(srv.url).CreateProxy(name, "127.0.0.1:0", backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Delete() })
+	const delay = 150 * time.Millisecond
+	f, err := New(Spec{Kind: "http_delay", Proxy: name, Method: "GET", Path: "/api/products/{id}", Delay: delay, Percent: ptr(50.0), Seed: ptr(uint64(3))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSession(testLedger(t), &Env{ToxiproxyURL: srv.url, ToxiproxyEmbedded: true})
+	ctx := context.Background()
+	e, err := s.Inject(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	timed := func(method string) time.Duration {
+		req, _ := http.NewRequest(method, "http://"+p.Listen+"/api/products/p1", nil)
+		start := time.Now()
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return time.Since(start)
+	}
+	held := 0
+	for range 40 {
+		if timed("GET") >= delay {
+			held++
+		}
+	}
+	for range 5 {
+		if took := timed("POST"); took >= delay {
+			t.Errorf("a POST took %v: not matched, it must not be held", took)
+		}
+	}
+	if err := s.Revert(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d of 40 GETs held %v or more; %s", held, delay, e.RevertNote)
+	if want := fmt.Sprintf("touched %d of 40 matching requests", held); held == 0 || held == 40 || !strings.Contains(e.RevertNote, want) {
+		t.Errorf("%d of 40 GETs held; note %q, want %q", held, e.RevertNote, want)
 	}
 }
 

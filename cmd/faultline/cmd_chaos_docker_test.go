@@ -149,43 +149,73 @@ func waitEffect(t *testing.T, in func() bool, want bool, what string) {
 	}
 }
 
-// TestContainerKindsSIGKILLThenCleanup injects each container kind of
-// issue 12 from the command line, sees it take effect on the container,
-// SIGKILLs faultline, sees the fault outlive it, and runs `faultline chaos
-// cleanup`: exit 0, "reverted KIND", and the container as it was (the
-// stressors stopped: the cgroup's CPU and memory back down).
-func TestContainerKindsSIGKILLThenCleanup(t *testing.T) {
+// containerEnds are the ways `faultline chaos inject KIND --for` ends:
+// its time is up (exit 0), the first SIGINT (130), SIGKILL (then `faultline
+// chaos cleanup` reverts what the killed process left).
+var containerEnds = []struct {
+	name   string
+	signal syscall.Signal
+	code   int
+}{{"time up", 0, 0}, {"SIGINT", syscall.SIGINT, 130}, {"SIGKILL", syscall.SIGKILL, -int(syscall.SIGKILL)}}
+
+// TestContainerKindsRevertOnEveryEnd injects each container kind of issue
+// 12 from the command line and ends it each way: the time up, the first
+// SIGINT, SIGKILL then `faultline chaos cleanup`. Each signal comes once
+// the fault is seen in effect on the container (and a SIGKILLed one is seen
+// to outlive faultline); after each end the revert is reported and the
+// container is as it was (the stressors stopped: the cgroup's CPU and
+// memory back down), with nothing active in the ledger.
+func TestContainerKindsRevertOnEveryEnd(t *testing.T) {
 	t.Parallel()
 	eng, image := dockerTestEngine(t)
 	bin := testenv.BuildFaultline(t)
 	for _, tc := range containerKinds {
-		t.Run(tc.kind, func(t *testing.T) {
-			t.Parallel()
-			id, name := runTestContainer(t, eng, image, "")
-			in := tc.effect(t, eng, id)
-			ledger := filepath.Join(t.TempDir(), "ledger.jsonl")
-			cmd := exec.Command(bin, append([]string{"chaos", "inject", tc.kind, "--name", name, "--for", "60s", "--ledger", ledger}, tc.args...)...)
-			out := &syncBuffer{}
-			cmd.Stdout, cmd.Stderr = out, out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-			waitOutput(t, out, "injected "+tc.kind, 30*time.Second)
-			waitEffect(t, in, true, "after the injection\n"+out.String())
-			cmd.Process.Kill()
-			if code := exitCodeOf(t, cmd.Wait()); code != -int(syscall.SIGKILL) {
-				t.Fatalf("exit %d, want killed\n%s", code, out.String())
-			}
-			if !in() {
-				t.Fatalf("%s did not outlive the SIGKILL", tc.kind)
-			}
-			cleanup, err := exec.Command(bin, "chaos", "cleanup", "--ledger", ledger).CombinedOutput()
-			if code := exitCodeOf(t, err); code != 0 || !strings.Contains(string(cleanup), "reverted "+tc.kind) {
-				t.Fatalf("cleanup exit %d\n%s", code, cleanup)
-			}
-			waitEffect(t, in, false, "after cleanup\n"+string(cleanup))
-		})
+		for _, end := range containerEnds {
+			t.Run(tc.kind+"/"+end.name, func(t *testing.T) {
+				t.Parallel()
+				id, name := runTestContainer(t, eng, image, "")
+				in := tc.effect(t, eng, id)
+				ledger := filepath.Join(t.TempDir(), "ledger.jsonl")
+				hold := "60s"
+				if end.signal == 0 {
+					hold = "2s"
+				}
+				cmd := exec.Command(bin, append([]string{"chaos", "inject", tc.kind, "--name", name, "--for", hold, "--ledger", ledger}, tc.args...)...)
+				out := &syncBuffer{}
+				cmd.Stdout, cmd.Stderr = out, out
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+				waitOutput(t, out, "injected "+tc.kind, 30*time.Second)
+				if end.signal != 0 {
+					waitEffect(t, in, true, "after the injection\n"+out.String())
+					cmd.Process.Signal(end.signal)
+				}
+				if code := exitCodeOf(t, cmd.Wait()); code != end.code {
+					t.Fatalf("exit %d, want %d\n%s", code, end.code, out.String())
+				}
+				said := out.String()
+				if end.signal == syscall.SIGKILL {
+					if !in() {
+						t.Fatalf("%s did not outlive the SIGKILL", tc.kind)
+					}
+					cleanup, err := exec.Command(bin, "chaos", "cleanup", "--ledger", ledger).CombinedOutput()
+					if code := exitCodeOf(t, err); code != 0 {
+						t.Fatalf("cleanup exit %d\n%s", code, cleanup)
+					}
+					said = string(cleanup)
+				}
+				if !strings.Contains(said, "reverted "+tc.kind) {
+					t.Fatalf("no revert reported:\n%s", said)
+				}
+				waitEffect(t, in, false, "after the end\n"+said)
+				l, _ := chaos.OpenLedger(ledger)
+				if active, _ := l.Active(); len(active) != 0 {
+					t.Errorf("%d faults active in the ledger", len(active))
+				}
+			})
+		}
 	}
 }
 

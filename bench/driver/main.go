@@ -38,18 +38,22 @@ type config struct {
 
 // run is one tool invocation and what the OS measured of it.
 type run struct {
-	tool     string
-	command  string
-	wall     time.Duration
-	cpu      time.Duration
-	maxRSS   int64 // KiB
-	requests int64
-	p50, p99 time.Duration
-	sendRate float64 // faultline only
-	achieved float64 // open model: the tool's own achieved rate
-	lagP99   time.Duration
-	dropped  int64
-	note     string
+	tool    string
+	command string
+	wall    time.Duration
+	cpu     time.Duration
+	maxRSS  int64 // KiB
+	// The largest anonymous and file-backed resident sizes seen while the
+	// tool ran (KiB; /proc/PID/status sampled every 50 ms, so a tool that
+	// ends within one sample has none).
+	peakAnon, peakFile int64
+	requests           int64
+	p50, p99           time.Duration
+	sendRate           float64 // faultline only
+	achieved           float64 // open model: the tool's own achieved rate
+	lagP99             time.Duration
+	dropped            int64
+	note               string
 }
 
 func (r run) perCPUSecond() float64 {
@@ -155,8 +159,20 @@ func measure(ctx context.Context, c config, tool string, argv []string) (run, st
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	began := time.Now()
-	err := cmd.Run()
-	r := run{tool: tool, command: strings.Join(argv, " "), wall: time.Since(began)}
+	r := run{tool: tool, command: strings.Join(argv, " ")}
+	err := cmd.Start()
+	if err == nil {
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			r.peakAnon, r.peakFile = samplePeakRSS(cmd.Process.Pid, stop)
+		}()
+		err = cmd.Wait()
+		close(stop)
+		<-sampled
+	}
+	r.wall = time.Since(began)
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
 		return r, out.String(), fmt.Errorf("%s: %w", tool, err)
@@ -167,6 +183,36 @@ func measure(ctx context.Context, c config, tool string, argv []string) (run, st
 	}
 	fmt.Fprintf(os.Stderr, "  %-9s %6.1fs wall %6.2fs CPU  %s\n", tool, r.wall.Seconds(), r.cpu.Seconds(), r.command)
 	return r, out.String(), nil
+}
+
+// samplePeakRSS reads the RssAnon and RssFile of process pid every 50 ms
+// until stop is closed and returns the largest of each (KiB). The kernel
+// keeps only the peak of their sum (getrusage's ru_maxrss); the split says
+// how much is the process's own memory and how much the pages of its
+// binary it has mapped.
+func samplePeakRSS(pid int, stop <-chan struct{}) (anon, file int64) {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return anon, file
+		case <-tick.C:
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var kb int64
+			if _, err := fmt.Sscanf(line, "RssAnon: %d kB", &kb); err == nil {
+				anon = max(anon, kb)
+			} else if _, err := fmt.Sscanf(line, "RssFile: %d kB", &kb); err == nil {
+				file = max(file, kb)
+			}
+		}
+	}
 }
 
 func secs(d time.Duration) string { return strconv.Itoa(int(d.Seconds())) + "s" }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"testing"
 	"time"
 )
@@ -16,5 +17,15 @@ func TestTrueStallP99(t *testing.T) {
 	// No stall, no latency.
 	if got := trueStallP99(1000, 10*time.Second, 5*time.Second, 0); got != 0 {
 		t.Errorf("without stalls p99 = %v, want 0", got)
+	}
+}
+
+func TestSamplePeakRSS(t *testing.T) {
+	t.Parallel()
+	stop := make(chan struct{})
+	time.AfterFunc(120*time.Millisecond, func() { close(stop) })
+	anon, file := samplePeakRSS(os.Getpid(), stop)
+	if anon <= 0 || file <= 0 {
+		t.Errorf("peak anonymous %d KiB, file-backed %d KiB of this test; want both above 0", anon, file)
 	}
 }

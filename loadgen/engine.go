@@ -19,7 +19,8 @@ const (
 	EngineAuto Engine = "auto"
 	// EngineEpoll runs one event loop per GOMAXPROCS, each owning a share
 	// of the connections, over non-blocking sockets with its own epoll set,
-	// the arrival schedule on a timerfd in the same set (engine_linux.go).
+	// waiting for its sockets and its next arrival in one epoll_pwait2
+	// (engine_linux.go).
 	// It is how wrk and wrk2 work, and costs less CPU per request than
 	// EngineGoroutine.
 	EngineEpoll Engine = "epoll"

@@ -21,17 +21,23 @@ import (
 
 const epollSupported = true
 
+// noPwait2 makes new loops wait as on a kernel without epoll_pwait2, for
+// the tests of that path.
+var noPwait2 atomic.Bool
+
 // loopEngine is the epoll engine: a few event loops, each with its own epoll
 // set, each owning a share of the connections (open model) or virtual users
 // (closed model). Nothing in it starts a goroutine per request or per
 // connection or sends on a channel per request: a loop waits for its epoll
-// set (its sockets, its timerfd with the next arrival or the next user to
-// finish thinking, its eventfd for stopping) and does the work each
-// readiness calls for. A loop is a goroutine, not a thread of its own: it
-// waits for the epoll set in Go's netpoller (see poll) and makes its socket
-// calls raw, which is what keeps the Go scheduler out of the way; a loop
-// locked to its thread and blocking in epoll_wait cost more in the
-// scheduler's hand-offs than the requests themselves.
+// set (its sockets, its eventfd for stopping) until its next timed event
+// (the next arrival, the next user to finish thinking, the next sweep) and
+// does the work each readiness calls for. A loop is a goroutine, not a
+// thread of its own, and makes its system calls raw, which is what keeps
+// the Go scheduler out of the way: a short wait is one raw epoll_pwait2 with
+// the next event as its timeout, a long one parks in Go's netpoller (see
+// poll); a loop locked to its thread and blocking in epoll_wait through the
+// scheduler's syscall bookkeeping cost more in its hand-offs than the
+// requests themselves.
 type loopEngine struct {
 	e     *engine
 	tcp   []*net.TCPAddr // endpoint index -> address
@@ -219,7 +225,10 @@ type loopConn struct {
 	wrote      int
 	used       bool   // has carried a response: a failure may be a stale connection
 	carry      []byte // an incomplete line left by the parser
-	parser     h1Parser
+	// doneAt is when the last bytes read arrived, by the kernel's receive
+	// timestamp (0 without one).
+	doneAt time.Duration
+	parser h1Parser
 }
 
 // pending is an arrival: the one a loop holds next, or one waiting for a
@@ -229,7 +238,8 @@ type pending struct {
 	target   int
 }
 
-// eventLoop is one event loop: its epoll set, timerfd and eventfd, its slots
+// eventLoop is one event loop: its epoll set, eventfd (and timerfd, used
+// where the kernel lacks epoll_pwait2), its slots
 // and the arrivals waiting for one.
 type eventLoop struct {
 	le    *loopEngine
@@ -263,7 +273,19 @@ type eventLoop struct {
 	sweepGap  time.Duration
 	nextSweep time.Duration
 	timerAt   time.Duration // when the timerfd is armed for; 0 disarmed
-	s         sample
+	pwait2    bool          // the kernel has epoll_pwait2 (see poll)
+	// stamped says the last read brought the kernel's receive timestamp:
+	// responses may then wait in their sockets until the loop's next
+	// arrival (see poll). The kernel starts stamping a few packets after
+	// the first socket asks (it turns the stamps on in a deferred work
+	// item) and then stamps every packet while any socket wants them.
+	stamped  bool
+	outWaits int // connections waiting for EPOLLOUT (connecting or writing)
+	iov      unix.Iovec
+	msg      unix.Msghdr
+	oob      [64]byte
+	yielded  time.Duration // when the loop last let other goroutines run
+	s        sample
 }
 
 func newEventLoop(le *loopEngine, id int) (*eventLoop, error) {
@@ -300,6 +322,8 @@ func newEventLoop(le *loopEngine, id int) (*eventLoop, error) {
 		l.closeFDs()
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
+	_, err = rawEpollWait2(l.epfd, l.events[:], 0)
+	l.pwait2 = err == nil && !noPwait2.Load()
 	// The timerfd is edge-triggered: each expiry is one event, and its
 	// count never needs reading.
 	for fd, events := range map[int]uint32{l.timer: unix.EPOLLIN | unix.EPOLLET, l.wakefd: unix.EPOLLIN} {
@@ -367,8 +391,7 @@ func (l *eventLoop) run(ctx context.Context) {
 		} else if l.usersTurn(now, stopped, sweepDue) {
 			return
 		}
-		l.armTimer(now)
-		n, err := l.poll(l.nextSweep)
+		n, err := l.poll(l.wakeAt())
 		if err != nil {
 			// Nothing in the loop can repair its epoll set: give up what
 			// is in flight as the goroutine engine does on abandon.
@@ -381,21 +404,91 @@ func (l *eventLoop) run(ctx context.Context) {
 	}
 }
 
-// poll returns the loop's next events, waiting for them until the offset
-// until at most. The wait is in Go's netpoller, on the epoll set as one
-// descriptor, rather than in epoll_wait: a thread blocked in a system call
-// makes the Go scheduler hand its P to another thread and back at every
-// wake, which on a small virtual machine cost more CPU than the requests
-// themselves; a goroutine parked in the netpoller costs a wake-up per batch
-// of events and no thread.
-func (l *eventLoop) poll(until time.Duration) (int, error) {
-	if l.ready(uintptr(l.epfd)) {
-		return l.polled, l.pollErr
+// wakeAt is the offset the loop must be awake by: its next arrival (open
+// model) or the first user to finish thinking (closed), or its next sweep.
+func (l *eventLoop) wakeAt() time.Duration {
+	at := l.nextSweep
+	switch {
+	case l.hasNext:
+		at = min(at, l.next.intended)
+	case len(l.thinkers) > 0:
+		at = min(at, l.thinkers[0].readyAt)
 	}
+	return at
+}
+
+// directWait is the longest wait a loop spends in epoll_pwait2 itself,
+// holding its P; a longer one parks the loop in Go's netpoller until
+// directWait/2 before it ends. yieldGap is how often a loop that only waits
+// directly lets the other goroutines of the process (the recorder's
+// interval, a progress line, signal handling) have the P.
+const (
+	directWait = 2 * time.Millisecond
+	yieldGap   = time.Millisecond
+)
+
+// poll returns the loop's next events, waiting for them until the offset
+// until at most. A short wait (the next arrival at 2,000/s is 500 µs away)
+// is one epoll_pwait2 with a nanosecond timeout, made raw, as wrk's and
+// wrk2's loops wait in epoll_wait: no timer to re-arm and no hand-off
+// through the Go scheduler. A long one parks in Go's netpoller, on the
+// epoll set as one descriptor, so that an idle loop costs no thread and
+// the rest of the process runs meanwhile. Where the kernel lacks
+// epoll_pwait2 (before Linux 5.11, or refused by a seccomp profile) every
+// wait parks, with the timerfd in the epoll set for the sub-millisecond
+// deadline the netpoller cannot give.
+func (l *eventLoop) poll(until time.Duration) (int, error) {
+	now := l.now()
+	if !l.pwait2 {
+		l.armTimer(until, now)
+		return l.park(until)
+	}
+	if until-now > directWait {
+		if n, err := l.park(until - directWait/2); n > 0 || err != nil {
+			return n, err
+		}
+		l.yielded = l.now()
+	} else if now-l.yielded >= yieldGap {
+		runtime.Gosched()
+		l.yielded = l.now()
+	}
+	if l.lazy() {
+		// The responses in flight may wait in their sockets until the
+		// next arrival: they are read then, timestamped by the kernel
+		// when they arrived, and a request costs the loop one wake
+		// instead of two.
+		rawSleep(until - l.now())
+		n, err := rawEpollWait(l.epfd, l.events[:])
+		if errors.Is(err, unix.EINTR) {
+			return 0, nil
+		}
+		return n, err
+	}
+	n, err := rawEpollWait2(l.epfd, l.events[:], max(until-l.now(), 0))
+	if errors.Is(err, unix.EINTR) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// lazy reports whether the loop may leave responses unread until its next
+// timed event: in the open model (a closed-model user waits for its
+// response to send the next request), with requests in flight, once reads
+// have brought the kernel's receive timestamps, and with no connection
+// waiting to connect or to write the rest of a request (which would be
+// late by the wait).
+func (l *eventLoop) lazy() bool {
+	return l.e.opts.Model == Open && l.stamped && l.busy > 0 && l.outWaits == 0
+}
+
+// park waits in Go's netpoller for the epoll set to become ready, until
+// the offset until at most, and returns what is ready then.
+func (l *eventLoop) park(until time.Duration) (int, error) {
 	if until != l.deadline {
 		_ = l.epfile.SetReadDeadline(l.e.start.Add(until))
 		l.deadline = until
 	}
+	l.polled, l.pollErr = 0, nil
 	if err := l.epconn.Read(l.readyFn); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return 0, nil
@@ -429,6 +522,16 @@ func rawEpollWait(epfd int, events []unix.EpollEvent) (int, error) {
 	return int(n), nil
 }
 
+// rawEpollWait2 waits up to timeout for events on epfd.
+func rawEpollWait2(epfd int, events []unix.EpollEvent, timeout time.Duration) (int, error) {
+	ts := unix.NsecToTimespec(int64(timeout))
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT2, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(unsafe.Pointer(&ts)), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
 func rawWrite(fd int, b []byte) (int, error) {
 	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 	if e != 0 {
@@ -437,12 +540,46 @@ func rawWrite(fd int, b []byte) (int, error) {
 	return int(n), nil
 }
 
-func rawRead(fd int, b []byte) (int, error) {
-	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+// recv reads from fd into b, as read(2) does, and returns with it the
+// kernel's receive timestamp of the last bytes read (Unix nanoseconds; 0
+// without one). The message header lives in the loop, so that a read
+// allocates nothing.
+func (l *eventLoop) recv(fd int, b []byte) (int, int64, error) {
+	l.iov.Base = &b[0]
+	l.iov.SetLen(len(b))
+	l.msg = unix.Msghdr{Iov: &l.iov, Iovlen: 1, Control: &l.oob[0]}
+	l.msg.SetControllen(len(l.oob))
+	n, _, e := unix.RawSyscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&l.msg)), 0)
 	if e != 0 {
-		return 0, e
+		return 0, 0, e
 	}
-	return int(n), nil
+	return int(n), rxStamp(l.oob[:l.msg.Controllen]), nil
+}
+
+// rxStamp finds the SCM_TIMESTAMPNS control message in oob.
+func rxStamp(oob []byte) int64 {
+	head := unix.CmsgLen(0)
+	for len(oob) >= head {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		size := int(h.Len)
+		if size < head || size > len(oob) {
+			return 0
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && size >= head+int(unsafe.Sizeof(unix.Timespec{})) {
+			return (*unix.Timespec)(unsafe.Pointer(&oob[head])).Nano()
+		}
+		oob = oob[min(unix.CmsgSpace(size-head), len(oob)):]
+	}
+	return 0
+}
+
+// rawSleep sleeps for d (nothing for d <= 0).
+func rawSleep(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	ts := unix.NsecToTimespec(int64(d))
+	_, _, _ = unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
 }
 
 func rawTimerSet(fd int, spec *unix.ItimerSpec) {
@@ -475,24 +612,15 @@ func (l *eventLoop) onEvent(ev unix.EpollEvent) {
 	}
 }
 
-// armTimer sets the timerfd for the loop's next timed event: its next
-// arrival (open model) or the first user to finish thinking (closed).
-func (l *eventLoop) armTimer(now time.Duration) {
-	var at time.Duration
-	switch {
-	case l.hasNext:
-		at = l.next.intended
-	case len(l.thinkers) > 0:
-		at = l.thinkers[0].readyAt
-	}
+// armTimer sets the timerfd for the offset at, when the loop waits in the
+// netpoller only (see poll).
+func (l *eventLoop) armTimer(at, now time.Duration) {
 	if at == l.timerAt {
 		return
 	}
 	var spec unix.ItimerSpec
-	if at != 0 {
-		// A zero value disarms the timer, so a due time waits 1 ns.
-		spec.Value = unix.NsecToTimespec(int64(max(at-now, 1)))
-	}
+	// A zero value disarms the timer, so a due time waits 1 ns.
+	spec.Value = unix.NsecToTimespec(int64(max(at-now, 1)))
 	rawTimerSet(l.timer, &spec)
 	l.timerAt = at
 }
@@ -614,7 +742,7 @@ func (l *eventLoop) attempt(s *slot, now time.Duration) {
 	}
 	s.conn, s.fresh = c, false
 	c.parser.reset(l.e.opts.Targets[s.target].Method == http.MethodHead)
-	c.wrote = 0
+	c.wrote, c.doneAt = 0, 0
 	if c.fd < 0 {
 		s.fresh = true
 		if err := l.dial(c, now); err != nil {
@@ -640,6 +768,9 @@ func (l *eventLoop) dial(c *loopConn, now time.Duration) error {
 		return l.opError("dial", c, err)
 	}
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	// The kernel's receive timestamp on each read says when a response
+	// arrived however late the loop reads it.
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
 	err = unix.Connect(fd, sa)
 	if err != nil && !errors.Is(err, unix.EINPROGRESS) {
 		unix.Close(fd)
@@ -655,6 +786,9 @@ func (l *eventLoop) dial(c *loopConn, now time.Duration) error {
 		unix.Close(fd)
 		c.fd = -1
 		return l.opError("dial", c, err)
+	}
+	if c.connecting {
+		l.outWaits++
 	}
 	for fd >= len(l.byFD) {
 		l.byFD = append(l.byFD, nil)
@@ -674,6 +808,7 @@ func (l *eventLoop) onConnected(c *loopConn) {
 		return
 	}
 	c.connecting = false
+	l.outWaits--
 	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)})
 	l.write(c)
 }
@@ -688,6 +823,7 @@ func (l *eventLoop) write(c *loopConn) {
 		if errors.Is(err, unix.EAGAIN) {
 			if !c.writing {
 				c.writing = true
+				l.outWaits++
 				_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLOUT, Fd: int32(c.fd)})
 			}
 			return
@@ -700,6 +836,7 @@ func (l *eventLoop) write(c *loopConn) {
 	}
 	if c.writing {
 		c.writing = false
+		l.outWaits--
 		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)})
 	}
 }
@@ -707,7 +844,7 @@ func (l *eventLoop) write(c *loopConn) {
 // read takes what arrived on c and feeds it to the parser.
 func (l *eventLoop) read(c *loopConn) {
 	off := copy(l.buf, c.carry)
-	n, err := rawRead(c.fd, l.buf[off:])
+	n, stamp, err := l.recv(c.fd, l.buf[off:])
 	if errors.Is(err, unix.EAGAIN) {
 		return
 	}
@@ -730,6 +867,7 @@ func (l *eventLoop) read(c *loopConn) {
 		l.complete(c)
 		return
 	}
+	l.stampArrival(c, stamp)
 	b := l.buf[:off+n]
 	used, done, perr := c.parser.feed(b)
 	c.carry = append(c.carry[:0], b[used:]...)
@@ -741,12 +879,29 @@ func (l *eventLoop) read(c *loopConn) {
 	}
 }
 
+// stampArrival notes when the bytes just read from c arrived, by the
+// kernel's receive timestamp, as an offset of the run; a read without one
+// turns the loop's lazy reading off until one comes with it (see poll).
+func (l *eventLoop) stampArrival(c *loopConn, stamp int64) {
+	l.stamped = stamp != 0
+	if stamp == 0 {
+		c.doneAt = 0
+		return
+	}
+	t := time.Now()
+	c.doneAt = t.Sub(l.e.start) - time.Duration(max(t.UnixNano()-stamp, 0))
+}
+
 // complete records the slot's response and frees the slot.
 func (l *eventLoop) complete(c *loopConn) {
 	s := c.slot
 	c.used = true
 	p := &c.parser
 	now := l.now()
+	if c.doneAt > 0 {
+		// The response arrived before the loop read it: it ended then.
+		now = max(min(c.doneAt, now), s.sent)
+	}
 	l.s = sample{status: p.status, in: p.consumed, out: int64(len(l.e.raw[s.target]))}
 	if p.status >= 400 {
 		l.s.body, l.s.bodyMore = p.failureBody()
@@ -856,6 +1011,9 @@ func (l *eventLoop) closeConn(c *loopConn) {
 	}
 	l.byFD[c.fd] = nil
 	unix.Close(c.fd) // closing also takes it out of the epoll set
+	if c.connecting || c.writing {
+		l.outWaits--
+	}
 	c.fd, c.connecting, c.writing = -1, false, false
 	c.carry = c.carry[:0]
 }

@@ -2,6 +2,7 @@ package live
 
 import (
 	"math"
+	"math/bits"
 	"sort"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -81,32 +82,27 @@ func (x *histogram) add(h *hdrhistogram.Histogram) {
 }
 
 // forEachBar calls fn with the lowest and highest value and the count of
-// every bucket of h that holds values. It reads h's counts in one copy
-// (Export) and works out each bucket's values from HdrHistogram's layout,
-// about a thousand times faster than Distribution, which builds a bar for
-// every bucket up to the largest value.
+// every bucket of h that holds values. It gathers h's populated buckets
+// into a packed histogram (MergeFrom reads the counts in place) and works
+// out each bucket's width from HdrHistogram's layout: Export would copy
+// the whole dense counts array (270 kB in the engine's geometry) of every
+// histogram every interval, and Distribution builds a bar for every bucket
+// up to the largest value.
 func forEachBar(h *hdrhistogram.Histogram, fn func(lo, hi, n int64)) {
-	snap := h.Export()
+	digits := int(h.SignificantFigures())
+	p := hdrhistogram.NewPacked(h.LowestTrackableValue(), h.HighestTrackableValue(), digits)
+	p.MergeFrom(h)
 	// The layout: sub-buckets of 2^halfMag values per bucket half, each
 	// bucket twice as wide as the one before, the first starting at the
 	// lowest discernible value's power of two.
-	largest := 2 * math.Pow10(int(snap.SignificantFigures))
+	largest := 2 * math.Pow10(digits)
 	halfMag := int(math.Ceil(math.Log2(largest))) - 1
-	half := 1 << halfMag
-	unitMag := int(math.Floor(math.Log2(float64(snap.LowestTrackableValue))))
-	for idx, n := range snap.Counts {
-		if n == 0 {
-			continue
-		}
-		bucket := idx>>halfMag - 1
-		sub := idx&(half-1) + half
-		if bucket < 0 {
-			sub -= half
-			bucket = 0
-		}
-		lo := int64(sub) << (bucket + unitMag)
+	unitMag := int(math.Floor(math.Log2(float64(h.LowestTrackableValue()))))
+	p.ForEachBucket(func(lo, n int64) bool {
+		bucket := max(0, bits.Len64(uint64(lo)>>unitMag)-halfMag-1)
 		fn(lo, lo+int64(1)<<(bucket+unitMag)-1, n)
-	}
+		return true
+	})
 }
 
 // write fills m's histogram: classic buckets cumulative, native buckets as

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/klauspost/compress/snappy"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -305,6 +306,35 @@ func TestForEachBar(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("bar %d: got %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestForEachBarVisitsEveryBucket: forEachBar yields every populated
+// bucket of a histogram with its lowest and highest value, as read from
+// the dense counts, in the engine's geometry and another.
+func TestForEachBarVisitsEveryBucket(t *testing.T) {
+	t.Parallel()
+	for _, h := range []*hdrhistogram.Histogram{hdrhistogram.New(1, 3_600_000_000_000, 3), hdrhistogram.New(1000, 60_000_000_000, 2)} {
+		for _, v := range []int64{1000, 1500, 2047, 2048, 4097, 1_000_000, 3_999_999, 250_000_000, 59_000_000_000} {
+			_ = h.RecordValues(v, v%7+1)
+		}
+		type bar struct{ lo, hi, n int64 }
+		var got []bar
+		forEachBar(h, func(lo, hi, n int64) { got = append(got, bar{lo, hi, n}) })
+		var want []bar
+		for _, b := range h.Distribution() {
+			if b.Count > 0 {
+				want = append(want, bar{b.From, b.To, b.Count})
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d bars, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Errorf("bar %d: %+v, want %+v", i, got[i], want[i])
+			}
 		}
 	}
 }

@@ -161,7 +161,7 @@ func (u *upstream) set(addr string) error {
 // Rotating on the request path, not on a timer, needs no goroutine.
 type agedPool struct {
 	maxAge time.Duration
-	make   func() *http.Transport
+	fresh  func() *http.Transport
 
 	mu        sync.Mutex
 	cur, prev *http.Transport
@@ -169,7 +169,7 @@ type agedPool struct {
 }
 
 func newAgedPool(maxAge time.Duration, mk func() *http.Transport) *agedPool {
-	return &agedPool{maxAge: maxAge, make: mk, cur: mk(), born: time.Now()}
+	return &agedPool{maxAge: maxAge, fresh: mk, cur: mk(), born: time.Now()}
 }
 
 func (p *agedPool) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -184,7 +184,7 @@ func (p *agedPool) current() *http.Transport {
 		if p.prev != nil {
 			p.prev.CloseIdleConnections()
 		}
-		p.prev, p.cur, p.born = p.cur, p.make(), time.Now()
+		p.prev, p.cur, p.born = p.cur, p.fresh(), time.Now()
 		p.prev.CloseIdleConnections()
 	}
 	return p.cur

@@ -67,6 +67,11 @@ type GeneratorJob struct {
 	Token string
 	// Labels are added to every object and pod (tests add faultline.test=1).
 	Labels map[string]string
+	// Deadline, when positive, is the Job's activeDeadlineSeconds (rounded
+	// up to a second): Kubernetes ends the worker pods then, so a run whose
+	// coordinator was SIGKILLed and never cleaned up does not leave them
+	// running. Zero: no deadline.
+	Deadline time.Duration
 }
 
 // Name is the name of the Job, its Secret and its Service.
@@ -86,6 +91,9 @@ func (j GeneratorJob) validate() error {
 	}
 	if j.Token == "" {
 		errs = append(errs, errors.New("token is required"))
+	}
+	if j.Deadline < 0 {
+		errs = append(errs, fmt.Errorf("deadline %s: must not be negative", j.Deadline))
 	}
 	return errors.Join(errs...)
 }
@@ -131,7 +139,8 @@ func (j GeneratorJob) Objects() ([]runtime.Object, error) {
 			Completions: &n, Parallelism: &n, CompletionMode: &indexed,
 			// A worker that fails is not replaced: a new one would not
 			// rejoin the run, whose coordinator counts its share as lost.
-			BackoffLimit: &zero,
+			BackoffLimit:          &zero,
+			ActiveDeadlineSeconds: j.deadlineSeconds(),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: lbl},
 				Spec:       j.podSpec(),
@@ -139,6 +148,15 @@ func (j GeneratorJob) Objects() ([]runtime.Object, error) {
 		},
 	}
 	return []runtime.Object{secret, svc, job}, nil
+}
+
+// deadlineSeconds is Deadline in whole seconds, rounded up; nil for none.
+func (j GeneratorJob) deadlineSeconds() *int64 {
+	if j.Deadline <= 0 {
+		return nil
+	}
+	s := int64((j.Deadline + time.Second - 1) / time.Second)
+	return &s
 }
 
 // podSpec runs `faultline worker` as an unprivileged user on a read-only

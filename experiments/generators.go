@@ -26,6 +26,11 @@ type GeneratorRequest struct {
 	Kube       targets.KubeConfig
 	Image      string
 	LedgerPath string
+	// Length is how long the load runs (its schedule, or the experiment's
+	// timeline); workers on Kubernetes get a deadline of Length plus
+	// GeneratorDeadlineMargin, after which Kubernetes ends them even if
+	// nothing deletes them. Zero: no deadline.
+	Length time.Duration
 	// Log receives progress lines.
 	Log func(format string, args ...any)
 }
@@ -36,6 +41,12 @@ type GeneratorRequest struct {
 // however the run ends and says what it could not remove. An error
 // carries its exit code.
 type StartGenerators func(ctx context.Context, req GeneratorRequest) (*distrib.Config, func() error, error)
+
+// GeneratorDeadlineMargin is added to a load's length for the worker pods'
+// deadline: time for the pods to start, the clocks to be synchronised, the
+// targets and proxies of an experiment to come up and the last intervals
+// to be sent.
+const GeneratorDeadlineMargin = 10 * time.Minute
 
 // LocalGenerators starts the workers as processes of exe (the faultline
 // binary) on loopback ports, with a fresh token; their logs go to stderr.
@@ -75,7 +86,11 @@ func KubeGenerators(base distrib.Config, labels map[string]string, readyTimeout 
 		if image == "" {
 			image = targets.DefaultImage
 		}
-		f, err := chaos.NewGenerators(chaos.GeneratorJob{RunID: req.RunID, Image: image, Count: req.Count, Token: token, Labels: labels, Namespace: req.Kube.Namespace})
+		job := chaos.GeneratorJob{RunID: req.RunID, Image: image, Count: req.Count, Token: token, Labels: labels, Namespace: req.Kube.Namespace}
+		if req.Length > 0 {
+			job.Deadline = req.Length + GeneratorDeadlineMargin
+		}
+		f, err := chaos.NewGenerators(job)
 		if err != nil {
 			return nil, nil, exitcode.Wrap(err, exitcode.Usage)
 		}

@@ -117,10 +117,11 @@ func TestKubeGenerators(t *testing.T) {
 	start := KubeGenerators(distrib.Config{}, map[string]string{"faultline.test": "1"}, 0)
 	ledger := filepath.Join(t.TempDir(), "ledger.jsonl")
 	cfg, stop, err := start(context.Background(), GeneratorRequest{Count: 3, RunID: "t" + ns[len(ns)-8:], Image: image, LedgerPath: ledger,
-		Kube: targets.KubeConfig{Kubeconfig: testenv.KubeconfigPath(), Namespace: ns}})
+		Kube: targets.KubeConfig{Kubeconfig: testenv.KubeconfigPath(), Namespace: ns}, Length: 2500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkJobDeadline(t, c, ns, 603)
 	thr, err := loadgen.ParseThreshold("rate<100")
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +140,22 @@ func TestKubeGenerators(t *testing.T) {
 	checkKubeMerge(t, resultsPath, single)
 	if left := generatorsLeft(t, c, ns); len(left) > 0 {
 		t.Errorf("left after the run: %v", left)
+	}
+}
+
+// checkJobDeadline checks the generators' Job in ns ends its pods after
+// want seconds (the load's length plus GeneratorDeadlineMargin, rounded up).
+func checkJobDeadline(t *testing.T, c *kube.Client, ns string, want int64) {
+	t.Helper()
+	jobs, err := c.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{LabelSelector: chaos.LabelPartOf + "=" + chaos.PartOfGenerators})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs.Items) != 1 {
+		t.Fatalf("%d generator jobs, want 1", len(jobs.Items))
+	}
+	if d := jobs.Items[0].Spec.ActiveDeadlineSeconds; d == nil || *d != want {
+		t.Errorf("the Job's activeDeadlineSeconds is %v, want %d", d, want)
 	}
 }
 

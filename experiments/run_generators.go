@@ -34,6 +34,7 @@ func (e *environment) startGenerators(ctx context.Context) error {
 	}
 	cfg, stop, err := e.opts.StartGenerators(ctx, GeneratorRequest{
 		Count: n, RunID: e.runID, Kube: e.kubeConfig(), Image: image, LedgerPath: e.opts.LedgerPath, Log: e.say,
+		Length: e.plan.Total,
 	})
 	if err != nil {
 		return fmt.Errorf("start %d generators: %w", n, err)

@@ -50,6 +50,9 @@ delete it with
 			if job.Count < 1 || job.Count > experiments.MaxGenerators {
 				return usageErrorf("--generators %d: want 1 to %d", job.Count, experiments.MaxGenerators)
 			}
+			if job.Deadline < 0 {
+				return usageErrorf("--deadline %s: must not be negative", job.Deadline)
+			}
 			if job.RunID == "" {
 				job.RunID = newRunID()
 			}
@@ -66,5 +69,6 @@ delete it with
 	f.StringVar(&job.RunID, "run-id", "", "names the objects faultline-gen-RUNID and labels them faultline.run=RUNID (default a fresh one)")
 	f.StringVar(&job.Namespace, "namespace", "", "namespace of the objects (default: none in the YAML, kubectl's)")
 	f.StringVar(&job.Image, "image", "faultline/targets:latest", "faultline's image (its entrypoint the faultline binary)")
+	f.DurationVar(&job.Deadline, "deadline", 0, "the Job's activeDeadlineSeconds: Kubernetes ends the workers this long after the Job starts, deleted or not (0: none; faultline load/run --on kubernetes set the load's length plus 10m)")
 	return cmd
 }

@@ -44,6 +44,17 @@ func TestK8sManifests(t *testing.T) {
 			t.Errorf("job lacks %q:\n%s", w, docs[2])
 		}
 	}
+	if strings.Contains(docs[2], "activeDeadlineSeconds") {
+		t.Errorf("job has a deadline without --deadline:\n%s", docs[2])
+	}
+	code, stdout, stderr = runCLIEnv(t, map[string]string{distrib.TokenEnv: "s3cret"},
+		"k8s", "manifests", "--generators", "2", "--run-id", "r1", "--deadline", "15m0.5s")
+	if code != 0 || !strings.Contains(stdout, "activeDeadlineSeconds: 901") {
+		t.Errorf("--deadline 15m0.5s: exit %d, want activeDeadlineSeconds: 901 (rounded up)\n%s%s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLIEnv(t, map[string]string{distrib.TokenEnv: "s3cret"}, "k8s", "manifests", "--generators", "2", "--deadline", "-1s"); code != 2 || !strings.Contains(stderr, "--deadline") {
+		t.Errorf("--deadline -1s: exit %d, %q", code, stderr)
+	}
 	if code, _, stderr := runCLI(t, "k8s", "manifests", "--generators", "3"); code != 2 || !strings.Contains(stderr, distrib.TokenEnv) {
 		t.Errorf("without a token: exit %d, %q", code, stderr)
 	}

@@ -304,7 +304,11 @@ func runLoad(cmd *cobra.Command, e *env, f loadFlags, args []string) error {
 	if !f.quiet && e.stderrIsTerminal() {
 		lr.Progress = e.stderr
 	}
-	gens, stop, err := f.gens.config(cmd.Context(), e, f.segment)
+	var length time.Duration
+	if sched, err := spec.Shape.Schedule(); err == nil {
+		length = sched.Duration()
+	}
+	gens, stop, err := f.gens.config(cmd.Context(), e, f.segment, length)
 	if err != nil {
 		return err
 	}

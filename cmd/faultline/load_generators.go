@@ -101,7 +101,7 @@ func (g *generatorFlags) forRun(e *env, fileGenerators int) (experiments.StartGe
 // config is the generators' configuration for faultline load, or nil for
 // a load in this process. The returned func stops the workers it started
 // and says what it could not remove.
-func (g *generatorFlags) config(ctx context.Context, e *env, segment string) (*distrib.Config, func() error, error) {
+func (g *generatorFlags) config(ctx context.Context, e *env, segment string, length time.Duration) (*distrib.Config, func() error, error) {
 	none := func() error { return nil }
 	if g.generators == 0 && g.workers == "" {
 		if g.on != onLocal {
@@ -133,7 +133,7 @@ func (g *generatorFlags) config(ctx context.Context, e *env, segment string) (*d
 		}
 	}
 	cfg, stop, err := start(ctx, experiments.GeneratorRequest{
-		Count: g.generators, RunID: newRunID(), Kube: g.kube, Image: g.image, LedgerPath: ledger,
+		Count: g.generators, RunID: newRunID(), Kube: g.kube, Image: g.image, LedgerPath: ledger, Length: length,
 		Log: func(format string, args ...any) { fmt.Fprintf(e.stderr, format+"\n", args...) },
 	})
 	if err != nil {

@@ -111,8 +111,19 @@ func resolveStress(ctx context.Context, env *Env, target containerTarget, what s
 	return &stressInjection{
 		Host: eng.Host(), What: what, Selection: how, Containers: refs, Binary: binary,
 		Path: "/.faultline-stress-" + hex.EncodeToString(nonce[:]),
-		Args: append(append([]string{"stress"}, args...), "--for", limit.String()),
+		Args: stressorArgs(args, limit),
 	}, nil
+}
+
+// stressorArgs is the command line of a stressor exec'd into a container
+// or a pod: the kind's args after "stress", bounded by --for limit. The
+// parent watch is off: the stressor's parent is the container runtime, not
+// faultline, so it has nothing to watch (the revert, and --for after a
+// SIGKILL, stop it), and under a host pid namespace (--pid=host, hostPID)
+// its parent could be runc for an instant, which the watch would take for
+// a parent that ended.
+func stressorArgs(args []string, limit time.Duration) []string {
+	return append(append([]string{"stress"}, args...), "--for", limit.String(), "--parent-watch=false")
 }
 
 // stressInjection copies the faultline binary into containers at Path and

@@ -238,7 +238,7 @@ func resolvePodStress(ctx context.Context, env *Env, t podStressTarget, what str
 	}
 	inj := &podStressInjection{
 		Cluster: pick.Cluster, Namespace: t.Pods.Namespace, Container: "faultline-stress-" + nonce(), Image: t.image(),
-		Args: append(append([]string{"stress"}, args...), "--for", limit.String()), Limit: limit, What: what,
+		Args: stressorArgs(args, limit), Limit: limit, What: what,
 		Selection: pick.How + everyPodNote(whole),
 	}
 	for _, p := range pick.Pods {

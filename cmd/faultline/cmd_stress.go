@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -16,21 +17,39 @@ import (
 
 func init() { register("stress", newStressCmd) }
 
-// parentWatchInterval is how often --parent-watch looks at the parent pid.
+// parentWatchInterval is how often the parent watch looks at the parent pid.
 const parentWatchInterval = 250 * time.Millisecond
 
 // stressOptions are the flags both stressors share.
 type stressOptions struct {
-	duration    time.Duration
-	parentWatch bool
+	duration time.Duration
+	// parentWatch is --parent-watch; parentWatchSet says it was given,
+	// else the watch is on whenever it can work (see watchParent).
+	parentWatch    bool
+	parentWatchSet bool
 }
 
 func (o *stressOptions) addFlags(c *cobra.Command) {
 	c.Flags().DurationVar(&o.duration, "for", 0, "how long to stress (required; at most 24h): the process exits at this deadline whatever happens")
-	c.Flags().BoolVar(&o.parentWatch, "parent-watch", false, "also stop as soon as the parent process ends (its parent pid changes, or is 1)")
+	c.Flags().BoolVar(&o.parentWatch, "parent-watch", false, "stop as soon as the parent process ends (its parent pid changes, or is 1); "+
+		"without the flag it is on when the parent pid is above 1 and off when it is 0 or 1 (exec'd into a container); --parent-watch=false turns it off")
 }
 
-func (o *stressOptions) validate() error {
+// watchParent says whether to watch the parent, given the parent pid at
+// start. Unasked, the watch is on whenever it can work: a parent pid of 0
+// is a process exec'd into a container, whose parent is outside its pid
+// namespace and never changes, and 1 is init or a container's first
+// process, whose end is the container's (or a parent that already ended),
+// so neither is a parent to watch there; --for is the switch in both.
+func (o *stressOptions) watchParent(ppid int) bool {
+	if o.parentWatchSet {
+		return o.parentWatch
+	}
+	return ppid > 1
+}
+
+func (o *stressOptions) validate(c *cobra.Command) error {
+	o.parentWatchSet = c.Flags().Changed("parent-watch")
 	if o.duration == 0 {
 		return usageErrorf("--for is required: the stress always ends, such as --for 30s")
 	}
@@ -40,16 +59,23 @@ func (o *stressOptions) validate() error {
 	return nil
 }
 
-// run gives ctx the absolute deadline of --for (and the parent watch), runs
-// the stressor and resolves how it ended: at the deadline is success.
-func (o *stressOptions) run(ctx context.Context, stressor func(context.Context) error) error {
+// run gives ctx the absolute deadline of --for (and the parent watch),
+// prints the start line (started, which ends with what the stressor
+// watches), runs the stressor and resolves how it ended: at the deadline is
+// success. The line comes after the parent watch's first look, so whoever
+// reads it knows that the stressor now stops when its parent ends.
+func (o *stressOptions) run(ctx context.Context, stdout io.Writer, started string, stressor func(context.Context) error) error {
 	ctx, cancel := context.WithDeadline(ctx, time.Now().Add(o.duration))
 	defer cancel()
-	if o.parentWatch {
+	ppid := os.Getppid()
+	watch := fmt.Sprintf("parent %d not watched", ppid)
+	if o.watchParent(ppid) {
 		var stop func()
 		ctx, stop = stress.UntilParentEnds(ctx, os.Getppid, parentWatchInterval)
 		defer stop()
+		watch = fmt.Sprintf("stops when parent %d ends", ppid)
 	}
+	fmt.Fprintf(stdout, "%s (pid %d, %s)\n", started, os.Getpid(), watch)
 	if err := stressor(ctx); err != nil {
 		return err
 	}
@@ -68,7 +94,9 @@ func newStressCmd(e *env) *cobra.Command {
 		Use:   "stress",
 		Short: "Burn CPU or hold memory in this process, for a bounded time",
 		Long: `stress makes this process a stressor: it burns a share of CPU or keeps memory
-resident until --for ends, and always exits then. The cpu_stress and
+resident until --for ends, and always exits then. It also exits when its
+parent process ends, whenever it has one to watch (see --parent-watch of
+stress cpu and stress memory). The cpu_stress and
 memory_stress fault kinds copy the static faultline binary into a container
 and run it there, so the load lands in that container's cgroup.`,
 		Args: cobra.NoArgs,
@@ -96,11 +124,11 @@ worker still burns its share of the CPU it gets.`,
 			if workers < 1 {
 				return usageErrorf("--workers: %d: at least 1", workers)
 			}
-			if err := opts.validate(); err != nil {
+			if err := opts.validate(cmd); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "stress cpu: %d worker(s) at %d%% of a CPU for %v (pid %d)\n", workers, load, opts.duration, os.Getpid())
-			return opts.run(cmd.Context(), func(ctx context.Context) error { return stress.CPU(ctx, load, workers) })
+			started := fmt.Sprintf("stress cpu: %d worker(s) at %d%% of a CPU for %v", workers, load, opts.duration)
+			return opts.run(cmd.Context(), e.stdout, started, func(ctx context.Context) error { return stress.CPU(ctx, load, workers) })
 		},
 	}
 	c.Flags().IntVar(&load, "load", 0, "the share of a CPU each worker burns, in percent (required; 1 to 100)")
@@ -124,11 +152,11 @@ writes to every page again each second until --for ends.`,
 			if err != nil {
 				return err
 			}
-			if err := opts.validate(); err != nil {
+			if err := opts.validate(cmd); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "stress memory: %v resident for %v (pid %d)\n", chaos.Size(bytes), opts.duration, os.Getpid())
-			return opts.run(cmd.Context(), func(ctx context.Context) error { return stress.Memory(ctx, bytes, nil) })
+			started := fmt.Sprintf("stress memory: %v resident for %v", chaos.Size(bytes), opts.duration)
+			return opts.run(cmd.Context(), e.stdout, started, func(ctx context.Context) error { return stress.Memory(ctx, bytes, nil) })
 		},
 	}
 	c.Flags().StringVar(&size, "size", "", "how much memory to keep resident, with its unit (required), such as 256MiB")

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,26 +76,73 @@ func TestStressStopWithoutStressors(t *testing.T) {
 	}
 }
 
-// TestStressParentWatch is the dead-man's switch in real processes: a shell
-// starts a stressor with --parent-watch in the background and exits at
-// once; the orphaned stressor must end long before its --for of 60s.
+// TestStressParentWatch is the dead-man's switch in real processes, on by
+// default: a shell starts a stressor in the background without
+// --parent-watch and exits once the stressor has printed its start line
+// (printed after the watch's first look); the orphaned stressor must end,
+// saying its parent ended, long before its --for of 60s.
 func TestStressParentWatch(t *testing.T) {
 	t.Parallel()
 	bin := testenv.BuildFaultline(t)
-	out, err := exec.Command("/bin/sh", "-c", bin+" stress cpu --load 5 --for 60s --parent-watch >/dev/null 2>&1 & echo $!").Output()
+	stderrFile := filepath.Join(t.TempDir(), "stderr")
+	shell := exec.Command("/bin/sh", "-c", `"$0" stress cpu --load 5 --for 60s 2>"$1" & read _`, bin, stderrFile)
+	keepShell, err := shell.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	stdout, err := shell.StdoutPipe()
 	if err != nil {
-		t.Fatalf("shell printed %q", out)
+		t.Fatal(err)
+	}
+	if err := shell.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	keepShell.Close() // the shell's read ends, and so does the shell
+	shell.Wait()
+	var pid, ppid int
+	if _, scanErr := fmt.Sscanf(line[strings.LastIndexByte(line, '('):], "(pid %d, stops when parent %d ends)", &pid, &ppid); err != nil || scanErr != nil {
+		t.Fatalf("start line %q (%v, %v)", line, err, scanErr)
+	}
+	if ppid != shell.Process.Pid {
+		t.Fatalf("start line %q: the parent is the shell, pid %d", line, shell.Process.Pid)
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for running(pid) {
 		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
 			t.Fatalf("stressor %d still runs 15s after its parent ended", pid)
 		}
 		<-time.After(50 * time.Millisecond)
+	}
+	if got, _ := os.ReadFile(stderrFile); !strings.Contains(string(got), "parent process ended") {
+		t.Errorf("the stressor's stderr %q does not say its parent ended", got)
+	}
+}
+
+// TestStressParentWatchOff: --parent-watch=false and a parent pid of 0 or
+// 1 (exec'd into a container) leave the parent unwatched, and the start
+// line says so; the stressor then ends at its --for.
+func TestStressParentWatchOff(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := runCLI(t, "stress", "cpu", "--load", "5", "--for", "300ms", "--parent-watch=false")
+	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("parent %d not watched", os.Getppid())) {
+		t.Errorf("--parent-watch=false: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	cases := []struct {
+		set, flag bool
+		ppid      int
+		want      bool
+	}{
+		{ppid: 0, want: false}, {ppid: 1, want: false}, {ppid: 2, want: true}, {ppid: 4242, want: true},
+		{set: true, flag: true, ppid: 0, want: true}, {set: true, flag: true, ppid: 1, want: true},
+		{set: true, flag: false, ppid: 4242, want: false},
+	}
+	for _, c := range cases {
+		o := stressOptions{parentWatch: c.flag, parentWatchSet: c.set}
+		if got := o.watchParent(c.ppid); got != c.want {
+			t.Errorf("given %v, --parent-watch=%v, parent %d: watch %v, want %v", c.set, c.flag, c.ppid, got, c.want)
+		}
 	}
 }
 

@@ -15,7 +15,7 @@ func init() {
 	registerKind(kind{
 		name:         "partition",
 		group:        GroupContainer,
-		summary:      "cut containers off a Docker network (or every network they are on); revert attaches them again with the aliases and addresses they had",
+		summary:      "cut containers off a Docker network (or every network they are on), or with from_names/from_labels off a second group of containers alone; revert attaches them again with the aliases and addresses they had",
 		newFault:     func() Fault { return new(partitionFault) },
 		newInjection: func() Injection { return new(partitionInjection) },
 	})
@@ -25,21 +25,37 @@ func init() {
 // network (the other containers, the host through its bridge, published
 // ports routed through it) reaches them, nor they it, and their names
 // vanish from its DNS. One side of the partition is the picked containers,
-// the other everything else on the network: to cut two groups apart, pick
-// the smaller one.
+// the other everything else on the network. With from_names or
+// from_labels, the other side is that second group alone (see
+// partition_groups.go): the picked containers still reach everyone else.
 type partitionFault struct {
-	Target  containerTarget `yaml:",inline"`
-	Network string          `yaml:"network,omitempty" doc:"the network (name or ID) to cut the containers off; empty: every network each one is attached to"`
+	Target     containerTarget   `yaml:",inline"`
+	Network    string            `yaml:"network,omitempty" doc:"the network (name or ID) to cut the containers off; empty: every network each one is attached to (with from_names or from_labels: every network the two groups share)"`
+	FromNames  []string          `yaml:"from_names,omitempty" flag:"from-name" doc:"the other group: cut the picked containers off only these running containers (names or IDs, or one re2:EXPR), both ways, on the user-defined bridge networks they share; everyone else still reaches both groups by name"`
+	FromLabels map[string]string `yaml:"from_labels,omitempty" flag:"from-label" doc:"the other group by labels, KEY: VALUE (an empty VALUE: any value), with or instead of from_names"`
 }
 
 var _ Fault = (*partitionFault)(nil)
 
 func (f *partitionFault) Kind() string { return "partition" }
 
-func (f *partitionFault) Validate() []error { return f.Target.validate() }
+func (f *partitionFault) Validate() []error {
+	errs := f.Target.validate()
+	if f.grouped() {
+		if _, err := f.other().selector(); err != nil {
+			errs = append(errs, fieldErrorf("from_names", "from_%v", err))
+		}
+	}
+	return errs
+}
 
 func (f *partitionFault) what() string {
-	if f.Network == "" {
+	switch {
+	case f.grouped() && f.Network == "":
+		return "partition from " + describeSelector(docker.Selector{Names: f.FromNames, Labels: f.FromLabels}) + " on every network they share"
+	case f.grouped():
+		return "partition from " + describeSelector(docker.Selector{Names: f.FromNames, Labels: f.FromLabels}) + " on network " + f.Network
+	case f.Network == "":
 		return "partition from every network"
 	}
 	return "partition from network " + f.Network
@@ -58,6 +74,9 @@ func (f *partitionFault) Resolve(ctx context.Context, env *Env) (Injection, erro
 		return nil, err
 	}
 	inj := &partitionInjection{Host: eng.Host(), What: f.what(), Selection: how}
+	if f.grouped() {
+		return f.resolveGroups(ctx, env, eng, refs, inj)
+	}
 	var problems []error
 	for _, ref := range refs {
 		n, err := eng.Networking(ctx, ref.ID)
@@ -113,11 +132,17 @@ type partitionInjection struct {
 	What       string                 `json:"what"`
 	Selection  string                 `json:"selection"`
 	Containers []partitionedContainer `json:"containers"`
+	// Bridges are the networks a partition between two groups creates,
+	// one for each network the groups share.
+	Bridges []partitionBridge `json:"bridges,omitempty"`
 }
 
 var _ Injection = (*partitionInjection)(nil)
 
 func (p *partitionInjection) Describe() string {
+	if len(p.Bridges) > 0 {
+		return p.describeGroups()
+	}
 	var parts []string
 	for _, c := range p.Containers {
 		var nets []string
@@ -133,6 +158,11 @@ func (p *partitionInjection) Inject(ctx context.Context, env *Env) error {
 	eng, err := engineAt(ctx, env, p.Host)
 	if err != nil {
 		return err
+	}
+	for _, b := range p.Bridges {
+		if err := b.create(ctx, eng); err != nil {
+			return err
+		}
 	}
 	for _, c := range p.Containers {
 		for _, ep := range c.Endpoints {
@@ -158,6 +188,18 @@ func (p *partitionInjection) Revert(ctx context.Context, env *Env) (string, erro
 			continue
 		}
 		notes = append(notes, c.Name+" "+note)
+	}
+	// The bridges go only once the first group is back on its networks:
+	// until then they are its only way to everyone else.
+	if len(errs) == 0 {
+		for _, b := range p.Bridges {
+			note, err := b.remove(ctx, eng)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			notes = append(notes, note)
+		}
 	}
 	if len(errs) > 0 {
 		return "", errors.Join(errs...)

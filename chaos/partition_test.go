@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -153,8 +154,9 @@ func TestPartitionCutsAndRestores(t *testing.T) {
 }
 
 // TestPartitionNeedsANetwork: a container with network mode none, or not on
-// the named network, is a problem with the fault (exit code 2) on its
-// network field, found before anything is touched.
+// the named network, groups that share no network or overlap, are problems
+// with the fault (exit code 2) on its network or from_names field, found
+// before anything is touched.
 func TestPartitionNeedsANetwork(t *testing.T) {
 	t.Parallel()
 	eng, image := dockerEngine(t)
@@ -170,11 +172,14 @@ func TestPartitionNeedsANetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		spec Spec
-		want string
+		spec  Spec
+		want  string
+		field string
 	}{
-		{Spec{Kind: "partition", Names: []string{lonely}}, "has no network of its own to cut it from (network mode none)"},
-		{Spec{Kind: "partition", Names: []string{cs[0].name}, Network: "elsewhere"}, "is not on network elsewhere (it is on " + netName + ")"},
+		{Spec{Kind: "partition", Names: []string{lonely}}, "has no network of its own to cut it from (network mode none)", "network"},
+		{Spec{Kind: "partition", Names: []string{cs[0].name}, Network: "elsewhere"}, "is not on network elsewhere (it is on " + netName + ")", "network"},
+		{Spec{Kind: "partition", Names: []string{cs[0].name}, FromNames: []string{lonely}}, "the groups share no network (" + cs[0].name + " on " + netName + "; " + lonely + " on none)", "network"},
+		{Spec{Kind: "partition", Names: []string{cs[0].name}, FromNames: []string{"re2:^" + cs[0].name + "$"}}, "container " + cs[0].name + " is in both groups", "from_names"},
 	} {
 		f, err := New(tc.spec)
 		if err != nil {
@@ -182,8 +187,105 @@ func TestPartitionNeedsANetwork(t *testing.T) {
 		}
 		_, err = NewSession(testLedger(t), closingEnv(t)).Plan(ctx, f)
 		var fe *FieldError
-		if err == nil || !strings.Contains(err.Error(), tc.want) || exitcode.Of(err) != exitcode.Usage || !errors.As(err, &fe) || fe.Field != "network" {
-			t.Errorf("%v: %v (exit %d), want %q on field network, exit 2", tc.spec.Names, err, exitcode.Of(err), tc.want)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || exitcode.Of(err) != exitcode.Usage || !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("%v: %v (exit %d), want %q on field %s, exit 2", tc.spec, err, exitcode.Of(err), tc.want, tc.field)
 		}
+	}
+}
+
+// reaches says whether container id opens the Toxiproxy API of host (a
+// name on the networks it shares with id) from inside, through the
+// faultline binary in it.
+func reaches(t *testing.T, eng *docker.Engine, id, host string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	execID, err := eng.Exec(ctx, id, []string{"/faultline", "chaos", "proxy", "list", "--toxiproxy-url", "http://" + host + ":8474"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := eng.WaitExec(ctx, execID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code == 0
+}
+
+// TestPartitionGroups cuts A from B on their network with a third
+// container C beside them: during the fault A and B do not reach each
+// other by name, both still reach C and C both; after the revert (from the
+// session, or from the ledger alone as `faultline chaos cleanup` after a
+// SIGKILL) every container is on exactly the networks, with the aliases
+// and addresses, it had, and the bridge the partition created is gone.
+func TestPartitionGroups(t *testing.T) {
+	t.Parallel()
+	eng, image := dockerEngine(t)
+	for _, from := range []string{"session", "ledger"} {
+		t.Run(from, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			netName, cs := runOnNetwork(t, eng, image, 3)
+			a, b, c := cs[0], cs[1], cs[2]
+			for _, x := range cs {
+				waitReach(t, eng, c.id, "svc"+x.name[len(x.name)-1:])
+			}
+			before := map[string]docker.Networking{}
+			for _, x := range cs {
+				before[x.id], _ = eng.Networking(ctx, x.id)
+			}
+			f, err := New(Spec{Kind: "partition", Names: []string{a.name}, FromNames: []string{b.name}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ledger := testLedger(t)
+			s := NewSession(ledger, closingEnv(t))
+			e, err := s.Inject(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []struct {
+				from    netContainer
+				to      string
+				reached bool
+			}{{a, "svc1", false}, {b, "svc0", false}, {a, "svc2", true}, {b, "svc2", true}, {c, "svc0", true}, {c, "svc1", true}} {
+				if got := reaches(t, eng, p.from.id, p.to); got != p.reached {
+					t.Errorf("during: %s reaches %s: %v, want %v", p.from.name, p.to, got, p.reached)
+				}
+			}
+			var out strings.Builder
+			if from == "session" {
+				err = s.Revert(ctx, e)
+			} else {
+				_, err = RevertLedger(ctx, ledger, closingEnv(t), &out)
+			}
+			if err != nil {
+				t.Fatalf("revert: %v\n%s", err, out.String())
+			}
+			for _, x := range cs {
+				if after, _ := eng.Networking(ctx, x.id); !reflect.DeepEqual(after, before[x.id]) {
+					t.Errorf("after: %s %+v\nbefore: %+v", x.name, after, before[x.id])
+				}
+			}
+			if left, err := eng.Networks(ctx, map[string]string{labelPartition: netName}); err != nil || len(left) != 0 {
+				t.Errorf("bridges left: %v (%v)", left, err)
+			}
+			if !reaches(t, eng, a.id, "svc1") || !reaches(t, eng, b.id, "svc0") {
+				t.Errorf("after: A and B still do not reach each other")
+			}
+			if active, _ := ledger.Active(); len(active) != 0 {
+				t.Errorf("ledger still lists %d fault(s)", len(active))
+			}
+		})
+	}
+}
+
+// waitReach polls until container id reaches host, for 15s.
+func waitReach(t *testing.T, eng *docker.Engine, id, host string) {
+	t.Helper()
+	for start := time.Now(); !reaches(t, eng, id, host); {
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("%s is not reached after 15s", host)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

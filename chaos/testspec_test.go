@@ -38,6 +38,7 @@ type Spec struct {
 	CPUs          float64           `yaml:"cpus,omitempty"`
 	Memory        Size              `yaml:"memory,omitempty"`
 	Network       string            `yaml:"network,omitempty"`
+	FromNames     []string          `yaml:"from_names,omitempty"`
 	Method        string            `yaml:"method,omitempty"`
 	Path          string            `yaml:"path,omitempty"`
 	Headers       map[string]string `yaml:"headers,omitempty"`

@@ -130,3 +130,50 @@ func isNoUserSubnet(err error) bool {
 func isAlreadyConnected(err error) bool {
 	return strings.Contains(err.Error(), "already exists in network")
 }
+
+// NetworkDetail is what a partition between two groups needs of a network:
+// its kind, and which containers are attached to it now.
+type NetworkDetail struct {
+	ID, Name, Driver string
+	Internal         bool
+	Options, Labels  map[string]string
+	// Containers maps the ID of each container attached now to its name.
+	Containers map[string]string
+}
+
+// InspectNetwork returns a network's detail, by name or ID.
+func (e *Engine) InspectNetwork(ctx context.Context, idOrName string) (NetworkDetail, error) {
+	n, err := e.cli.NetworkInspect(ctx, idOrName, network.InspectOptions{})
+	if err != nil {
+		return NetworkDetail{}, fmt.Errorf("inspect network %s: %w", idOrName, err)
+	}
+	d := NetworkDetail{ID: n.ID, Name: n.Name, Driver: n.Driver, Internal: n.Internal, Options: n.Options, Labels: n.Labels, Containers: map[string]string{}}
+	for id, c := range n.Containers {
+		d.Containers[id] = c.Name
+	}
+	return d, nil
+}
+
+// CreateBridge creates a bridge network with labels, internal (no route
+// out) or not, and the bridge driver options given, and returns its ID. A
+// network of that name that exists already, carrying the labels, is
+// taken as it is: a create that was retried.
+func (e *Engine) CreateBridge(ctx context.Context, name string, internal bool, options, labels map[string]string) (string, error) {
+	resp, err := e.cli.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Internal: internal, Options: options, Labels: labels})
+	if err == nil {
+		return resp.ID, nil
+	}
+	if d, ierr := e.InspectNetwork(ctx, name); ierr == nil && d.Name == name && labelsCarried(d.Labels, labels) {
+		return d.ID, nil
+	}
+	return "", fmt.Errorf("create network %s: %w", name, err)
+}
+
+func labelsCarried(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}

@@ -898,9 +898,10 @@ func (l *eventLoop) complete(c *loopConn) {
 	c.used = true
 	p := &c.parser
 	now := l.now()
+	end := now
 	if c.doneAt > 0 {
 		// The response arrived before the loop read it: it ended then.
-		now = max(min(c.doneAt, now), s.sent)
+		end = max(min(c.doneAt, now), s.sent)
 	}
 	l.s = sample{status: p.status, in: p.consumed, out: int64(len(l.e.raw[s.target]))}
 	if p.status >= 400 {
@@ -909,7 +910,7 @@ func (l *eventLoop) complete(c *loopConn) {
 	if !p.keep {
 		l.closeConn(c)
 	}
-	l.finish(s, now)
+	l.finish(s, end, now)
 }
 
 // fail ends the slot's request with err: once more on a new connection if
@@ -925,19 +926,21 @@ func (l *eventLoop) fail(s *slot, err error) {
 		return
 	}
 	l.s = sample{errClass: classify(err), err: err, out: int64(len(l.e.raw[s.target]))}
-	l.finish(s, l.now())
+	now := l.now()
+	l.finish(s, now, now)
 }
 
-// finish records the slot's request and gives the slot its next work.
-func (l *eventLoop) finish(s *slot, now time.Duration) {
+// finish records the slot's request, which ended at end, and gives the
+// slot its next work at now.
+func (l *eventLoop) finish(s *slot, end, now time.Duration) {
 	s.busy = false
 	l.busy--
 	closed := l.e.opts.Model == Closed
-	l.s.service = now - s.sent
+	l.s.service = end - s.sent
 	if closed {
 		l.s.latency = l.s.service
 	} else {
-		l.s.latency, l.s.lag, l.s.hasLag = now-s.intended, s.sent-s.intended, true
+		l.s.latency, l.s.lag, l.s.hasLag = end-s.intended, s.sent-s.intended, true
 		l.e.inflight.Add(-1)
 	}
 	l.e.rec.record(l.id, s.target, &l.s)

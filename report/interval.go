@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -212,8 +211,7 @@ func decodeInterval(c *hdr.Codec, ij *results.Interval, start time.Time, full bo
 		}
 	}
 	for _, sj := range ij.Series {
-		s := IntervalSeries{Name: sj.Name, Outcome: sj.Outcome, Status: map[int]int64{}, Errors: map[loadgen.ErrorClass]int64{},
-			BytesIn: sj.BytesIn, BytesOut: sj.BytesOut}
+		s := IntervalSeries{Name: sj.Name, Outcome: sj.Outcome, BytesIn: sj.BytesIn, BytesOut: sj.BytesOut}
 		if err := decodeSparse(c, sj.Latency, &s.Latency); err != nil {
 			return nil, fmt.Errorf("series %q latency: %w", sj.Name, err)
 		}
@@ -222,15 +220,9 @@ func decodeInterval(c *hdr.Codec, ij *results.Interval, start time.Time, full bo
 				return nil, fmt.Errorf("series %q service: %w", sj.Name, err)
 			}
 		}
-		for code, n := range sj.Status {
-			c, err := strconv.Atoi(code)
-			if err != nil {
-				return nil, fmt.Errorf("series %q: status %q is not a number", sj.Name, code)
-			}
-			s.Status[c] = n
-		}
-		for class, n := range sj.Errors {
-			s.Errors[loadgen.ErrorClass(class)] = n
+		var err error
+		if s.Status, s.Errors, err = sj.Counts(); err != nil {
+			return nil, err
 		}
 		iv.Series = append(iv.Series, s)
 	}

@@ -121,6 +121,23 @@ type seriesJSON struct {
 	BytesOut int64            `json:"bytes_out"`
 }
 
+// Counts are the series' responses by status code and failures by error
+// class, as the engine counts them (both maps non-nil).
+func (s seriesJSON) Counts() (map[int]int64, map[loadgen.ErrorClass]int64, error) {
+	status, errs := make(map[int]int64, len(s.Status)), make(map[loadgen.ErrorClass]int64, len(s.Errors))
+	for code, n := range s.Status {
+		c, err := strconv.Atoi(code)
+		if err != nil {
+			return nil, nil, fmt.Errorf("series %q: status %q is not a number", s.Name, code)
+		}
+		status[c] = n
+	}
+	for class, n := range s.Errors {
+		errs[loadgen.ErrorClass(class)] = n
+	}
+	return status, errs, nil
+}
+
 func encodeHist(h *hdrhistogram.Histogram) (string, error) {
 	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
 	if err != nil {
@@ -464,22 +481,15 @@ func DecodeInterval(ij *Interval, start time.Time) (*loadgen.Stats, error) {
 		}
 	}
 	for _, sj := range ij.Series {
-		s := &loadgen.Series{Name: sj.Name, Outcome: sj.Outcome, Status: map[int]int64{}, Errors: map[loadgen.ErrorClass]int64{}, BytesIn: sj.BytesIn, BytesOut: sj.BytesOut}
+		s := &loadgen.Series{Name: sj.Name, Outcome: sj.Outcome, BytesIn: sj.BytesIn, BytesOut: sj.BytesOut}
 		if s.Latency, err = decodeHist(sj.Latency); err != nil {
 			return nil, fmt.Errorf("series %q latency: %w", sj.Name, err)
 		}
 		if s.Service, err = decodeHist(sj.Service); err != nil {
 			return nil, fmt.Errorf("series %q service: %w", sj.Name, err)
 		}
-		for code, n := range sj.Status {
-			c, err := strconv.Atoi(code)
-			if err != nil {
-				return nil, fmt.Errorf("series %q: status %q is not a number", sj.Name, code)
-			}
-			s.Status[c] = n
-		}
-		for class, n := range sj.Errors {
-			s.Errors[loadgen.ErrorClass(class)] = n
+		if s.Status, s.Errors, err = sj.Counts(); err != nil {
+			return nil, err
 		}
 		iv.Series = append(iv.Series, s)
 	}

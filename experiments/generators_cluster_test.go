@@ -51,31 +51,7 @@ func stallStore(t *testing.T, image, ns string) (string, func()) {
 // generatorsLeft lists the generator objects left in ns.
 func generatorsLeft(t *testing.T, c *kube.Client, ns string) []string {
 	t.Helper()
-	ctx := context.Background()
-	sel := metav1.ListOptions{LabelSelector: chaos.LabelPartOf + "=" + chaos.PartOfGenerators}
-	var left []string
-	pods, err1 := c.CoreV1().Pods(ns).List(ctx, sel)
-	jobs, err2 := c.BatchV1().Jobs(ns).List(ctx, sel)
-	svcs, err3 := c.CoreV1().Services(ns).List(ctx, sel)
-	secrets, err4 := c.CoreV1().Secrets(ns).List(ctx, sel)
-	for _, err := range []error{err1, err2, err3, err4} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, p := range pods.Items {
-		left = append(left, "pod/"+p.Name)
-	}
-	for _, j := range jobs.Items {
-		left = append(left, "job/"+j.Name)
-	}
-	for _, s := range svcs.Items {
-		left = append(left, "service/"+s.Name)
-	}
-	for _, s := range secrets.Items {
-		left = append(left, "secret/"+s.Name)
-	}
-	return left
+	return testenv.KubeLabelled(t, c, ns, chaos.LabelPartOf+"="+chaos.PartOfGenerators)
 }
 
 func stallSpec(t *testing.T, u string) loadgen.Spec {

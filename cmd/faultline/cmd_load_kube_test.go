@@ -56,30 +56,7 @@ var genSelector = metav1.ListOptions{LabelSelector: chaos.LabelPartOf + "=" + ch
 // Services and Secrets.
 func generatorObjects(t *testing.T, c *kube.Client, ns string) []string {
 	t.Helper()
-	ctx := context.Background()
-	var left []string
-	pods, err1 := c.CoreV1().Pods(ns).List(ctx, genSelector)
-	jobs, err2 := c.BatchV1().Jobs(ns).List(ctx, genSelector)
-	svcs, err3 := c.CoreV1().Services(ns).List(ctx, genSelector)
-	secrets, err4 := c.CoreV1().Secrets(ns).List(ctx, genSelector)
-	for _, err := range []error{err1, err2, err3, err4} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, p := range pods.Items {
-		left = append(left, "pod/"+p.Name)
-	}
-	for _, j := range jobs.Items {
-		left = append(left, "job/"+j.Name)
-	}
-	for _, s := range svcs.Items {
-		left = append(left, "service/"+s.Name)
-	}
-	for _, s := range secrets.Items {
-		left = append(left, "secret/"+s.Name)
-	}
-	return left
+	return testenv.KubeLabelled(t, c, ns, chaos.LabelPartOf+"="+chaos.PartOfGenerators)
 }
 
 // workerStart waits (up to two minutes) for the generator pod of

@@ -69,3 +69,35 @@ func replicas(p *int32) int32 {
 	}
 	return *p
 }
+
+// KubeLabelled lists the pods, Jobs, Services and Secrets in ns that
+// selector (a label selector) matches, as "kind/name".
+func KubeLabelled(t testing.TB, c *kube.Client, ns, selector string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sel := metav1.ListOptions{LabelSelector: selector}
+	var left []string
+	pods, err1 := c.CoreV1().Pods(ns).List(ctx, sel)
+	jobs, err2 := c.BatchV1().Jobs(ns).List(ctx, sel)
+	svcs, err3 := c.CoreV1().Services(ns).List(ctx, sel)
+	secrets, err4 := c.CoreV1().Secrets(ns).List(ctx, sel)
+	for _, err := range []error{err1, err2, err3, err4} {
+		if err != nil {
+			t.Fatalf("list %s in %s: %v", selector, ns, err)
+		}
+	}
+	for _, p := range pods.Items {
+		left = append(left, "pod/"+p.Name)
+	}
+	for _, j := range jobs.Items {
+		left = append(left, "job/"+j.Name)
+	}
+	for _, s := range svcs.Items {
+		left = append(left, "service/"+s.Name)
+	}
+	for _, s := range secrets.Items {
+		left = append(left, "secret/"+s.Name)
+	}
+	return left
+}

@@ -45,7 +45,11 @@ type shard struct {
 	// status counts responses by code for each series slot in an array,
 	// cheaper than a map on the hot path; drain folds it into the map.
 	status []*[1000]int64
-	lag    *hdrhistogram.Histogram
+	// lag is the shard's send-lag histogram, made on the first sample that
+	// has one: a closed-model run has none, and a shard no worker records
+	// into (an event loop's shard when there are fewer loops than shards)
+	// never needs it, so neither holds its 264 KiB.
+	lag *hdrhistogram.Histogram
 	// failures are the failure samples taken since the last drain, and
 	// sampled counts them per request name: each shard keeps at most
 	// FailureSamplesPerName per name and interval, and drain keeps at most
@@ -67,7 +71,7 @@ func newRecorder(targets []Target, shards int) *recorder {
 		r.targetName[i] = n
 	}
 	for i := 0; i < shards; i++ {
-		r.shards = append(r.shards, &shard{series: make([]*Series, 2*len(r.names)), status: make([]*[1000]int64, 2*len(r.names)), lag: NewHistogram(), sampled: make([]int, len(r.names))})
+		r.shards = append(r.shards, &shard{series: make([]*Series, 2*len(r.names)), status: make([]*[1000]int64, 2*len(r.names)), sampled: make([]int, len(r.names))})
 	}
 	return r
 }
@@ -112,6 +116,9 @@ func (r *recorder) record(shardIndex, target int, s *sample) {
 	se.BytesIn += s.in
 	se.BytesOut += s.out
 	if s.hasLag {
+		if sh.lag == nil {
+			sh.lag = NewHistogram()
+		}
 		recordDuration(sh.lag, s.lag)
 	}
 	sh.mu.Unlock()
@@ -140,8 +147,10 @@ func (r *recorder) drain(st *Stats) {
 			clear(se.Errors)
 			se.BytesIn, se.BytesOut = 0, 0
 		}
-		st.SendLag.Merge(sh.lag)
-		sh.lag.Reset()
+		if sh.lag != nil {
+			st.SendLag.Merge(sh.lag)
+			sh.lag.Reset()
+		}
 		for _, f := range sh.failures {
 			st.AddFailure(f)
 		}

@@ -83,6 +83,7 @@ func newLoadCmd(e *env) *cobra.Command {
   faultline load http://127.0.0.1:8080/ --rate 1000/s --duration 1h --metrics-addr 127.0.0.1:9464`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			tuneGCForLoad(e)
 			return runLoad(cmd, e, f, args)
 		},
 	}

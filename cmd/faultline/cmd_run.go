@@ -58,6 +58,7 @@ func newRunCmd(e *env) *cobra.Command {
   faultline run experiment.yaml --metrics-addr 127.0.0.1:9464 --prometheus-remote-write http://127.0.0.1:9090/api/v1/write`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			tuneGCForLoad(e)
 			if err := experiments.CheckTimeScale(timeScale); err != nil {
 				return usageErrorf("--time-scale: %v", err)
 			}

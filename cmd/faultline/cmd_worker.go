@@ -36,6 +36,7 @@ Once listening, the worker prints "` + distrib.ListeningPrefix + `URL" on stdout
       --workers http://gen1:7070,http://gen2:7070`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			tuneGCForLoad(e)
 			token := e.getenv(distrib.TokenEnv)
 			if token == "" {
 				return usageErrorf("$%s is empty: the worker needs the run's token", distrib.TokenEnv)

@@ -71,7 +71,11 @@ func (l *Live) Serve(addr string) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(l.registry, promhttp.HandlerOpts{}))
+	// Uncompressed: the page is a few kB, and promhttp's gzip writer
+	// (compress/flate's, about 800 kB, kept in a pool between scrapes) would
+	// be most of what serving costs, twice over once the garbage collector's
+	// headroom is counted.
+	mux.Handle("/metrics", promhttp.HandlerFor(l.registry, promhttp.HandlerOpts{DisableCompression: true}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"bytes"
 	"io"
 	"math"
 	"net/http"
@@ -148,6 +149,32 @@ func TestServeExposition(t *testing.T) {
 		if b.GetUpperBound() == 0.005 && b.GetCumulativeCount() != 20 {
 			t.Errorf("le=0.005: %d, want 20", b.GetCumulativeCount())
 		}
+	}
+}
+
+// TestServeUncompressed: the page goes uncompressed even to a scraper
+// that takes gzip, as Prometheus does (see Serve).
+func TestServeUncompressed(t *testing.T) {
+	t.Parallel()
+	l := New(io.Discard)
+	if err := l.Serve("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Interval(interval(time.Now(), "checkout", 10, 3*time.Millisecond), "", nil)
+	req, err := http.NewRequest(http.MethodGet, "http://"+l.Addr()+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" || !bytes.Contains(body, []byte(RequestsName)) {
+		t.Errorf("Content-Encoding %q, body %.60q: want the page as it is", enc, body)
 	}
 }
 

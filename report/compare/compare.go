@@ -176,11 +176,12 @@ func Runs(base, next *report.Run, extra []string, opts Options) (*Comparison, er
 	if err != nil {
 		return nil, err
 	}
+	table := newBinTable(baseBlocks, nextBlocks)
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x5eed))
 	for _, pr := range pairs {
 		bg, ng := baseBlocks[pr.b], nextBlocks[pr.n]
 		for _, req := range requests {
-			rows := compareGroup(rng, bg.blocks[req], ng.blocks[req], bg.count, ng.count, req, metrics, opts)
+			rows := compareGroup(rng, table, seriesOf(bg, req, cmp.Names), seriesOf(ng, req, cmp.Names), bg.count, ng.count, req, metrics, opts)
 			for k := range rows {
 				rows[k].Phase = pr.phase
 			}
@@ -194,34 +195,41 @@ func Runs(base, next *report.Run, extra []string, opts Options) (*Comparison, er
 // metric.Histogram - 1.
 const histograms = 3
 
+// lag is the index of the send lag, which is the run's and not a request
+// name's: the blocks keep it once, not once per name.
+const lag = int(metric.Lag) - 1
+
 // block is one resampling unit of one request name: consecutive
-// intervals, their histograms as sparse bins and their counts.
+// intervals, their latency and service-time histograms as sparse bins,
+// and their counts. The blocks of every request ("") keep no bins: theirs
+// are the sum of the request names' (see series), so a run's buckets are
+// kept once rather than twice.
 type block struct {
-	bins               [histograms][]bin
+	bins               [histograms]bins
 	completed, failed  int64
 	scheduled, dropped int64
 	seconds            float64
 }
 
-type bin struct {
-	slot  int // index into the group's value table
-	count int64
+// bins are the populated buckets of a histogram, ascending: their
+// HdrHistogram counts indexes until newBinTable turns them into slots of
+// its table, and their counts (two slices, 12 bytes a bucket).
+type bins struct {
+	slot   []int32
+	counts []int64
 }
 
-// binTable maps the histogram counts indexes met in a group to dense slots
-// holding each bucket's lowest value, in value order.
+// binTable is every bucket met in a comparison, by slot, in value order:
+// each bucket's lowest value.
 type binTable struct {
-	slotOf map[int]int
 	lowest []int64
 }
 
-// histogramOf returns the histogram h of interval iv for request name req.
+// histogramOf returns the latency or service-time histogram h of interval
+// iv for request name req (the send lag is iv.SendLag, whatever the name).
 func histogramOf(iv *report.Interval, h metric.Histogram, req string) hdr.Sparse {
-	switch h {
-	case metric.Service:
+	if h == metric.Service {
 		return iv.Service(req)
-	case metric.Lag:
-		return iv.SendLag
 	}
 	return iv.Latency(req)
 }
@@ -230,19 +238,22 @@ func histogramOf(iv *report.Interval, h metric.Histogram, req string) hdr.Sparse
 // per request name, and how many intervals they hold.
 type blockGroup struct {
 	blocks map[string][]block
-	count  int
-	per    int // intervals per block
-	seen   int
-	// counts gathers the bins of each request's last block.
-	counts map[string]*[histograms]map[int]int64
+	// lag is the send lag of each block, the same for every request name.
+	lag   []bins
+	count int
+	per   int // intervals per block
+	seen  int
+	// counts gathers the bins of each request's last block, lagCounts
+	// those of its send lag.
+	counts    map[string]*[histograms]map[int]int64
+	lagCounts map[int]int64
 }
 
 // runBlocks cuts the intervals of each of groups (a phase index, -1 for
 // the whole run) into at most maxBlocks blocks of consecutive intervals,
 // as statistics.Blocks does, and turns each into a block per request name
 // of reqs, keeping the histograms the metrics read. It reads the run's
-// intervals once, so that only the blocks stay in memory. Bins carry raw
-// counts indexes until newBinTable maps them to slots.
+// intervals once, so that only the blocks stay in memory.
 func runBlocks(run *report.Run, groups []int, reqs []string, maxBlocks int, needs [histograms]bool) (map[int]*blockGroup, error) {
 	out := map[int]*blockGroup{}
 	for _, g := range groups {
@@ -279,8 +290,13 @@ func (bg *blockGroup) add(iv *report.Interval, reqs []string, needs [histograms]
 			bg.blocks[req] = append(bg.blocks[req], block{})
 			bg.counts[req] = &[histograms]map[int]int64{}
 		}
+		bg.lag = append(bg.lag, bins{})
+		bg.lagCounts = map[int]int64{}
 	}
 	bg.seen++
+	if needs[lag] {
+		gather(bg.lagCounts, iv.SendLag)
+	}
 	for _, req := range reqs {
 		bs := bg.blocks[req]
 		b := &bs[len(bs)-1]
@@ -289,27 +305,31 @@ func (bg *blockGroup) add(iv *report.Interval, reqs []string, needs [histograms]
 		b.scheduled += iv.Scheduled
 		b.dropped += iv.Dropped
 		b.seconds += iv.Duration().Seconds()
+		if req == "" {
+			continue
+		}
 		counts := bg.counts[req]
 		for k := range histograms {
-			if !needs[k] {
-				continue
-			}
-			h := histogramOf(iv, metric.Histogram(k+1), req)
-			if h.Total == 0 {
+			if !needs[k] || k == lag {
 				continue
 			}
 			if counts[k] == nil {
 				counts[k] = map[int]int64{}
 			}
-			for j, idx := range h.Index {
-				counts[k][int(idx)] += h.Counts[j]
-			}
+			gather(counts[k], histogramOf(iv, metric.Histogram(k+1), req))
 		}
 	}
 }
 
+// gather adds the buckets of h to counts.
+func gather(counts map[int]int64, h hdr.Sparse) {
+	for j, idx := range h.Index {
+		counts[int(idx)] += h.Counts[j]
+	}
+}
+
 // close turns the bins gathered for each request's last block into the
-// block's sorted bins.
+// block's bins.
 func (bg *blockGroup) close(reqs []string) {
 	for _, req := range reqs {
 		counts := bg.counts[req]
@@ -319,41 +339,97 @@ func (bg *blockGroup) close(reqs []string) {
 		}
 		b := &bs[len(bs)-1]
 		for k := range histograms {
-			for _, idx := range slices.Sorted(maps.Keys(counts[k])) {
-				b.bins[k] = append(b.bins[k], bin{slot: idx, count: counts[k][idx]})
-			}
+			b.bins[k] = binsOf(counts[k])
 		}
 		bg.counts[req] = nil
 	}
+	if bg.lagCounts != nil {
+		bg.lag[len(bg.lag)-1] = binsOf(bg.lagCounts)
+		bg.lagCounts = nil
+	}
 }
 
-// newBinTable gives every counts index met a slot, in value order, so a
-// walk over the slots is a walk up the histogram.
-func newBinTable(groups ...[]block) *binTable {
-	seen := map[int]bool{}
-	for _, bs := range groups {
-		for _, b := range bs {
-			for _, bins := range b.bins {
-				for _, x := range bins {
-					seen[x.slot] = true
+// binsOf is counts as bins, in slices of exactly their length.
+func binsOf(counts map[int]int64) bins {
+	if len(counts) == 0 {
+		return bins{}
+	}
+	b := bins{slot: make([]int32, 0, len(counts)), counts: make([]int64, len(counts))}
+	for idx := range counts {
+		b.slot = append(b.slot, int32(idx))
+	}
+	slices.Sort(b.slot)
+	for j, idx := range b.slot {
+		b.counts[j] = counts[int(idx)]
+	}
+	return b
+}
+
+// series is one request name's view of a block group: per block, its
+// counts and, per histogram, the bins whose sum is its histogram (the
+// request's own, every name's for every request, the group's send lag).
+type series struct {
+	blocks []block
+	parts  [histograms][][]*bins
+}
+
+// seriesOf is request req's series in bg; names are every request name.
+func seriesOf(bg *blockGroup, req string, names []string) *series {
+	s := &series{blocks: bg.blocks[req]}
+	for k := range histograms {
+		s.parts[k] = make([][]*bins, len(s.blocks))
+		for i := range s.blocks {
+			switch {
+			case k == lag:
+				s.parts[k][i] = []*bins{&bg.lag[i]}
+			case req != "":
+				s.parts[k][i] = []*bins{&s.blocks[i].bins[k]}
+			default:
+				for _, name := range names {
+					s.parts[k][i] = append(s.parts[k][i], &bg.blocks[name][i].bins[k])
 				}
 			}
+		}
+	}
+	return s
+}
+
+// newBinTable gives every counts index met in groups a slot, in value
+// order, so a walk over the slots is a walk up the histogram, and turns
+// the indexes of every bins into their slots.
+func newBinTable(groups ...map[int]*blockGroup) *binTable {
+	var all []*bins
+	for _, gs := range groups {
+		for _, bg := range gs {
+			for _, bs := range bg.blocks {
+				for i := range bs {
+					for k := range bs[i].bins {
+						all = append(all, &bs[i].bins[k])
+					}
+				}
+			}
+			for i := range bg.lag {
+				all = append(all, &bg.lag[i])
+			}
+		}
+	}
+	seen := map[int32]bool{}
+	for _, b := range all {
+		for _, idx := range b.slot {
+			seen[idx] = true
 		}
 	}
 	idxs := slices.Sorted(maps.Keys(seen))
 	g := hdr.GeometryOf(loadgen.NewHistogram())
-	t := &binTable{slotOf: make(map[int]int, len(idxs)), lowest: make([]int64, len(idxs))}
+	t := &binTable{lowest: make([]int64, len(idxs))}
+	slotOf := make(map[int32]int32, len(idxs))
 	for slot, idx := range idxs {
-		t.slotOf[idx] = slot
-		t.lowest[slot], _ = g.ValueAt(idx)
+		slotOf[idx] = int32(slot)
+		t.lowest[slot], _ = g.ValueAt(int(idx))
 	}
-	for _, bs := range groups {
-		for k := range bs {
-			for h := range bs[k].bins {
-				for j := range bs[k].bins[h] {
-					bs[k].bins[h][j].slot = t.slotOf[bs[k].bins[h][j].slot]
-				}
-			}
+	for _, b := range all {
+		for j, idx := range b.slot {
+			b.slot[j] = slotOf[idx]
 		}
 	}
 	return t
@@ -382,12 +458,45 @@ func (a *accumulator) reset() {
 	a.tally = metric.Tally{}
 }
 
-func (a *accumulator) add(b *block) {
-	for k, bins := range b.bins {
-		for _, x := range bins {
-			a.counts[k][x.slot] += x.count
+// add adds block i of s.
+func (a *accumulator) add(s *series, i int) {
+	a.addBins(s, i, 1)
+	a.addCounts(s, i)
+}
+
+// addBins adds the histograms of block i of s times times.
+func (a *accumulator) addBins(s *series, i int, times int64) {
+	for k := range s.parts {
+		for _, p := range s.parts[k][i] {
+			for j, slot := range p.slot {
+				a.counts[k][slot] += times * p.counts[j]
+			}
 		}
 	}
+}
+
+// resample adds the blocks of s that picks drew: each block's counts once
+// a draw, in the order drawn (so that the sums of seconds are those of
+// adding the blocks one by one), and its histograms once, times the
+// number of draws, which spares the buckets of blocks drawn more than once
+// (about a third of the draws) a walk each. times is scratch space, one
+// per block, zero before and after.
+func (a *accumulator) resample(s *series, picks []int, times []int64) {
+	for _, k := range picks {
+		times[k]++
+		a.addCounts(s, k)
+	}
+	for k, n := range times {
+		if n > 0 {
+			a.addBins(s, k, n)
+			times[k] = 0
+		}
+	}
+}
+
+// addCounts adds the counts of block i of s.
+func (a *accumulator) addCounts(s *series, i int) {
+	b := &s.blocks[i]
 	a.tally.Completed += b.completed
 	a.tally.Failed += b.failed
 	a.tally.Scheduled += b.scheduled
@@ -426,18 +535,17 @@ func (a *accumulator) total(h metric.Histogram) int64 {
 }
 
 // compareGroup compares one request name in one phase.
-func compareGroup(rng *rand.Rand, baseB, newB []block, nBase, nNew int, req string, metrics []string, opts Options) []Row {
+func compareGroup(rng *rand.Rand, table *binTable, baseS, newS *series, nBase, nNew int, req string, metrics []string, opts Options) []Row {
 	ms := make([]metric.Metric, len(metrics))
 	for i, name := range metrics {
 		ms[i], _ = compareMetric(name)
 	}
-	table := newBinTable(baseB, newB)
 	a, b := newAccumulator(table), newAccumulator(table)
-	for i := range baseB {
-		a.add(&baseB[i])
+	for i := range baseS.blocks {
+		a.add(baseS, i)
 	}
-	for i := range newB {
-		b.add(&newB[i])
+	for i := range newS.blocks {
+		b.add(newS, i)
 	}
 	rows := pointRows(a, b, ms, req)
 	if nBase < opts.MinIntervals || nNew < opts.MinIntervals {
@@ -453,17 +561,14 @@ func compareGroup(rng *rand.Rand, baseB, newB []block, nBase, nNew int, req stri
 	}
 	baseV, newV := make([]float64, len(ms)), make([]float64, len(ms))
 	boot := statistics.Bootstrap{Rounds: opts.Resamples, Rand: rng}
+	baseTimes, newTimes := make([]int64, len(baseS.blocks)), make([]int64, len(newS.blocks))
 	// Each round yields every metric's change, then every metric's
 	// relative change.
-	diffs := boot.Run([]int{len(baseB), len(newB)}, 2*len(ms), func(picks [][]int, out []float64) {
+	diffs := boot.Run([]int{len(baseS.blocks), len(newS.blocks)}, 2*len(ms), func(picks [][]int, out []float64) {
 		a.reset()
 		b.reset()
-		for _, k := range picks[0] {
-			a.add(&baseB[k])
-		}
-		for _, k := range picks[1] {
-			b.add(&newB[k])
-		}
+		a.resample(baseS, picks[0], baseTimes)
+		b.resample(newS, picks[1], newTimes)
 		a.values(ms, baseV)
 		b.values(ms, newV)
 		for i := range ms {

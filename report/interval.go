@@ -3,7 +3,9 @@ package report
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -165,9 +167,9 @@ func (iv *Interval) addTo(s *loadgen.Stats) {
 	}
 	for i := range iv.Series {
 		x := &iv.Series[i]
-		dst := s.SeriesFor(x.Name, x.Outcome)
+		dst := aggregateSeries(s, x.Name, x.Outcome)
 		x.Latency.RecordInto(dst.Latency, engine)
-		x.Service.RecordInto(dst.Service, engine)
+		recordInto(&dst.Service, &x.Service)
 		for code, n := range x.Status {
 			dst.Status[code] += n
 		}
@@ -177,13 +179,54 @@ func (iv *Interval) addTo(s *loadgen.Stats) {
 		dst.BytesIn += x.BytesIn
 		dst.BytesOut += x.BytesOut
 	}
-	iv.SendLag.RecordInto(s.SendLag, engine)
+	recordInto(&s.SendLag, &iv.SendLag)
 	s.Scheduled += iv.Scheduled
 	s.Dropped += iv.Dropped
 	s.Unfinished += iv.Unfinished
 	for _, f := range iv.Failures {
 		s.AddFailure(f)
 	}
+}
+
+// noSamples is the one empty histogram that the aggregates' service times
+// and send lags share until a sample comes: a run read from a file has
+// none (its intervals are read without them), and a dense histogram is
+// 270 kB of heap, which raises the garbage collector's target as much
+// again however empty it stays. Nothing writes into it: recordInto gives a
+// series its own histogram first.
+var noSamples = sync.OnceValue(loadgen.NewHistogram)
+
+// newAggregateStats is an empty loadgen.Stats whose send lag is noSamples.
+func newAggregateStats() *loadgen.Stats {
+	return &loadgen.Stats{SendLag: noSamples()}
+}
+
+// aggregateSeries is loadgen's Stats.SeriesFor for the aggregates: a new
+// series' service time is noSamples.
+func aggregateSeries(s *loadgen.Stats, name string, outcome loadgen.Outcome) *loadgen.Series {
+	i := sort.Search(len(s.Series), func(i int) bool {
+		x := s.Series[i]
+		return x.Name > name || (x.Name == name && x.Outcome >= outcome)
+	})
+	if i < len(s.Series) && s.Series[i].Name == name && s.Series[i].Outcome == outcome {
+		return s.Series[i]
+	}
+	ns := &loadgen.Series{Name: name, Outcome: outcome, Latency: loadgen.NewHistogram(), Service: noSamples(),
+		Status: map[int]int64{}, Errors: map[loadgen.ErrorClass]int64{}}
+	s.Series = slices.Insert(s.Series, i, ns)
+	return ns
+}
+
+// recordInto adds src to *dst, first giving *dst a histogram of its own
+// when it is noSamples and src holds values.
+func recordInto(dst **hdrhistogram.Histogram, src *hdr.Sparse) {
+	if len(src.Index) == 0 {
+		return
+	}
+	if *dst == noSamples() {
+		*dst = loadgen.NewHistogram()
+	}
+	src.RecordInto(*dst, engine)
 }
 
 // intervalOf is st as an Interval, for runs built in memory.

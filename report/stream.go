@@ -31,9 +31,9 @@ type aggregate struct {
 }
 
 func newAggregate(phases int) *aggregate {
-	a := &aggregate{phases: make([]*loadgen.Stats, phases), phaseCount: make([]int, phases), total: loadgen.NewStats(time.Time{}, time.Time{})}
+	a := &aggregate{phases: make([]*loadgen.Stats, phases), phaseCount: make([]int, phases), total: newAggregateStats()}
 	for i := range a.phases {
-		a.phases[i] = loadgen.NewStats(time.Time{}, time.Time{})
+		a.phases[i] = newAggregateStats()
 	}
 	return a
 }

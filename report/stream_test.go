@@ -93,6 +93,11 @@ func TestStreamedRunsRenderAsInMemory(t *testing.T) {
 			}
 		}
 	}
+	// The streamed runs' aggregates share noSamples for their service
+	// times and send lags; rendering must not have written into it.
+	if n := noSamples().TotalCount(); n != 0 {
+		t.Errorf("the shared empty histogram holds %d values", n)
+	}
 }
 
 // TestLinkProbesDownsampled: past maxLinkProbes the link plot draws the

@@ -213,10 +213,12 @@ type block struct {
 
 // bins are the populated buckets of a histogram, ascending: their
 // HdrHistogram counts indexes until newBinTable turns them into slots of
-// its table, and their counts (two slices, 12 bytes a bucket).
+// its table, and their counts: in counts when every one fits in 32 bits
+// (8 bytes a bucket), else in wide.
 type bins struct {
 	slot   []int32
-	counts []int64
+	counts []uint32
+	wide   []int64
 }
 
 // binTable is every bucket met in a comparison, by slot, in value order:
@@ -354,13 +356,23 @@ func binsOf(counts map[int]int64) bins {
 	if len(counts) == 0 {
 		return bins{}
 	}
-	b := bins{slot: make([]int32, 0, len(counts)), counts: make([]int64, len(counts))}
-	for idx := range counts {
+	b := bins{slot: make([]int32, 0, len(counts))}
+	narrow := true
+	for idx, c := range counts {
 		b.slot = append(b.slot, int32(idx))
+		narrow = narrow && c <= math.MaxUint32
 	}
 	slices.Sort(b.slot)
-	for j, idx := range b.slot {
-		b.counts[j] = counts[int(idx)]
+	if narrow {
+		b.counts = make([]uint32, len(b.slot))
+		for j, idx := range b.slot {
+			b.counts[j] = uint32(counts[int(idx)])
+		}
+	} else {
+		b.wide = make([]int64, len(b.slot))
+		for j, idx := range b.slot {
+			b.wide[j] = counts[int(idx)]
+		}
 	}
 	return b
 }
@@ -467,9 +479,16 @@ func (a *accumulator) add(s *series, i int) {
 // addBins adds the histograms of block i of s times times.
 func (a *accumulator) addBins(s *series, i int, times int64) {
 	for k := range s.parts {
+		sum := a.counts[k]
 		for _, p := range s.parts[k][i] {
+			if p.wide != nil {
+				for j, slot := range p.slot {
+					sum[slot] += times * p.wide[j]
+				}
+				continue
+			}
 			for j, slot := range p.slot {
-				a.counts[k][slot] += times * p.counts[j]
+				sum[slot] += times * int64(p.counts[j])
 			}
 		}
 	}

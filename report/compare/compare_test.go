@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -379,5 +380,27 @@ func TestCompareSpeaksTheMetricVocabulary(t *testing.T) {
 		if _, err := ParseGate(bad); err == nil {
 			t.Errorf("ParseGate(%q) accepted", bad)
 		}
+	}
+}
+
+// TestBinsWideCounts: a bucket count past 32 bits keeps its bins in
+// 64-bit counts, and a resample sums them exactly either way.
+func TestBinsWideCounts(t *testing.T) {
+	t.Parallel()
+	wide := binsOf(map[int]int64{3: 5, 1: math.MaxUint32 + 1})
+	narrow := binsOf(map[int]int64{3: 7})
+	if !slices.Equal(wide.slot, []int32{1, 3}) || !slices.Equal(wide.wide, []int64{math.MaxUint32 + 1, 5}) || wide.counts != nil {
+		t.Fatalf("wide bins %+v", wide)
+	}
+	if !slices.Equal(narrow.counts, []uint32{7}) || narrow.wide != nil {
+		t.Fatalf("narrow bins %+v", narrow)
+	}
+	s := &series{blocks: []block{{}}}
+	s.parts[0] = [][]*bins{{&wide, &narrow}}
+	s.parts[1], s.parts[2] = [][]*bins{nil}, [][]*bins{nil}
+	a := newAccumulator(&binTable{lowest: make([]int64, 4)})
+	a.addBins(s, 0, 2)
+	if want := []int64{0, 2 * (math.MaxUint32 + 1), 0, 24}; !slices.Equal(a.counts[0], want) {
+		t.Errorf("sum %v, want %v", a.counts[0], want)
 	}
 }

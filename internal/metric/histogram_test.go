@@ -3,6 +3,7 @@ package metric
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -55,5 +56,45 @@ func TestSumAddsCounts(t *testing.T) {
 	var empty Buckets
 	if !math.IsNaN(empty.Percentile(50)) || !math.IsNaN(empty.Mean()) || (*Buckets)(nil).Count() != 0 {
 		t.Error("an empty histogram has no percentile or mean, and a nil one counts nothing")
+	}
+}
+
+// TestSumDenseIsSumMap: the array Sum adds in gives what the map gives,
+// bucket for bucket, and values outside the geometry go to the map.
+func TestSumDenseIsSumMap(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	var parts []*Buckets
+	for i := 0; i < 20; i++ {
+		h := newHistogram()
+		for k := 0; k < 500; k++ {
+			_ = h.RecordValue(min(int64(math.Exp(rng.NormFloat64()*3)*1e5), int64(time.Hour)))
+		}
+		_ = h.RecordValue(int64(i)) // exact values below 2048 too
+		b := BucketsOf(h)
+		parts = append(parts, &b)
+	}
+	parts = append(parts, &Buckets{})
+	dense, ok := sumDense(parts)
+	if !ok {
+		t.Fatal("sumDense refused histograms of the load generator's geometry")
+	}
+	if want := sumMap(parts); !reflect.DeepEqual(dense, want) {
+		t.Errorf("sumDense: %d buckets, %d values; sumMap: %d buckets, %d values", len(dense.Values), dense.Total, len(want.Values), want.Total)
+	}
+	for _, odd := range [][]*Buckets{
+		{{Values: []int64{4096, 4097}, Counts: []int64{1, 1}, Total: 2}}, // one bucket, two values
+		{{Values: []int64{5000, 1000}, Counts: []int64{1, 1}, Total: 2}}, // out of order
+		{{Values: []int64{-5, 10}, Counts: []int64{1, 1}, Total: 2}},
+	} {
+		if _, ok := sumDense(odd); ok {
+			t.Errorf("sumDense took %v", odd[0].Values)
+		}
+		if got, want := Sum(odd), sumMap(odd); !reflect.DeepEqual(got, want) {
+			t.Errorf("Sum(%v) = %+v, want %+v", odd[0].Values, got, want)
+		}
+	}
+	if got, want := Sum(nil), sumMap(nil); !reflect.DeepEqual(got, want) {
+		t.Errorf("Sum(nil) = %+v, want %+v", got, want)
 	}
 }

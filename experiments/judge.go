@@ -80,7 +80,7 @@ func valueOf(m metric.Metric, request string, ss []*sample) float64 {
 		t.Scheduled += s.scheduled
 		t.Dropped += s.dropped
 		t.Seconds += s.seconds()
-		t.TargetSeconds += s.targetRate * s.seconds()
+		t.TargetSeconds += s.targetSeconds
 		switch {
 		case m.Histogram == metric.Lag:
 			parts = append(parts, &s.lag)

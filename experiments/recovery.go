@@ -45,20 +45,20 @@ var (
 	metricErrorRate = metric.Must("error_rate")
 )
 
-// normalOf derives "back to normal" from the baseline's intervals.
-func normalOf(base []*sample) normal {
+// normalOf derives "back to normal" from the baseline: base are its
+// intervals' pulses, whole its blocks (the merge of every interval).
+func normalOf(base []pulse, whole []*sample) normal {
 	var p99s, errs []float64
-	for _, s := range base {
-		one := []*sample{s}
-		if v := valueOf(metricP99, "", one); !math.IsNaN(v) {
-			p99s = append(p99s, v)
+	for _, p := range base {
+		if !math.IsNaN(p.p99) {
+			p99s = append(p99s, p.p99)
 		}
-		if e := valueOf(metricErrorRate, "", one); !math.IsNaN(e) {
-			errs = append(errs, e)
+		if !math.IsNaN(p.errorRate) {
+			errs = append(errs, p.errorRate)
 		}
 	}
-	p99 := valueOf(metricP99, "", base)
-	errRate := valueOf(metricErrorRate, "", base)
+	p99 := valueOf(metricP99, "", whole)
+	errRate := valueOf(metricErrorRate, "", whole)
 	spreadP99, spreadErr := p99, errRate
 	if len(p99s) > 0 {
 		spreadP99 = math.Max(p99, statistics.QuantileOf(p99s, recoverySpread))
@@ -72,38 +72,39 @@ func normalOf(base []*sample) normal {
 	}
 }
 
-// holds reports whether the interval s is back to normal.
-func (n normal) holds(s *sample) bool {
-	one := []*sample{s}
-	v, e := valueOf(metricP99, "", one), valueOf(metricErrorRate, "", one)
+// holds reports whether the interval p is back to normal.
+func (n normal) holds(p pulse) bool {
+	v, e := p.p99, p.errorRate
 	return !math.IsNaN(v) && v <= n.p99 && (math.IsNaN(e) || e <= n.errorRate)
 }
 
-// timeToRecover is the time from lastRevert (after loadStart) to the start
-// of the first run of recoveryStable intervals of all that are back to
-// normal: +Inf if none came while the load ran. It is NaN, with the
-// reason, when the load does not tell: no baseline, or fewer than
-// recoveryStable intervals after the revert without a recovery among them
-// (the load ended, or was stopped by an abort, right after it).
-func timeToRecover(base, all []*sample, loadStart time.Time, lastRevert time.Duration) (float64, string) {
+// timeToRecover is the time from lastRevert (after the start of the load)
+// to the start of the first run of recoveryStable intervals of all that
+// are back to normal: +Inf if none came while the load ran. base and whole
+// are the baseline's intervals and blocks (see normalOf); all holds at
+// least every interval that ended after lastRevert, in time order. It is
+// NaN, with the reason, when the load does not tell: no baseline, or fewer
+// than recoveryStable intervals after the revert without a recovery among
+// them (the load ended, or was stopped by an abort, right after it).
+func timeToRecover(base []pulse, whole []*sample, all []pulse, lastRevert time.Duration) (float64, string) {
 	if len(base) == 0 {
 		return math.NaN(), "the baseline phase has no intervals to define normal"
 	}
-	n := normalOf(base)
+	n := normalOf(base, whole)
 	run, after := 0, 0
-	for i, s := range all {
-		if s.end.Sub(loadStart) <= lastRevert {
+	for i, p := range all {
+		if p.end <= lastRevert {
 			continue
 		}
 		after++
-		if !n.holds(s) {
+		if !n.holds(p) {
 			run = 0
 			continue
 		}
 		run++
 		if run == recoveryStable {
 			first := all[i-recoveryStable+1]
-			return math.Max(0, float64(first.start.Sub(loadStart)-lastRevert)), ""
+			return math.Max(0, float64(first.start-lastRevert)), ""
 		}
 	}
 	if after < recoveryStable {

@@ -33,6 +33,15 @@ func noisyIntervals(start time.Time, n int, fast, slow time.Duration, slowAt fun
 	return out
 }
 
+// pulsesOf is what the runner keeps of each interval for time_to_recover.
+func pulsesOf(ss []*sample, loadStart time.Time) []pulse {
+	out := make([]pulse, len(ss))
+	for i, s := range ss {
+		out[i] = pulseOf(s, loadStart)
+	}
+	return out
+}
+
 // TestTimeToRecover checks "back to normal" both ways: a system whose
 // intervals after the revert look like its baseline's, stalls included,
 // has recovered at once, however noisy the machine; one that stays slow
@@ -76,7 +85,7 @@ func TestTimeToRecover(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		base := noisyIntervals(t0, 10, time.Millisecond, 12*time.Millisecond, stalls, rng)
 		rest := noisyIntervals(t0.Add(10*time.Second), c.intervals, time.Millisecond, c.slow, func(i int) int { return c.after(i + 10) }, rng)
-		got, why := timeToRecover(base, append(append([]*sample{}, base...), rest...), t0, c.revertAt)
+		got, why := timeToRecover(pulsesOf(base, t0), base, pulsesOf(append(append([]*sample{}, base...), rest...), t0), c.revertAt)
 		if math.IsNaN(c.want) != math.IsNaN(got) || (!math.IsNaN(got) && got != c.want) {
 			t.Errorf("%s: time_to_recover %v, want %v (%s)", c.name, time.Duration(got), time.Duration(c.want), why)
 		}

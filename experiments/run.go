@@ -108,7 +108,7 @@ type runner struct {
 	env       *environment
 	faults    *faultDriver
 	watch     *abortWatch
-	samples   map[string][]*sample // by phase name
+	archive   *archive // what is kept of the intervals, by phase
 	evaluator *loadgen.Evaluator
 	// startLoad runs the load (loadgen.Run; a test passes its own).
 	startLoad func(context.Context, loadgen.Options) (*loadgen.Result, error)
@@ -147,7 +147,7 @@ func newRunner(plan *Plan, opts RunOptions) (*runner, error) {
 		rng:     rand.New(rand.NewPCG(plan.Exp.Seed, plan.Exp.Seed^0x5eed)),
 		show:    &display{w: opts.Log, progress: opts.Progress, clock: clock},
 		watch:   newAbortWatch(plan.Abort),
-		samples: map[string][]*sample{}, evaluator: loadgen.NewEvaluator(plan.Thresholds),
+		archive: newArchive(plan, clock), evaluator: loadgen.NewEvaluator(plan.Thresholds),
 		startLoad: loadgen.Run,
 	}
 	runID := fmt.Sprintf("fl%08x", r.rng.Uint32()^uint32(time.Now().UnixNano()))
@@ -311,8 +311,7 @@ func (r *runner) interval(iv *loadgen.Stats, watching bool) bool {
 	if r.plan.Model == loadgen.Closed {
 		target = 0
 	}
-	s := sampleOf(iv, target)
-	r.samples[phase.Name] = append(r.samples[phase.Name], s)
+	s := r.archive.add(phase.Name, iv, target, r.faults.lastRevert)
 	r.journal.interval(phase.Name, iv)
 	r.evaluator.Observe(iv)
 	faults := r.faults.activeKinds()
@@ -323,7 +322,7 @@ func (r *runner) interval(iv *loadgen.Stats, watching bool) bool {
 	if !watching {
 		return false
 	}
-	check := r.watch.observe(s, phase.Name, r.phaseSamples())
+	check := r.watch.observe(s, phase.Name, r.archive.byPhase())
 	if check == nil {
 		return false
 	}
@@ -337,7 +336,7 @@ func (r *runner) interval(iv *loadgen.Stats, watching bool) bool {
 func (r *runner) event(ctx context.Context, ev event) bool {
 	switch ev.kind {
 	case evSteady:
-		if r.checkSteadyState(ctx, "steady_state_before", r.allSamples()) {
+		if r.checkSteadyState(ctx, "steady_state_before", r.archive.all(r.plan.Phases)) {
 			return true
 		}
 		// A probe cut short by Ctrl-C is not a steady state that failed.

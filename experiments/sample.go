@@ -13,30 +13,161 @@ type counts struct {
 	latency, service  metric.Buckets
 }
 
-// sample is one interval of the load, kept compactly for the judgement of
-// hypotheses: per request name (and "" for all requests) its counts and
-// sparse latency and service time, plus the send lag and the schedule's
-// counts.
+// sample is one interval of the load, or a block of consecutive intervals
+// merged exactly, kept compactly for the judgement of hypotheses: per
+// request name (and "" for all requests) its counts and sparse latency and
+// service time, plus the send lag and the schedule's counts. The runner
+// keeps only the histograms some condition reads (see retained); a
+// histogram not kept is empty.
 type sample struct {
 	start, end         time.Time
 	byName             map[string]*counts
 	lag                metric.Buckets
 	scheduled, dropped int64
-	targetRate         float64 // the rate the schedule asked for
+	// length is the time the intervals span, summed (end - start for one
+	// interval); targetSeconds the sum over them of the rate the schedule
+	// asked for times their length.
+	length        time.Duration
+	targetSeconds float64
+	// intervals is how many intervals the sample merges (1 until the
+	// runner merges blocks of a long phase; see blockList).
+	intervals int
 }
 
+// retained says which histograms of an interval the runner keeps: those
+// some condition of the plan reads (hypotheses, abort conditions, metric
+// probes) and the latency of all requests, which the summary prints. The
+// others cost memory and time and change no figure: a metric reads only
+// the histogram it names, of the request name it names.
+type retained struct {
+	all              bool // every histogram (tests)
+	lag              bool
+	latency, service map[string]bool // by request name, "" for all
+}
+
+// retainedOf lists the histograms the conditions of plan read.
+func retainedOf(plan *Plan) retained {
+	k := retained{latency: map[string]bool{"": true}, service: map[string]bool{}}
+	conds := append([]*Condition(nil), plan.Abort...)
+	for _, p := range plan.Phases {
+		conds = append(conds, p.Hypotheses...)
+	}
+	for _, p := range plan.SteadyState {
+		if p.Expect != nil {
+			conds = append(conds, p.Expect)
+		}
+	}
+	for _, c := range conds {
+		for _, r := range c.Refs() {
+			switch r.m.Histogram {
+			case metric.Latency:
+				k.latency[r.request] = true
+			case metric.Service:
+				k.service[r.request] = true
+			case metric.Lag:
+				k.lag = true
+			}
+		}
+	}
+	return k
+}
+
+// sampleOf keeps every histogram of st: tests judge such samples.
 func sampleOf(st *loadgen.Stats, targetRate float64) *sample {
+	return retained{all: true}.sampleOf(st, targetRate)
+}
+
+// sampleOf keeps the counts of st and the histograms k names.
+func (k retained) sampleOf(st *loadgen.Stats, targetRate float64) *sample {
 	s := &sample{
 		start: st.Start, end: st.End, byName: map[string]*counts{},
-		lag: metric.BucketsOf(st.SendLag), scheduled: st.Scheduled, dropped: st.Dropped, targetRate: targetRate,
+		scheduled: st.Scheduled, dropped: st.Dropped, length: st.End.Sub(st.Start), intervals: 1,
+	}
+	s.targetSeconds = targetRate * s.seconds()
+	if k.all || k.lag {
+		s.lag = metric.BucketsOf(st.SendLag)
 	}
 	for _, name := range append([]string{""}, st.Names()...) {
-		s.byName[name] = &counts{
-			completed: st.Completed(name), failed: st.Failed(name),
-			latency: metric.BucketsOf(st.Latency(name)), service: metric.BucketsOf(st.Service(name)),
+		c := &counts{completed: st.Completed(name), failed: st.Failed(name)}
+		if k.all || k.latency[name] {
+			c.latency = metric.BucketsOf(st.Latency(name))
 		}
+		if k.all || k.service[name] {
+			c.service = metric.BucketsOf(st.Service(name))
+		}
+		s.byName[name] = c
 	}
 	return s
 }
 
-func (s *sample) seconds() float64 { return s.end.Sub(s.start).Seconds() }
+func (s *sample) seconds() float64 { return s.length.Seconds() }
+
+// merged is the exact merge of a and b, consecutive blocks of one phase (a
+// first): histograms added, counts and lengths summed, from the start of a
+// to the end of b. Neither is changed.
+func merged(a, b *sample) *sample {
+	m := &sample{
+		start: a.start, end: b.end, byName: make(map[string]*counts, max(len(a.byName), len(b.byName))),
+		lag: mergeBuckets(a.lag, b.lag), scheduled: a.scheduled + b.scheduled, dropped: a.dropped + b.dropped,
+		length: a.length + b.length, targetSeconds: a.targetSeconds + b.targetSeconds, intervals: a.intervals + b.intervals,
+	}
+	for _, x := range []*sample{a, b} {
+		for name := range x.byName {
+			if m.byName[name] != nil {
+				continue
+			}
+			ca, cb := a.byName[name], b.byName[name]
+			switch {
+			case ca == nil:
+				m.byName[name] = cb
+			case cb == nil:
+				m.byName[name] = ca
+			default:
+				m.byName[name] = &counts{
+					completed: ca.completed + cb.completed, failed: ca.failed + cb.failed,
+					latency: mergeBuckets(ca.latency, cb.latency), service: mergeBuckets(ca.service, cb.service),
+				}
+			}
+		}
+	}
+	return m
+}
+
+// mergeBuckets adds two histograms, walking their ascending buckets side
+// by side; the result shares no storage with either.
+func mergeBuckets(a, b metric.Buckets) metric.Buckets {
+	var m metric.Buckets
+	if a.Total+b.Total == 0 {
+		return m
+	}
+	// Sized exactly: a block lives as long as its phase's judgement.
+	n, i, j := 0, 0, 0
+	for i < len(a.Values) && j < len(b.Values) {
+		switch {
+		case a.Values[i] < b.Values[j]:
+			i++
+		case b.Values[j] < a.Values[i]:
+			j++
+		default:
+			i, j = i+1, j+1
+		}
+		n++
+	}
+	n += len(a.Values) - i + len(b.Values) - j
+	m.Values, m.Counts = make([]int64, 0, n), make([]int64, 0, n)
+	i, j = 0, 0
+	for i < len(a.Values) || j < len(b.Values) {
+		switch {
+		case j == len(b.Values) || (i < len(a.Values) && a.Values[i] < b.Values[j]):
+			m.Append(a.Values[i], a.Counts[i])
+			i++
+		case i == len(a.Values) || b.Values[j] < a.Values[i]:
+			m.Append(b.Values[j], b.Counts[j])
+			j++
+		default:
+			m.Append(a.Values[i], a.Counts[i]+b.Counts[j])
+			i, j = i+1, j+1
+		}
+	}
+	return m
+}

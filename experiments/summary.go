@@ -28,7 +28,7 @@ type PhaseSummary struct {
 func (r *runner) phaseSummaries() []PhaseSummary {
 	var out []PhaseSummary
 	for _, p := range r.plan.Phases {
-		ss := r.samples[p.Name]
+		ss := r.archive.phase(p.Name)
 		val := func(m string) float64 { return valueOf(metric.Must(m), "", ss) }
 		out = append(out, PhaseSummary{
 			Name: p.Name, Start: p.Start, End: p.End, Requests: int64(val("requests")),

@@ -3,7 +3,6 @@ package experiments
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math"
 
 	"github.com/faultline-dev/faultline/report/journal"
@@ -33,26 +32,6 @@ func (r *runner) checkSteadyState(ctx context.Context, kind string, samples []*s
 	return ok
 }
 
-// phaseSamples is the intervals of every phase by name, with "baseline"
-// naming the baseline phase whatever its name.
-func (r *runner) phaseSamples() map[string][]*sample {
-	if _, ok := r.samples["baseline"]; ok || r.plan.Baseline == "" {
-		return r.samples
-	}
-	m := maps.Clone(r.samples)
-	m["baseline"] = r.samples[r.plan.Baseline]
-	return m
-}
-
-// allSamples is every interval of the load, in time order.
-func (r *runner) allSamples() []*sample {
-	var all []*sample
-	for _, p := range r.plan.Phases {
-		all = append(all, r.samples[p.Name]...)
-	}
-	return all
-}
-
 // judge checks the steady state after the last phase (unless the run
 // stopped early), every phase's hypotheses and the load's thresholds, and
 // reports whether all of them held.
@@ -60,16 +39,16 @@ func (r *runner) judge(ctx context.Context) bool {
 	held := true
 	if !r.end.stopped() {
 		last := r.plan.Phases[len(r.plan.Phases)-1]
-		held = r.checkSteadyState(ctx, "steady_state_after", r.samples[last.Name])
+		held = r.checkSteadyState(ctx, "steady_state_after", r.archive.phase(last.Name))
 	}
 	ttr, why := math.NaN(), ""
 	if r.faults.reverted() {
-		ttr, why = timeToRecover(r.samples[r.plan.Baseline], r.allSamples(), r.clock.start, r.faults.lastRevert)
+		ttr, why = r.archive.timeToRecover(r.faults.lastRevert)
 	}
-	phases := r.phaseSamples()
+	phases := r.archive.byPhase()
 	for _, p := range r.plan.Phases {
 		for _, c := range p.Hypotheses {
-			j := judge(c, &scope{current: r.samples[p.Name], phases: phases, timeToRecover: ttr, recoveryNote: why}, r.rng)
+			j := judge(c, &scope{current: r.archive.phase(p.Name), phases: phases, timeToRecover: ttr, recoveryNote: why}, r.rng)
 			r.journal.check(journal.Check{Kind: "hypothesis", Phase: p.Name, Expression: c.Source, Verdict: string(j.Verdict),
 				Measured: j.Measured, Detail: j.Detail, CILow: j.CILow, CIHigh: j.CIHigh})
 			if j.Verdict == Deviated || (j.Verdict == Inconclusive && !r.opts.InconclusiveOK) {

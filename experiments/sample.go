@@ -108,7 +108,7 @@ func (s *sample) seconds() float64 { return s.length.Seconds() }
 func merged(a, b *sample) *sample {
 	m := &sample{
 		start: a.start, end: b.end, byName: make(map[string]*counts, max(len(a.byName), len(b.byName))),
-		lag: mergeBuckets(a.lag, b.lag), scheduled: a.scheduled + b.scheduled, dropped: a.dropped + b.dropped,
+		lag: metric.Sum([]*metric.Buckets{&a.lag, &b.lag}), scheduled: a.scheduled + b.scheduled, dropped: a.dropped + b.dropped,
 		length: a.length + b.length, targetSeconds: a.targetSeconds + b.targetSeconds, intervals: a.intervals + b.intervals,
 	}
 	for _, x := range []*sample{a, b} {
@@ -125,48 +125,10 @@ func merged(a, b *sample) *sample {
 			default:
 				m.byName[name] = &counts{
 					completed: ca.completed + cb.completed, failed: ca.failed + cb.failed,
-					latency: mergeBuckets(ca.latency, cb.latency), service: mergeBuckets(ca.service, cb.service),
+					latency: metric.Sum([]*metric.Buckets{&ca.latency, &cb.latency}),
+					service: metric.Sum([]*metric.Buckets{&ca.service, &cb.service}),
 				}
 			}
-		}
-	}
-	return m
-}
-
-// mergeBuckets adds two histograms, walking their ascending buckets side
-// by side; the result shares no storage with either.
-func mergeBuckets(a, b metric.Buckets) metric.Buckets {
-	var m metric.Buckets
-	if a.Total+b.Total == 0 {
-		return m
-	}
-	// Sized exactly: a block lives as long as its phase's judgement.
-	n, i, j := 0, 0, 0
-	for i < len(a.Values) && j < len(b.Values) {
-		switch {
-		case a.Values[i] < b.Values[j]:
-			i++
-		case b.Values[j] < a.Values[i]:
-			j++
-		default:
-			i, j = i+1, j+1
-		}
-		n++
-	}
-	n += len(a.Values) - i + len(b.Values) - j
-	m.Values, m.Counts = make([]int64, 0, n), make([]int64, 0, n)
-	i, j = 0, 0
-	for i < len(a.Values) || j < len(b.Values) {
-		switch {
-		case j == len(b.Values) || (i < len(a.Values) && a.Values[i] < b.Values[j]):
-			m.Append(a.Values[i], a.Counts[i])
-			i++
-		case i == len(a.Values) || b.Values[j] < a.Values[i]:
-			m.Append(b.Values[j], b.Counts[j])
-			j++
-		default:
-			m.Append(a.Values[i], a.Counts[i]+b.Counts[j])
-			i, j = i+1, j+1
 		}
 	}
 	return m

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 	"unsafe"
@@ -109,5 +110,99 @@ func TestRxStampIgnoresOtherMessages(t *testing.T) {
 	}
 	if got := rxStamp(b[:off+unix.CmsgLen(0)]); got != 0 {
 		t.Errorf("truncated timestamp: %d, want 0", got)
+	}
+}
+
+// listArrivals walks a fixed list of intended starts.
+type listArrivals struct{ at []time.Duration }
+
+func (a *listArrivals) Next() (time.Duration, bool) {
+	if len(a.at) == 0 {
+		return 0, false
+	}
+	next := a.at[0]
+	a.at = a.at[1:]
+	return next, true
+}
+
+// TestBatchedArrivalsAreNeverEarly walks a loop through arrivals close
+// together: it wakes for the last one due within sendSlack of the first,
+// sends only what is due, records the send lag the batching adds, and
+// counts every held arrival when the rest is dropped.
+func TestBatchedArrivalsAreNeverEarly(t *testing.T) {
+	t.Parallel()
+	_, target := server(t, func(http.ResponseWriter, *http.Request) {})
+	opts := Options{Engine: EngineEpoll, Targets: []Target{target}, Model: Open, Rate: 1000, Duration: time.Second, Connections: 1}
+	opts.setDefaults()
+	sched, err := opts.schedule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := newEngine(opts, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.closeClients()
+	e.start = time.Now()
+	le := e.events.(*loopEngine)
+	const S = sendSlack
+	at := []time.Duration{0, S / 5, S * 9 / 10, S * 3 / 2, 4 * S, 20 * S}
+	le.arrivals, le.picker, le.planned = &listArrivals{at: at}, newPicker(opts.Targets), int64(len(at))
+	le.sendUntil, le.scheduleDone = time.Hour, make(chan struct{})
+	l := le.loops[0]
+	defer l.closeConns()
+	l.idle = append(l.idle, l.slots...)
+	l.takeArrival()
+
+	queued := func() []time.Duration {
+		var q []time.Duration
+		for _, a := range l.queue[l.head:] {
+			q = append(q, a.intended)
+		}
+		return q
+	}
+	if got := l.batchWake(); got != S*9/10 {
+		t.Fatalf("first wake at %v; want %v, the last arrival within %v of the first", got, S*9/10, S)
+	}
+	// Woken early (by a socket), the loop sends what is due and no more.
+	l.dispatchDue(S/2, false)
+	s := l.slots[0]
+	if !s.busy || s.intended != 0 || s.sent != S/2 {
+		t.Fatalf("slot: busy %v, intended %v, sent %v; want the arrival at 0 sent at %v", s.busy, s.intended, s.sent, S/2)
+	}
+	if q := queued(); !slices.Equal(q, []time.Duration{S / 5}) || l.next.intended != S*9/10 {
+		t.Fatalf("queued %v, next %v; want %v queued and %v held", q, l.next.intended, S/5, S*9/10)
+	}
+	if got := l.batchWake(); got != S*3/2 {
+		t.Fatalf("second wake at %v; want %v", got, S*3/2)
+	}
+	l.dispatchDue(S*3/2, false)
+	if q := queued(); !slices.Equal(q, []time.Duration{S / 5, S * 9 / 10, S * 3 / 2}) {
+		t.Fatalf("queued %v; want %v", q, at[1:4])
+	}
+	if got := l.batchWake(); got != 4*S {
+		t.Fatalf("third wake at %v; want %v, alone", got, 4*S)
+	}
+	// The slot's response ends its request: the lag it was sent with is
+	// recorded, and the oldest queued arrival goes out at once.
+	l.s = sample{status: 200}
+	l.finish(s, 2*S, 2*S)
+	if s.intended != S/5 || s.sent != 2*S {
+		t.Fatalf("slot: intended %v, sent %v; want the arrival at %v sent at %v", s.intended, s.sent, S/5, 2*S)
+	}
+	st := NewStats(e.start, e.start)
+	e.rec.drain(st)
+	if n, lag := st.SendLag.TotalCount(), time.Duration(st.SendLag.Max()); n != 1 || lag < S/2*99/100 || lag > S/2*101/100 {
+		t.Fatalf("recorded %d send lags, the largest %v; want one of %v", n, lag, S/2)
+	}
+	// Past the end of sending, the held arrivals (4S and 20S) are
+	// counted as scheduled and dropped with the rest.
+	le.sendUntil = 3 * S
+	l.dispatchDue(3*S+1, false)
+	if sc, dr := e.scheduled.Load(), e.dropped.Load(); sc != int64(len(at)) || dr != 2 {
+		t.Fatalf("scheduled %d, dropped %d; want %d and 2", sc, dr, len(at))
+	}
+	if !l.schedOver || l.held() != 0 {
+		t.Fatalf("schedule over %v, %d held; want over, none held", l.schedOver, l.held())
 	}
 }

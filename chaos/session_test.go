@@ -130,10 +130,14 @@ func deadProcess(t *testing.T) Owner {
 	return Owner{PID: cmd.Process.Pid, Start: 1, Host: self().Host}
 }
 
-// liveProcess starts a process that lives until the test ends.
+// liveProcess starts a process that lives until the test ends: it is
+// killed by the test's cleanup, not by a clock, because the parallel
+// subtests that read it may wait for a free slot longer than any short
+// sleep on a busy machine (they did: a "sleep 60" had ended, and counted as
+// ended since a zombie does, before its subtest ran).
 func liveProcess(t *testing.T) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command("sleep", "60")
+	cmd := exec.Command("sleep", "3600")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -139,7 +139,11 @@ func (j GeneratorJob) Objects() ([]runtime.Object, error) {
 			Completions: &n, Parallelism: &n, CompletionMode: &indexed,
 			// A worker that fails is not replaced: a new one would not
 			// rejoin the run, whose coordinator counts its share as lost.
-			BackoffLimit:          &zero,
+			// The limit is per index, so that one worker's end (its pod
+			// deleted or evicted) fails only its index: with a Job-wide
+			// backoffLimit of 0 the Job itself failed, and its controller
+			// terminated every other worker of the run with it.
+			BackoffLimitPerIndex: &zero, MaxFailedIndexes: &n,
 			ActiveDeadlineSeconds: j.deadlineSeconds(),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: lbl},

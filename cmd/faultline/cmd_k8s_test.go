@@ -39,7 +39,7 @@ func TestK8sManifests(t *testing.T) {
 			t.Errorf("service lacks %q", w)
 		}
 	}
-	for _, w := range []string{"completionMode: Indexed", "completions: 3", "parallelism: 3", "backoffLimit: 0", "image: reg/faultline:1", "- worker", "key: token"} {
+	for _, w := range []string{"completionMode: Indexed", "completions: 3", "parallelism: 3", "backoffLimitPerIndex: 0", "maxFailedIndexes: 3", "image: reg/faultline:1", "- worker", "key: token"} {
 		if !strings.Contains(docs[2], w) {
 			t.Errorf("job lacks %q:\n%s", w, docs[2])
 		}

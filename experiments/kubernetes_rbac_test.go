@@ -191,8 +191,13 @@ func runKubeExperiment(t *testing.T, src string, opts RunOptions) (*Result, stri
 // still sends a share of the new connections to it (more than 10% of the
 // phase's requests failed under pod_failure in one run), so those phases
 // only check that most requests were served: the test is about the Role.
+// So does scale: the replica scaled away drops the odd request in flight
+// (one 502 of 60 in a busy CI run, 1.7%).
 // The Service fault comes first: a revert that waits for pods to be ready
-// delays the next phase's injection.
+// delays the next phase's injection. Its phase is 15 s: the fault holds
+// once the proxy pod is ready and the Service moved, which took 5.5 s in a
+// CI run at load average 13 (the Service moved at 8.5 s of a 6 s phase
+// that began at 3 s, and p99 > 100ms deviated with no slow request).
 const kubeFaultsExperiment = `name: kube faults
 targets:
   kubernetes:
@@ -209,7 +214,7 @@ phases:
   - name: baseline
     duration: 3s
   - name: slow
-    duration: 6s
+    duration: 15s
     faults:
       - {kind: service_latency, namespace: "${kubernetes.namespace}", service: catalog, latency: 100ms}
   - name: kill
@@ -231,7 +236,7 @@ phases:
 hypothesis:
   kill: [error_rate < 50%]
   fail: [error_rate < 50%]
-  scale: [error_rate < 1%]
+  scale: [error_rate < 10%]
   slow: [error_rate < 1%, p99 > 100ms]
   stress: [error_rate < 1%]
 `
@@ -240,7 +245,7 @@ hypothesis:
 // pod_failure, scale, service_latency, pod_cpu_stress) on the shop under
 // the Role of docs/kubernetes-rbac.yaml, not as admin: every fault injected
 // and reverted, every hypothesis held, the namespace after the reverts as
-// before the faults, and nothing left after the run. About 40s: the shop's
+// before the faults, and nothing left after the run. About 50s: the shop's
 // start, five fault phases and their reverts' waits for ready pods.
 func TestKubeRBACFaults(t *testing.T) {
 	t.Parallel()

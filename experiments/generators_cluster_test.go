@@ -137,8 +137,8 @@ func checkJobDeadline(t *testing.T, c *kube.Client, ns string, want int64) {
 
 // checkKubeMerge compares the merged run of the results file with the one
 // process's: the same count, and p50 and p99 within the histograms'
-// precision plus the machine's timing noise; each worker's share held the
-// threshold that the merge failed.
+// precision plus the machine's timing noise and the runs' latest send;
+// each worker's share held the threshold that the merge failed.
 func checkKubeMerge(t *testing.T, resultsPath string, single *loadgen.Result) {
 	t.Helper()
 	run, err := report.OpenRun(resultsPath)
@@ -149,10 +149,15 @@ func checkKubeMerge(t *testing.T, resultsPath string, single *loadgen.Result) {
 	if a.TotalCount() != 400 || b.TotalCount() != 400 {
 		t.Fatalf("counts %d (one process) and %d (merged), want the schedule's 400", a.TotalCount(), b.TotalCount())
 	}
+	// A request sent late by d can arrive in the stall instead of before
+	// it and wait up to d longer for its end: each run's figures may move
+	// by its latest send (in one CI run on a busy node the three pods'
+	// p99 read 530.6 ms against one process's 502.8 ms).
+	lag := time.Duration(max(single.Total.SendLag.Max(), run.Total().SendLag.Max()))
 	for _, q := range []float64{50, 99} {
 		x, y := time.Duration(a.ValueAtQuantile(q)), time.Duration(b.ValueAtQuantile(q))
-		tol := max(x/20, 5*time.Millisecond)
-		t.Logf("p%g: one process %s, three pods %s", q, x, y)
+		tol := max(x/20, 5*time.Millisecond) + lag
+		t.Logf("p%g: one process %s, three pods %s (latest send %s late)", q, x, y, lag)
 		if d := x - y; d > tol || d < -tol {
 			t.Errorf("p%g: one process %s, three pods %s: differ by more than %s", q, x, y, tol)
 		}

@@ -66,7 +66,7 @@ func (r run) perCPUSecond() float64 {
 func main() {
 	var c config
 	quick := flag.Bool("quick", false, "short durations, to check the driver itself")
-	flag.StringVar(&c.bin, "bin", "bench/out/bin", "folder holding faultline, target and k6")
+	flag.StringVar(&c.bin, "bin", "bench/out/bin", "folder holding faultline and target")
 	flag.StringVar(&c.out, "out", "bench/RESULTS.md", "where to write the results")
 	flag.StringVar(&c.serverCPU, "server-cpu", "0", "core for the target")
 	flag.StringVar(&c.genCPU, "generator-cpu", "1", "core for the generators")

@@ -88,21 +88,40 @@ func (f *scaleFault) Resolve(ctx context.Context, env *Env) (Injection, error) {
 		return nil, err
 	}
 	kind, name, _ := parseWorkload(f.Workload)
-	sc, obj, err := findScalable(ctx, c, f.Namespace, kind, name)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes API %s: %w", cluster.Server, err)
-	}
 	to := int32(*f.Replicas)
-	if sc.Spec.Replicas == to {
-		return nil, fmt.Errorf("%s has %d replicas already: scale to %d would change nothing", obj, to, to)
-	}
-	from := sc.Spec.Replicas
-	sc.Spec.Replicas = to
-	if _, err := updateScale(ctx, c, obj, sc, dryRun); err != nil {
-		return nil, fmt.Errorf("scale %s: %w", obj, err)
+	var obj kubeObject
+	var from int32
+	// The dry run writes the Scale as read, so a workload that changed in
+	// between (its controller updating its status after a pod came back,
+	// as after a pod_failure's revert) refuses it as a conflict: read it
+	// again and retry, as the injection itself does.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		sc, o, err := findScalable(ctx, c, f.Namespace, kind, name)
+		if err != nil {
+			return fmt.Errorf("kubernetes API %s: %w", cluster.Server, err)
+		}
+		if sc.Spec.Replicas == to {
+			return fmt.Errorf("%s has %d replicas already: scale to %d would change nothing", o, to, to)
+		}
+		obj, from = o, sc.Spec.Replicas
+		if h := scaleReadHook; h != nil {
+			h(o)
+		}
+		sc.Spec.Replicas = to
+		if _, err := updateScale(ctx, c, o, sc, dryRun); err != nil {
+			return fmt.Errorf("scale %s: %w", o, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &scaleInjection{Cluster: cluster, Workload: obj, From: from, To: to, ReadyTimeout: f.Wait.timeout()}, nil
 }
+
+// scaleReadHook, when set (by tests), runs between Resolve's read of the
+// Scale and its dry run.
+var scaleReadHook func(kubeObject)
 
 // updateScale writes sc; with dry set, the API only checks it may.
 func updateScale(ctx context.Context, c *kube.Client, w kubeObject, sc *autoscalingv1.Scale, dry []string) (*autoscalingv1.Scale, error) {

@@ -130,3 +130,54 @@ func TestScaleClusterErrors(t *testing.T) {
 		t.Fatalf("deployment/web: %v, want 1 replica untouched", err)
 	}
 }
+
+// TestScaleResolveRetriesConflict: a workload that changes between
+// Resolve's read of its Scale and the dry run (its controller updating its
+// status after a pod came back, as after a pod_failure's revert) is read
+// again, not refused: a CI run saw "the object has been modified" fail a
+// scale injection right after a pod_failure phase. Not parallel: the hook
+// is the package's.
+func TestScaleResolveRetriesConflict(t *testing.T) {
+	k := newKubeTest(t)
+	k.deployment(t, "web", 1)
+	ctx := context.Background()
+	reads := 0
+	scaleReadHook = func(w kubeObject) {
+		if w.Namespace != k.ns {
+			return
+		}
+		if reads++; reads > 1 {
+			return
+		}
+		d, err := k.c.AppsV1().Deployments(k.ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if d.Annotations == nil {
+			d.Annotations = map[string]string{}
+		}
+		d.Annotations["faultline.test/touched"] = "1"
+		if _, err := k.c.AppsV1().Deployments(k.ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { scaleReadHook = nil })
+	s := NewSession(testLedger(t), k.env)
+	e, err := s.Inject(ctx, newScale(k.ns, "deployment/web", 0))
+	if err != nil {
+		t.Fatalf("inject after the workload changed under the dry run: %v", err)
+	}
+	if reads != 2 {
+		t.Errorf("the Scale was read %d times, want 2: the change made the first dry run conflict", reads)
+	}
+	if got := k.replicas(t, e.Injection.(*scaleInjection).Workload); got != 0 {
+		t.Errorf("%d replicas during the fault, want 0", got)
+	}
+	if err := s.Revert(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if got := k.replicas(t, e.Injection.(*scaleInjection).Workload); got != 1 {
+		t.Errorf("%d replicas after the revert, want 1", got)
+	}
+}

@@ -88,39 +88,31 @@ func (f *scaleFault) Resolve(ctx context.Context, env *Env) (Injection, error) {
 		return nil, err
 	}
 	kind, name, _ := parseWorkload(f.Workload)
-	to := int32(*f.Replicas)
-	var obj kubeObject
-	var from int32
-	// The dry run writes the Scale as read, so a workload that changed in
-	// between (its controller updating its status after a pod came back,
-	// as after a pod_failure's revert) refuses it as a conflict: read it
-	// again and retry, as the injection itself does.
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		sc, o, err := findScalable(ctx, c, f.Namespace, kind, name)
-		if err != nil {
-			return fmt.Errorf("kubernetes API %s: %w", cluster.Server, err)
-		}
-		if sc.Spec.Replicas == to {
-			return fmt.Errorf("%s has %d replicas already: scale to %d would change nothing", o, to, to)
-		}
-		obj, from = o, sc.Spec.Replicas
-		if h := scaleReadHook; h != nil {
-			h(o)
-		}
-		sc.Spec.Replicas = to
-		if _, err := updateScale(ctx, c, o, sc, dryRun); err != nil {
-			return fmt.Errorf("scale %s: %w", o, err)
-		}
-		return nil
-	})
+	sc, obj, err := findScalable(ctx, c, f.Namespace, kind, name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("kubernetes API %s: %w", cluster.Server, err)
+	}
+	to := int32(*f.Replicas)
+	if sc.Spec.Replicas == to {
+		return nil, fmt.Errorf("%s has %d replicas already: scale to %d would change nothing", obj, to, to)
+	}
+	// The dry run reads the Scale again and retries on a conflict, as the
+	// injection does: the workload's controller may update it in between
+	// (its status after a pod came back, as after a pod_failure's revert).
+	from, ok, err := setScale(ctx, c, obj, to, dryRun)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("scale %s: %w", obj, err)
+	case !ok:
+		return nil, fmt.Errorf("%s was deleted and made again while it was resolved", obj)
+	case from == to:
+		return nil, fmt.Errorf("%s has %d replicas already: scale to %d would change nothing", obj, to, to)
 	}
 	return &scaleInjection{Cluster: cluster, Workload: obj, From: from, To: to, ReadyTimeout: f.Wait.timeout()}, nil
 }
 
-// scaleReadHook, when set (by tests), runs between Resolve's read of the
-// Scale and its dry run.
+// scaleReadHook, when set (by tests), runs in a dry run between the read
+// of the Scale and its write.
 var scaleReadHook func(kubeObject)
 
 // updateScale writes sc; with dry set, the API only checks it may.
@@ -175,9 +167,10 @@ func getScale(ctx context.Context, c *kube.Client, w kubeObject) (*autoscalingv1
 }
 
 // setScale sets w's replica count, read-modify-write, retried on a
-// conflict; it returns the count w had. A workload of another UID (deleted
-// and made again since) is left alone, with ok false.
-func setScale(ctx context.Context, c *kube.Client, w kubeObject, n int32) (before int32, ok bool, err error) {
+// conflict (with dry set, the API only checks it may); it returns the
+// count w had. A workload of another UID (deleted and made again since) is
+// left alone, with ok false.
+func setScale(ctx context.Context, c *kube.Client, w kubeObject, n int32, dry []string) (before int32, ok bool, err error) {
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		sc, err := getScale(ctx, c, w)
 		if err != nil {
@@ -191,8 +184,11 @@ func setScale(ctx context.Context, c *kube.Client, w kubeObject, n int32) (befor
 		if before == n {
 			return nil
 		}
+		if h := scaleReadHook; h != nil && dry != nil {
+			h(w)
+		}
 		sc.Spec.Replicas = n
-		_, err = updateScale(ctx, c, w, sc, nil)
+		_, err = updateScale(ctx, c, w, sc, dry)
 		return err
 	})
 	return before, ok, err
@@ -223,7 +219,7 @@ func (s *scaleInjection) Inject(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	_, ok, err := setScale(ctx, c, s.Workload, s.To)
+	_, ok, err := setScale(ctx, c, s.Workload, s.To, nil)
 	if err != nil {
 		return err
 	}
@@ -238,7 +234,7 @@ func (s *scaleInjection) Revert(ctx context.Context, env *Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	now, ok, err := setScale(ctx, c, s.Workload, s.From)
+	now, ok, err := setScale(ctx, c, s.Workload, s.From, nil)
 	switch {
 	case apierrors.IsNotFound(err):
 		return s.Workload.String() + " is gone", nil

@@ -290,6 +290,9 @@ type eventLoop struct {
 	msg      unix.Msghdr
 	oob      [64]byte
 	yielded  time.Duration // when the loop last let other goroutines run
+	// slackTID is the thread whose timer slack the loop last set to 1 ns
+	// (see exact).
+	slackTID int
 	s        sample
 }
 
@@ -372,6 +375,7 @@ func (l *eventLoop) now() time.Duration { return time.Since(l.e.start) }
 // once when the run is abandoned.
 func (l *eventLoop) run(ctx context.Context) {
 	defer l.closeConns()
+	l.exact()
 	if l.e.opts.Model == Open {
 		l.idle = append(l.idle, l.slots...)
 		l.takeArrival()
@@ -453,9 +457,11 @@ func (l *eventLoop) poll(until time.Duration) (int, error) {
 			return n, err
 		}
 		l.yielded = l.now()
+		l.exact()
 	} else if now-l.yielded >= yieldGap {
 		runtime.Gosched()
 		l.yielded = l.now()
+		l.exact()
 	}
 	if l.lazy() {
 		// The responses in flight may wait in their sockets until the
@@ -474,6 +480,19 @@ func (l *eventLoop) poll(until time.Duration) (int, error) {
 		return 0, nil
 	}
 	return n, err
+}
+
+// exact sets the timer slack of the thread the loop runs on to 1 ns, once
+// per thread: Linux lets a sleep or an epoll timeout of a normal thread end
+// up to 50 µs late (its default slack), and every arrival the loop waits
+// for would be sent that much later. The loop may resume on another thread
+// after parking or yielding, hence the check of the thread's id, a raw
+// system call.
+func (l *eventLoop) exact() {
+	if tid := unix.Gettid(); tid != l.slackTID {
+		_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+		l.slackTID = tid
+	}
 }
 
 // lazy reports whether the loop may leave responses unread until its next

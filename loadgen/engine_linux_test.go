@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -205,4 +206,33 @@ func TestBatchedArrivalsAreNeverEarly(t *testing.T) {
 	if !l.schedOver || l.held() != 0 {
 		t.Fatalf("schedule over %v, %d held; want over, none held", l.schedOver, l.held())
 	}
+}
+
+// TestExactSetsTimerSlack checks that a loop's thread waits with a timer
+// slack of 1 ns, not Linux's default 50 µs, by which every sleep to an
+// arrival would end late. It runs in a goroutine locked to a thread of its
+// own, which ends with it.
+func TestExactSetsTimerSlack(t *testing.T) {
+	slack := func() uintptr {
+		r, _, _ := unix.RawSyscall(unix.SYS_PRCTL, unix.PR_GET_TIMERSLACK, 0, 0)
+		return r
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // not unlocked: the thread exits with the goroutine
+		if err := unix.Prctl(unix.PR_SET_TIMERSLACK, 50000, 0, 0, 0); err != nil {
+			t.Errorf("prctl: %v", err)
+			return
+		}
+		if got := slack(); got != 50000 {
+			t.Errorf("timer slack before exact: %d ns, want the 50000 just set", got)
+		}
+		l := &eventLoop{}
+		l.exact()
+		if got := slack(); got != 1 {
+			t.Errorf("timer slack after exact: %d ns, want 1", got)
+		}
+	}()
+	<-done
 }

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"runtime"
 	"sync"
 	"time"
 
@@ -157,5 +158,6 @@ func (r *recorder) drain(st *Stats) {
 		sh.failures = sh.failures[:0]
 		clear(sh.sampled)
 		sh.mu.Unlock()
+		runtime.Gosched()
 	}
 }

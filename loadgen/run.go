@@ -718,8 +718,10 @@ func (e *engine) collect(done <-chan struct{}, res *Result) {
 		st.Scheduled = e.scheduled.Swap(0)
 		st.Dropped = e.dropped.Swap(0)
 		st.Unfinished = e.unfinished.Swap(0)
+		runtime.Gosched()
 		res.Total.Merge(st)
 		res.Intervals++
+		runtime.Gosched()
 		if e.opts.OnInterval != nil {
 			e.opts.OnInterval(st)
 		}

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"math"
+	"runtime"
 	"sort"
 	"time"
 
@@ -121,6 +122,7 @@ func (s *Stats) Merge(o *Stats) {
 	}
 	for _, os := range o.Series {
 		s.series(os.Name, os.Outcome).merge(os)
+		runtime.Gosched()
 	}
 	s.SendLag.Merge(o.SendLag)
 	s.Scheduled += o.Scheduled

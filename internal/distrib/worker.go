@@ -155,12 +155,13 @@ func (req *RunRequest) options() (loadgen.Options, error) {
 func runSegment(ctx context.Context, opts loadgen.Options, s *stream) (*EndReport, error) {
 	var started time.Time
 	seq := 0
+	enc := results.NewEncoder() // OnInterval runs on one goroutine
 	opts.OnStart = func(t time.Time) {
 		started = t
 		s.send(Message{Type: MsgStarted, At: t})
 	}
 	opts.OnInterval = func(iv *loadgen.Stats) {
-		ij, err := results.EncodeInterval(iv, started)
+		ij, err := enc.Interval(iv, started)
 		if err != nil {
 			s.send(Message{Type: MsgError, Error: fmt.Sprintf("encode interval %d: %v", seq, err)})
 			return

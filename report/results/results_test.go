@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/faultline-dev/faultline/loadgen"
 )
 
@@ -116,6 +118,56 @@ func TestReadRejectsBadFiles(t *testing.T) {
 		_, err := Read(strings.NewReader(c.content), "r.json")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestEncoderWritesHdrHistogramsBytes checks that an Encoder, reused from
+// one interval to the next, stores every histogram exactly as
+// hdrhistogram's own Encode does, and that a histogram of another geometry
+// goes through hdrhistogram unchanged.
+func TestEncoderWritesHdrHistogramsBytes(t *testing.T) {
+	enc := NewEncoder()
+	start := time.Unix(1_700_000_000, 0)
+	for i, fill := range []func(st *loadgen.Stats){
+		func(st *loadgen.Stats) {},
+		func(st *loadgen.Stats) {
+			s := st.SeriesFor("a", loadgen.OK)
+			for v := int64(1); v < 5_000_000_000; v = v*3 + 7 {
+				_ = s.Latency.RecordValues(v, v%5+1)
+				_ = s.Service.RecordValue(v / 2)
+				_ = st.SendLag.RecordValue(v%100_000 + 1)
+			}
+		},
+		func(st *loadgen.Stats) {
+			_ = st.SeriesFor("b", loadgen.Error).Latency.RecordValue(int64(time.Hour))
+			st.SendLag = hdrhistogram.New(1, 1_000_000, 2) // another geometry
+			_ = st.SendLag.RecordValue(12_345)
+		},
+	} {
+		st := loadgen.NewStats(start, start.Add(time.Second))
+		fill(st)
+		got, err := enc.Interval(st, start)
+		if err != nil {
+			t.Fatalf("interval %d: %v", i, err)
+		}
+		want := func(h *hdrhistogram.Histogram) string {
+			b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}
+		if got.SendLag != want(st.SendLag) {
+			t.Errorf("interval %d: send lag stored differently from hdrhistogram's Encode", i)
+		}
+		if len(got.Series) != len(st.Series) {
+			t.Fatalf("interval %d: %d series stored, want %d", i, len(got.Series), len(st.Series))
+		}
+		for k, s := range st.Series {
+			if got.Series[k].Latency != want(s.Latency) || got.Series[k].Service != want(s.Service) {
+				t.Errorf("interval %d, series %s: stored differently from hdrhistogram's Encode", i, s.Name)
+			}
 		}
 	}
 }

@@ -42,7 +42,7 @@ type IntervalSeries struct {
 
 // engine is the geometry of every histogram the load engine records, and
 // so of every histogram faultline stores.
-var engine = hdr.GeometryOf(loadgen.NewHistogram())
+var engine = hdr.GeometryFor(loadgen.HistLowest, loadgen.HistHighest, loadgen.HistSigFigs)
 
 func newCodec() *hdr.Codec {
 	return hdr.NewCodec(engine, loadgen.HistLowest, loadgen.HistHighest, loadgen.HistSigFigs)

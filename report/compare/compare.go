@@ -432,7 +432,7 @@ func newBinTable(groups ...map[int]*blockGroup) *binTable {
 		}
 	}
 	idxs := slices.Sorted(maps.Keys(seen))
-	g := hdr.GeometryOf(loadgen.NewHistogram())
+	g := hdr.GeometryFor(loadgen.HistLowest, loadgen.HistHighest, loadgen.HistSigFigs)
 	t := &binTable{lowest: make([]int64, len(idxs))}
 	slotOf := make(map[int32]int32, len(idxs))
 	for slot, idx := range idxs {

@@ -143,6 +143,10 @@ type Writer struct {
 	mu        sync.Mutex
 	f         *os.File
 	loadStart time.Time
+	// encMu guards hists, the encoder of the intervals, kept from one
+	// interval to the next.
+	encMu sync.Mutex
+	hists *results.Encoder
 }
 
 // Create creates (truncates) the journal at path.
@@ -186,7 +190,12 @@ func (w *Writer) WriteInterval(phase string, iv *loadgen.Stats) error {
 	w.mu.Lock()
 	loadStart := w.loadStart
 	w.mu.Unlock()
-	ij, err := results.EncodeInterval(iv, loadStart)
+	w.encMu.Lock()
+	if w.hists == nil {
+		w.hists = results.NewEncoder()
+	}
+	ij, err := w.hists.Interval(iv, loadStart)
+	w.encMu.Unlock()
 	if err != nil {
 		return err
 	}

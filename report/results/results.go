@@ -159,7 +159,8 @@ type Encoder struct {
 
 // NewEncoder returns an Encoder.
 func NewEncoder() *Encoder {
-	return &Encoder{codec: hdr.NewCodec(hdr.GeometryOf(loadgen.NewHistogram()), loadgen.HistLowest, loadgen.HistHighest, loadgen.HistSigFigs)}
+	g := hdr.GeometryFor(loadgen.HistLowest, loadgen.HistHighest, loadgen.HistSigFigs)
+	return &Encoder{codec: hdr.NewCodec(g, loadgen.HistLowest, loadgen.HistHighest, loadgen.HistSigFigs)}
 }
 
 // hist is h's V2 compressed encoding: through the codec when h has the

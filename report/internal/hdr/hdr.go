@@ -24,7 +24,13 @@ type Geometry struct {
 
 // GeometryOf is the bucket layout of h.
 func GeometryOf(h *hdrhistogram.Histogram) Geometry {
-	lowest, highest, digits := h.LowestTrackableValue(), h.HighestTrackableValue(), h.SignificantFigures()
+	return GeometryFor(h.LowestTrackableValue(), h.HighestTrackableValue(), int(h.SignificantFigures()))
+}
+
+// GeometryFor is the bucket layout of a histogram made with
+// hdrhistogram.New(lowest, highest, digits), without making one (its
+// counts are 270 kB for the engine's geometry).
+func GeometryFor(lowest, highest int64, digits int) Geometry {
 	largestSingleUnit := 2 * int64(math.Pow10(int(digits)))
 	subBucketCountMagnitude := int(math.Ceil(math.Log2(float64(largestSingleUnit))))
 	halfMag := max(subBucketCountMagnitude, 1) - 1

@@ -31,7 +31,7 @@ func GeometryOf(h *hdrhistogram.Histogram) Geometry {
 // hdrhistogram.New(lowest, highest, digits), without making one (its
 // counts are 270 kB for the engine's geometry).
 func GeometryFor(lowest, highest int64, digits int) Geometry {
-	largestSingleUnit := 2 * int64(math.Pow10(int(digits)))
+	largestSingleUnit := 2 * int64(math.Pow10(digits))
 	subBucketCountMagnitude := int(math.Ceil(math.Log2(float64(largestSingleUnit))))
 	halfMag := max(subBucketCountMagnitude, 1) - 1
 	g := Geometry{

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
@@ -168,13 +169,38 @@ func (e *Engine) RunContainer(ctx context.Context, spec ContainerSpec) (string, 
 }
 
 // RemoveContainer force-removes a container, running or not. A missing
-// container is not an error.
+// container is not an error, and neither is one that another client is
+// removing already (two `chaos cleanup` runs at once, or a cleanup beside a
+// run's own teardown): the engine refuses the second removal while the
+// first goes on, so RemoveContainer asks again until the container is gone,
+// for up to removalWait.
 func (e *Engine) RemoveContainer(ctx context.Context, id string) error {
-	err := e.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !IsNotFound(err) {
-		return fmt.Errorf("remove container %s: %w", id, err)
+	deadline := time.Now().Add(removalWait)
+	for {
+		err := e.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+		if err == nil || IsNotFound(err) {
+			return nil
+		}
+		if !removalInProgress(err) || time.Now().After(deadline) {
+			return fmt.Errorf("remove container %s: %w", id, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove container %s: %w", id, errors.Join(err, ctx.Err()))
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return nil
+}
+
+// removalWait bounds how long RemoveContainer waits for another client's
+// removal of the same container to end.
+const removalWait = 30 * time.Second
+
+// removalInProgress reports the engine's refusal to remove a container that
+// another request is removing (HTTP 409, "removal of container ... is
+// already in progress").
+func removalInProgress(err error) bool {
+	return cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress")
 }
 
 // Inspect returns the state of one container, by ID or name.

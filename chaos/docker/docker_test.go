@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"regexp"
@@ -358,4 +359,51 @@ func compileOrNil(t *testing.T, expr string) *regexp.Regexp {
 		return nil
 	}
 	return regexp.MustCompile(expr)
+}
+
+// TestConcurrentRemovalsBothSucceed removes the same running container from
+// three goroutines at once, as two `chaos cleanup` runs may: the engine
+// refuses all but one with "removal ... is already in progress", and each
+// RemoveContainer must wait for that removal instead of failing.
+func TestConcurrentRemovalsBothSucceed(t *testing.T) {
+	t.Parallel()
+	eng := connect(t)
+	bin := testenv.BuildFaultline(t)
+	labels, run := testenv.DockerLabels()
+	cleanupByLabel(t, eng, run)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	imageID, err := eng.BuildImage(ctx, ImageSpec{
+		Tag:        "faultline-test/remove:" + run,
+		Files:      []ImageFile{{HostPath: bin, ImagePath: "/faultline", Mode: 0o755}},
+		Entrypoint: []string{"/faultline"},
+		Labels:     labels,
+	})
+	if err != nil {
+		t.Fatalf("BuildImage: %v", err)
+	}
+	for round := range 4 {
+		id, err := eng.RunContainer(ctx, ContainerSpec{
+			Name:   fmt.Sprintf("faultline-test-%s-rm%d", run, round),
+			Image:  imageID,
+			Cmd:    []string{"targets", "serve", "store", "--listen", ":8080"},
+			Labels: labels,
+		})
+		if err != nil {
+			t.Fatalf("RunContainer: %v", err)
+		}
+		waitState(t, eng, id, "running")
+		errs := make(chan error, 3)
+		for range 3 {
+			go func() { errs <- eng.RemoveContainer(ctx, id) }()
+		}
+		for range 3 {
+			if err := <-errs; err != nil {
+				t.Errorf("round %d: RemoveContainer beside two others: %v", round, err)
+			}
+		}
+		if _, err := eng.Inspect(ctx, id); !IsNotFound(err) {
+			t.Errorf("round %d: container still there after the removals (inspect: %v)", round, err)
+		}
+	}
 }

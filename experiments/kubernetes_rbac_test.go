@@ -198,6 +198,11 @@ func runKubeExperiment(t *testing.T, src string, opts RunOptions) (*Result, stri
 // once the proxy pod is ready and the Service moved, which took 5.5 s in a
 // CI run at load average 13 (the Service moved at 8.5 s of a 6 s phase
 // that began at 3 s, and p99 > 100ms deviated with no slow request).
+// The stress fault, whose revert does not wait for pods, comes next, and a
+// last phase without a fault leaves room for the pod faults' reverts: in a
+// CI run pod_failure's revert waited 6.4 s for its pod, scale was injected
+// 2 s after its phase and reverted after the load, and pod_cpu_stress, then
+// last, was never injected.
 const kubeFaultsExperiment = `name: kube faults
 targets:
   kubernetes:
@@ -217,6 +222,10 @@ phases:
     duration: 15s
     faults:
       - {kind: service_latency, namespace: "${kubernetes.namespace}", service: catalog, latency: 100ms}
+  - name: stress
+    duration: 3s
+    faults:
+      - {kind: pod_cpu_stress, namespace: "${kubernetes.namespace}", labels: {app: catalog}, load: 20}
   - name: kill
     duration: 3s
     faults:
@@ -229,10 +238,8 @@ phases:
     duration: 3s
     faults:
       - {kind: scale, namespace: "${kubernetes.namespace}", workload: deployment/catalog, replicas: 1}
-  - name: stress
-    duration: 3s
-    faults:
-      - {kind: pod_cpu_stress, namespace: "${kubernetes.namespace}", labels: {app: catalog}, load: 20}
+  - name: after
+    duration: 10s
 hypothesis:
   kill: [error_rate < 50%]
   fail: [error_rate < 50%]

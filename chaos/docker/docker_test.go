@@ -86,21 +86,20 @@ func waitHTTP(t *testing.T, url string) {
 	}
 }
 
-// TestEngineLifecycle drives the real engine end to end: an image FROM
-// scratch around the static faultline binary, a labelled network and
-// container, inspect, list by name, regex and label, pause/unpause,
-// kill/start, stop, restart, and removal by label with nothing left behind.
-func TestEngineLifecycle(t *testing.T) {
-	t.Parallel()
-	eng := connect(t)
+// labelledImage connects to the engine and builds an image FROM scratch
+// around the static faultline binary, tagged faultline-test/NAME:RUN, under
+// the test's labels; everything carrying them is removed when the test
+// ends.
+func labelledImage(t *testing.T, name string) (eng *Engine, labels map[string]string, run, imageID string) {
+	t.Helper()
+	eng = connect(t)
 	bin := testenv.BuildFaultline(t)
-	labels, run := testenv.DockerLabels()
+	labels, run = testenv.DockerLabels()
 	cleanupByLabel(t, eng, run)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-
 	imageID, err := eng.BuildImage(ctx, ImageSpec{
-		Tag:        "faultline-test/docker:" + run,
+		Tag:        "faultline-test/" + name + ":" + run,
 		Files:      []ImageFile{{HostPath: bin, ImagePath: "/faultline", Mode: 0o755}},
 		Entrypoint: []string{"/faultline"},
 		Labels:     labels,
@@ -108,6 +107,19 @@ func TestEngineLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("BuildImage: %v", err)
 	}
+	return eng, labels, run, imageID
+}
+
+// TestEngineLifecycle drives the real engine end to end: an image FROM
+// scratch around the static faultline binary, a labelled network and
+// container, inspect, list by name, regex and label, pause/unpause,
+// kill/start, stop, restart, and removal by label with nothing left behind.
+func TestEngineLifecycle(t *testing.T) {
+	t.Parallel()
+	eng, labels, run, imageID := labelledImage(t, "docker")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
 	if !strings.HasPrefix(imageID, "sha256:") {
 		t.Errorf("image ID = %q, want sha256:...", imageID)
 	}
@@ -367,21 +379,9 @@ func compileOrNil(t *testing.T, expr string) *regexp.Regexp {
 // RemoveContainer must wait for that removal instead of failing.
 func TestConcurrentRemovalsBothSucceed(t *testing.T) {
 	t.Parallel()
-	eng := connect(t)
-	bin := testenv.BuildFaultline(t)
-	labels, run := testenv.DockerLabels()
-	cleanupByLabel(t, eng, run)
+	eng, labels, run, imageID := labelledImage(t, "remove")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	imageID, err := eng.BuildImage(ctx, ImageSpec{
-		Tag:        "faultline-test/remove:" + run,
-		Files:      []ImageFile{{HostPath: bin, ImagePath: "/faultline", Mode: 0o755}},
-		Entrypoint: []string{"/faultline"},
-		Labels:     labels,
-	})
-	if err != nil {
-		t.Fatalf("BuildImage: %v", err)
-	}
 	for round := range 4 {
 		id, err := eng.RunContainer(ctx, ContainerSpec{
 			Name:   fmt.Sprintf("faultline-test-%s-rm%d", run, round),

@@ -155,7 +155,7 @@ func Create(path string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create journal: %w", err)
 	}
-	return &Writer{f: f}, nil
+	return &Writer{f: f, hists: results.NewEncoder()}, nil
 }
 
 // Path is the journal's file.
@@ -191,9 +191,6 @@ func (w *Writer) WriteInterval(phase string, iv *loadgen.Stats) error {
 	loadStart := w.loadStart
 	w.mu.Unlock()
 	w.encMu.Lock()
-	if w.hists == nil {
-		w.hists = results.NewEncoder()
-	}
 	ij, err := w.hists.Interval(iv, loadStart)
 	w.encMu.Unlock()
 	if err != nil {

@@ -31,10 +31,16 @@ type faultDriver struct {
 	// lastRevert is when the last fault was reverted, after the start of
 	// the load; negative until one is.
 	lastRevert time.Duration
+	// injectedAt is when each injected fault took effect (its injection
+	// returned), after the start of the load; refused holds those whose
+	// injection failed.
+	injectedAt map[*PlannedFault]time.Duration
+	refused    map[*PlannedFault]bool
 }
 
 func newFaultDriver(faults []*PlannedFault, j *runJournal, say func(string, ...any), ledgerPath string) *faultDriver {
-	return &faultDriver{faults: faults, active: map[*PlannedFault]*chaos.Entry{}, journal: j, say: say, ledgerPath: ledgerPath, lastRevert: -1}
+	return &faultDriver{faults: faults, active: map[*PlannedFault]*chaos.Entry{}, journal: j, say: say, ledgerPath: ledgerPath, lastRevert: -1,
+		injectedAt: map[*PlannedFault]time.Duration{}, refused: map[*PlannedFault]bool{}}
 }
 
 // inject applies f. Whatever part of it applied is undone by the session
@@ -42,10 +48,12 @@ func newFaultDriver(faults []*PlannedFault, j *runJournal, say func(string, ...a
 func (d *faultDriver) inject(ctx context.Context, f *PlannedFault) error {
 	entry, err := d.session.Inject(ctx, f.Fault)
 	if err != nil {
+		d.refused[f] = true
 		d.journal.fault(journal.Fault{Label: f.Label(), Kind: f.Kind, Event: "inject_failed", Error: err.Error()})
 		return exitcode.WrapIfNone(fmt.Errorf("inject %s: %w", f.Label(), err), exitcode.Runtime)
 	}
 	d.active[f] = entry
+	d.injectedAt[f] = d.journal.clock.offset()
 	d.journal.fault(journal.Fault{Label: f.Label(), Kind: f.Kind, Event: "injected", Describe: entry.Injection.Describe()})
 	d.say("injected %s", entry.Injection.Describe())
 	return nil
@@ -102,3 +110,35 @@ func (d *faultDriver) activeKinds() []string {
 
 // reverted reports whether any fault was reverted while the load ran.
 func (d *faultDriver) reverted() bool { return d.lastRevert >= 0 }
+
+// noteNotInjected records, in the journal and on the log, every fault whose
+// injection was never carried out (neither injected nor refused), and why.
+func (d *faultDriver) noteNotInjected(why string) {
+	for _, f := range d.faults {
+		if _, ok := d.injectedAt[f]; ok || d.refused[f] {
+			continue
+		}
+		d.journal.fault(journal.Fault{Label: f.Label(), Kind: f.Kind, Event: "not_injected", Note: why})
+		d.say("not injected: %s: %s", f.Label(), why)
+	}
+}
+
+// notInEffect says which faults of phase p were in effect at no moment of
+// it: never injected, or injected only once it had ended (a revert before
+// them that waited for pods can hold the timeline up that long).
+func (d *faultDriver) notInEffect(p *Phase) []string {
+	var out []string
+	for _, f := range d.faults {
+		if f.Phase != p.Name {
+			continue
+		}
+		switch at, ok := d.injectedAt[f]; {
+		case !ok:
+			out = append(out, f.Label()+" was never injected")
+		case at >= p.End:
+			out = append(out, fmt.Sprintf("%s took effect at %s, after the phase ended at %s",
+				f.Label(), at.Round(100*time.Millisecond), p.End.Round(100*time.Millisecond)))
+		}
+	}
+	return out
+}

@@ -295,6 +295,9 @@ func (r *runner) runLoad(ctx context.Context, opts loadgen.Options) {
 	links := r.startLinkTimer(opts.Interval)
 	defer links.stop()
 	d = followTimeline(ctx, r.clock.start, timelineOf(r.plan), intervals, done, stopLoad, r)
+	if !r.end.stopped() {
+		r.faults.noteNotInjected("the load ended before its injection came round: the events before it held the timeline up")
+	}
 	if d.err != nil {
 		r.fail(exitcode.Runtime, fmt.Sprintf("faultline: load: %v", d.err))
 	}

@@ -270,3 +270,109 @@ func TestInterruptedSteadyStateProbe(t *testing.T) {
 		}
 	}
 }
+
+// slowRevertSession injects at once and takes delay to revert, as a revert
+// that waits for pods to be ready again does.
+type slowRevertSession struct{ delay time.Duration }
+
+func (s *slowRevertSession) Inject(context.Context, chaos.Fault) (*chaos.Entry, error) {
+	return &chaos.Entry{Kind: "latency", Injection: fakeInjection{}}, nil
+}
+
+func (s *slowRevertSession) Revert(context.Context, *chaos.Entry) error {
+	time.Sleep(s.delay)
+	return nil
+}
+
+// slowRevertPlan: the first fault's revert, due at 10 s, holds the
+// timeline up while the second fault (10-13 s) comes due; the load ends at
+// 15 s.
+const slowRevertPlan = `name: slow-revert
+targets:
+  external:
+    api: http://127.0.0.1:9
+proxies:
+  - name: p
+    upstream: ${targets.api}
+load:
+  rate: 100/s
+  requests:
+    - url: ${targets.api}/
+phases:
+  - name: baseline
+    duration: 5s
+  - name: first
+    duration: 5s
+    faults:
+      - {kind: latency, proxy: p, latency: 100ms}
+  - name: second
+    duration: 3s
+    faults:
+      - {kind: latency, proxy: p, latency: 200ms}
+  - name: last
+    duration: 2s
+hypothesis:
+  first: [error_rate < 1%]
+  second: [error_rate < 1%]
+`
+
+// TestFaultNotInEffect: a phase whose fault was in effect at no moment of
+// it (injected only after it ended, or never: the load ended first) is not
+// judged on its fault-free data: its hypotheses are inconclusive and say
+// why, and a fault never injected is named in the journal and the summary.
+// Before, the injection left when the load ended was dropped silently (or
+// carried out after the load, as Go's select chose) and the phase held.
+func TestFaultNotInEffect(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name        string
+		revert      time.Duration
+		wantDetail  string
+		notInjected bool
+	}{
+		{name: "injected after its phase", revert: 4 * time.Second,
+			wantDetail: "second.faults[0] latency took effect at 14s, after the phase ended at 13s"},
+		{name: "never injected", revert: 6 * time.Second, wantDetail: "second.faults[0] latency was never injected", notInjected: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			plan := parsePlan(t, slowRevertPlan)
+			synctest.Test(t, func(t *testing.T) {
+				res := runFake(t, context.Background(), plan, &slowRevertSession{delay: c.revert}, func(time.Duration) int { return 0 })
+				if res.Code != exitcode.Failed {
+					t.Errorf("exit %d (%s), want %d: an inconclusive hypothesis fails the gate", res.Code, res.Message, exitcode.Failed)
+				}
+				verdicts := map[string]string{}
+				for _, ch := range res.Checks {
+					if ch.Kind != "hypothesis" {
+						continue
+					}
+					verdicts[ch.Phase] = ch.Verdict
+					if ch.Phase == "second" && !strings.Contains(ch.Detail, c.wantDetail) {
+						t.Errorf("second: %q, want it to say %q", ch.Detail, c.wantDetail)
+					}
+				}
+				if verdicts["first"] != string(Held) || verdicts["second"] != string(Inconclusive) {
+					t.Errorf("verdicts %v, want first held and second inconclusive", verdicts)
+				}
+				named := false
+				for _, f := range res.Faults {
+					if f.Event == "not_injected" {
+						named = f.Label == "second.faults[0] latency" && strings.Contains(f.Note, "the load ended")
+					}
+				}
+				if named != c.notInjected {
+					t.Errorf("not_injected recorded: %v, want %v: %+v", named, c.notInjected, res.Faults)
+				}
+				var summary strings.Builder
+				if err := WriteSummary(&summary, res); err != nil {
+					t.Fatal(err)
+				}
+				if c.notInjected && !strings.Contains(summary.String(), "not_injected") {
+					t.Errorf("the summary does not name the fault not injected:\n%s", summary.String())
+				}
+			})
+		})
+	}
+}

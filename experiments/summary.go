@@ -89,6 +89,9 @@ func WriteSummary(w io.Writer, out *Result) error {
 			if f.Error != "" {
 				line += ": " + f.Error
 			}
+			if f.Event == "not_injected" && f.Note != "" {
+				line += ": " + f.Note
+			}
 			fmt.Fprintln(w, line)
 		}
 	}

@@ -79,8 +79,10 @@ type timelineSteps interface {
 // followTimeline drives a running load started at start: each event at its
 // time, every interval as it arrives. The load is stopped (stop, once) when
 // an event says so, an abort condition breaks or ctx is cancelled; no event
-// is carried out after that. It returns how the load ended, once every
-// interval the load handed over has been taken.
+// is carried out after that. No injection is carried out once the load has
+// ended either, even when it came due first (an event before it can hold
+// the timeline up): the caller names the faults left. It returns how the
+// load ended, once every interval the load handed over has been taken.
 func followTimeline(ctx context.Context, start time.Time, evs []event, intervals <-chan *loadgen.Stats,
 	done <-chan loadDone, stop func(), steps timelineSteps) loadDone {
 	timer := time.NewTimer(time.Hour)
@@ -93,6 +95,23 @@ func followTimeline(ctx context.Context, start time.Time, evs []event, intervals
 		}
 	}
 	cancelled := ctx.Done()
+	// drain takes the intervals left once the load has ended.
+	drain := func(d loadDone) loadDone {
+		if cancelled != nil && ctx.Err() != nil {
+			// Ctrl-C came as the load ended: it is still an interrupt.
+			steps.interrupt()
+		}
+		for {
+			select {
+			case iv := <-intervals:
+				// The last intervals of a load that ran to its end
+				// are watched like the others.
+				steps.interval(iv, !stopped)
+			default:
+				return d
+			}
+		}
+	}
 	for {
 		timer.Stop()
 		var due <-chan time.Time
@@ -107,6 +126,13 @@ func followTimeline(ctx context.Context, start time.Time, evs []event, intervals
 			}
 		case <-due:
 			ev := evs[0]
+			if ev.kind == evInject {
+				select {
+				case d := <-done:
+					return drain(d)
+				default:
+				}
+			}
 			evs = evs[1:]
 			if !steps.event(ctx, ev) {
 				halt()
@@ -116,20 +142,7 @@ func followTimeline(ctx context.Context, start time.Time, evs []event, intervals
 			steps.interrupt()
 			halt()
 		case d := <-done:
-			if cancelled != nil && ctx.Err() != nil {
-				// Ctrl-C came as the load ended: it is still an interrupt.
-				steps.interrupt()
-			}
-			for {
-				select {
-				case iv := <-intervals:
-					// The last intervals of a load that ran to its end
-					// are watched like the others.
-					steps.interval(iv, !stopped)
-				default:
-					return d
-				}
-			}
+			return drain(d)
 		}
 	}
 }

@@ -93,7 +93,7 @@ type FaultPlan struct {
 type Fault struct {
 	Label string `json:"label"`
 	Kind  string `json:"kind"`
-	Event string `json:"event"` // injected, inject_failed, reverted, revert_failed
+	Event string `json:"event"` // injected, inject_failed, reverted, revert_failed, not_injected
 	// AtMs is when it happened, in milliseconds after the start of the load.
 	AtMs     float64 `json:"at_ms"`
 	Describe string  `json:"describe,omitempty"`

@@ -344,6 +344,11 @@ func (k *KubeShop) waitDeployments(rctx, ctx context.Context, timeout time.Durat
 			if err == nil && deploymentReady(d) {
 				break
 			}
+			if err != nil && rctx.Err() != nil {
+				// The wait's own deadline cut this read short: that says
+				// nothing about the cluster, the pods' state below does.
+				err = nil
+			}
 			if serr := sleep(rctx, 250*time.Millisecond); serr != nil {
 				if err == nil {
 					err = errors.New(k.podTrouble(context.WithoutCancel(ctx), n))

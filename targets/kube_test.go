@@ -9,6 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/faultline-dev/faultline/internal/kube"
 	"github.com/faultline-dev/faultline/internal/testenv"
@@ -117,6 +119,47 @@ func TestKubeShopErrors(t *testing.T) {
 	}
 	assertNoShop(t, c, ns)
 }
+
+// TestKubeShopReadyDeadlineMidRead: when the readiness deadline ends a
+// Deployment read the API server has not answered, the error still says
+// what the pods are doing (CI once got only "context deadline exceeded").
+// Every read of the store's Deployment hangs until its context ends, so the
+// deadline always lands inside one.
+func TestKubeShopReadyDeadlineMidRead(t *testing.T) {
+	t.Parallel()
+	c := testenv.Kube(t)
+	ns := testenv.KubeNamespace(t, c)
+	rc := rest.CopyConfig(c.REST)
+	hang := "/apis/apps/v1/namespaces/" + ns + "/deployments/store"
+	rc.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			if req.Method == http.MethodGet && req.URL.Path == hang {
+				<-req.Context().Done()
+				return nil, req.Context().Err()
+			}
+			return rt.RoundTrip(req)
+		})
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &kube.Client{Interface: cs, REST: rc, Namespace: ns, Source: c.Source}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err = StartKube(ctx, testConfig(), KubeOptions{
+		Client: slow, Kube: KubeConfig{Namespace: ns}, Image: "faultline-test/absent:none", Only: []string{Store}, ReadyTimeout: 10 * time.Second,
+	})
+	if err == nil || !strings.Contains(err.Error(), "deployment "+ns+"/store not ready") || !strings.Contains(err.Error(), "ErrImage") ||
+		strings.Contains(err.Error(), "deadline") {
+		t.Errorf("absent image, Deployment reads unanswered: %v", err)
+	}
+	assertNoShop(t, c, ns)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 func assertNoShop(t *testing.T, c *kube.Client, ns string) {
 	t.Helper()

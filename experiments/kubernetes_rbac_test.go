@@ -193,16 +193,18 @@ func runKubeExperiment(t *testing.T, src string, opts RunOptions) (*Result, stri
 // only check that most requests were served: the test is about the Role.
 // So does scale: the replica scaled away drops the odd request in flight
 // (one 502 of 60 in a busy CI run, 1.7%).
-// The Service fault comes first: a revert that waits for pods to be ready
-// delays the next phase's injection. Its phase is 15 s: the fault holds
-// once the proxy pod is ready and the Service moved, which took 5.5 s in a
-// CI run at load average 13 (the Service moved at 8.5 s of a 6 s phase
-// that began at 3 s, and p99 > 100ms deviated with no slow request).
-// The stress fault, whose revert does not wait for pods, comes next, and a
-// last phase without a fault leaves room for the pod faults' reverts: in a
-// CI run pod_failure's revert waited 6.4 s for its pod, scale was injected
-// 2 s after its phase and reverted after the load, and pod_cpu_stress, then
-// last, was never injected.
+// A revert that waits (for pods to be ready, or for the Service's
+// endpoints to leave the proxy pod) holds the timeline up, and a phase
+// whose fault takes effect only after it has ended is inconclusive (in a
+// CI run pod_failure's revert waited 6.4 s for its pod, and scale, in a 3 s
+// phase, was injected 2 s after it). So every phase is long enough to take
+// the wait before it and its own injection's time, and still hold its
+// fault: on a quiet machine the stress fault's ephemeral container took
+// 1.3 s to start and its revert 1.2 s, pod_failure's revert 0.5 s and
+// scale's 1.6 s; the Service fault's proxy pod has to start and the
+// Service to move, which took 1.4 s there and 5.5 s in a CI run at load
+// average 13, so its phase is 20 s. A last phase without a fault takes
+// scale's revert.
 const kubeFaultsExperiment = `name: kube faults
 targets:
   kubernetes:
@@ -218,24 +220,24 @@ load:
 phases:
   - name: baseline
     duration: 3s
-  - name: slow
-    duration: 15s
-    faults:
-      - {kind: service_latency, namespace: "${kubernetes.namespace}", service: catalog, latency: 100ms}
   - name: stress
-    duration: 3s
+    duration: 6s
     faults:
       - {kind: pod_cpu_stress, namespace: "${kubernetes.namespace}", labels: {app: catalog}, load: 20}
   - name: kill
-    duration: 3s
+    duration: 6s
     faults:
       - {kind: pod_kill, namespace: "${kubernetes.namespace}", labels: {app: catalog}}
+  - name: slow
+    duration: 20s
+    faults:
+      - {kind: service_latency, namespace: "${kubernetes.namespace}", service: catalog, latency: 100ms}
   - name: fail
-    duration: 3s
+    duration: 8s
     faults:
       - {kind: pod_failure, namespace: "${kubernetes.namespace}", labels: {app: catalog}, pause_image: PAUSE_IMAGE}
   - name: scale
-    duration: 3s
+    duration: 10s
     faults:
       - {kind: scale, namespace: "${kubernetes.namespace}", workload: deployment/catalog, replicas: 1}
   - name: after
@@ -252,8 +254,8 @@ hypothesis:
 // pod_failure, scale, service_latency, pod_cpu_stress) on the shop under
 // the Role of docs/kubernetes-rbac.yaml, not as admin: every fault injected
 // and reverted, every hypothesis held, the namespace after the reverts as
-// before the faults, and nothing left after the run. About 50s: the shop's
-// start, five fault phases and their reverts' waits for ready pods.
+// before the faults, and nothing left after the run. About 85 s: the
+// shop's start, the 63 s load and the last revert's wait for ready pods.
 func TestKubeRBACFaults(t *testing.T) {
 	t.Parallel()
 	c := testenv.Kube(t)

@@ -19,11 +19,9 @@ import (
 	"github.com/faultline-dev/faultline/report"
 )
 
-// runnerPlan is a plan of three 5 s phases with one fault in the middle
-// one and an abort condition on the error rate; its target is never
-// reached (the tests give the runner a fake load).
-const runnerPlan = `name: runner-test
-targets:
+// fakeTarget is the target, proxy and load of the runner's tests: the
+// target is never reached (the tests give the runner a fake load).
+const fakeTarget = `targets:
   external:
     api: http://127.0.0.1:9
 proxies:
@@ -33,7 +31,11 @@ load:
   rate: 100/s
   requests:
     - url: ${targets.api}/
-steady_state:
+`
+
+// runnerPlan is a plan of three 5 s phases with one fault in the middle
+// one and an abort condition on the error rate.
+const runnerPlan = "name: runner-test\n" + fakeTarget + `steady_state:
   probes:
     - name: reads succeed
       expect: error_rate < 1%
@@ -287,18 +289,7 @@ func (s *slowRevertSession) Revert(context.Context, *chaos.Entry) error {
 // slowRevertPlan: the first fault's revert, due at 10 s, holds the
 // timeline up while the second fault (10-13 s) comes due; the load ends at
 // 15 s.
-const slowRevertPlan = `name: slow-revert
-targets:
-  external:
-    api: http://127.0.0.1:9
-proxies:
-  - name: p
-    upstream: ${targets.api}
-load:
-  rate: 100/s
-  requests:
-    - url: ${targets.api}/
-phases:
+const slowRevertPlan = "name: slow-revert\n" + fakeTarget + `phases:
   - name: baseline
     duration: 5s
   - name: first

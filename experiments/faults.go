@@ -123,22 +123,33 @@ func (d *faultDriver) noteNotInjected(why string) {
 	}
 }
 
-// notInEffect says which faults of phase p were in effect at no moment of
-// it: never injected, or injected only once it had ended (a revert before
-// them that waited for pods can hold the timeline up that long).
-func (d *faultDriver) notInEffect(p *Phase) []string {
-	var out []string
+// inEffect says how phase p's faults held during it. absent lists those
+// in effect at no moment of it: never injected, or injected only once it
+// (or the fault's own window) had ended (a revert before them that waited for pods can hold the
+// timeline up that long). late lists those that took effect more than a
+// tenth of their window after they were due, with how much of it they
+// held.
+func (d *faultDriver) inEffect(p *Phase) (absent, late []string) {
+	round := func(t time.Duration) time.Duration { return t.Round(100 * time.Millisecond) }
 	for _, f := range d.faults {
 		if f.Phase != p.Name {
 			continue
 		}
-		switch at, ok := d.injectedAt[f]; {
+		at, ok := d.injectedAt[f]
+		window := f.End - f.Start
+		switch {
 		case !ok:
-			out = append(out, f.Label()+" was never injected")
-		case at >= p.End:
-			out = append(out, fmt.Sprintf("%s took effect at %s, after the phase ended at %s",
-				f.Label(), at.Round(100*time.Millisecond), p.End.Round(100*time.Millisecond)))
+			absent = append(absent, f.Label()+" was never injected")
+		case at >= f.End:
+			end := "its window"
+			if f.End == p.End {
+				end = "the phase"
+			}
+			absent = append(absent, fmt.Sprintf("%s took effect at %s, after %s ended at %s", f.Label(), round(at), end, round(f.End)))
+		case window > 0 && at-f.Start > window/10:
+			late = append(late, fmt.Sprintf("%s took effect at %s, %s after it was due: for %.0f%% of its window",
+				f.Label(), round(at), round(at-f.Start), 100*float64(f.End-at)/float64(window)))
 		}
 	}
-	return out
+	return absent, late
 }

@@ -311,6 +311,8 @@ hypothesis:
 // it (injected only after it ended, or never: the load ended first) is not
 // judged on its fault-free data: its hypotheses are inconclusive and say
 // why, and a fault never injected is named in the journal and the summary.
+// A fault that held for part of its phase is judged, and the detail says
+// how much.
 // Before, the injection left when the load ended was dropped silently (or
 // carried out after the load, as Go's select chose) and the phase held.
 func TestFaultNotInEffect(t *testing.T) {
@@ -318,12 +320,16 @@ func TestFaultNotInEffect(t *testing.T) {
 	cases := []struct {
 		name        string
 		revert      time.Duration
+		want        Verdict
 		wantDetail  string
 		notInjected bool
 	}{
-		{name: "injected after its phase", revert: 4 * time.Second,
+		{name: "injected late", revert: 1500 * time.Millisecond, want: Held,
+			wantDetail: "error_rate = 0%, below 1%; second.faults[0] latency took effect at 11.5s, 1.5s after it was due: for 50% of its window"},
+		{name: "injected after its phase", revert: 4 * time.Second, want: Inconclusive,
 			wantDetail: "second.faults[0] latency took effect at 14s, after the phase ended at 13s"},
-		{name: "never injected", revert: 6 * time.Second, wantDetail: "second.faults[0] latency was never injected", notInjected: true},
+		{name: "never injected", revert: 6 * time.Second, want: Inconclusive,
+			wantDetail: "second.faults[0] latency was never injected", notInjected: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -331,8 +337,8 @@ func TestFaultNotInEffect(t *testing.T) {
 			plan := parsePlan(t, slowRevertPlan)
 			synctest.Test(t, func(t *testing.T) {
 				res := runFake(t, context.Background(), plan, &slowRevertSession{delay: c.revert}, func(time.Duration) int { return 0 })
-				if res.Code != exitcode.Failed {
-					t.Errorf("exit %d (%s), want %d: an inconclusive hypothesis fails the gate", res.Code, res.Message, exitcode.Failed)
+				if want := map[Verdict]exitcode.Code{Held: exitcode.OK, Inconclusive: exitcode.Failed}[c.want]; res.Code != want {
+					t.Errorf("exit %d (%s), want %d", res.Code, res.Message, want)
 				}
 				verdicts := map[string]string{}
 				for _, ch := range res.Checks {
@@ -344,8 +350,8 @@ func TestFaultNotInEffect(t *testing.T) {
 						t.Errorf("second: %q, want it to say %q", ch.Detail, c.wantDetail)
 					}
 				}
-				if verdicts["first"] != string(Held) || verdicts["second"] != string(Inconclusive) {
-					t.Errorf("verdicts %v, want first held and second inconclusive", verdicts)
+				if verdicts["first"] != string(Held) || verdicts["second"] != string(c.want) {
+					t.Errorf("verdicts %v, want first held and second %s", verdicts, c.want)
 				}
 				named := false
 				for _, f := range res.Faults {

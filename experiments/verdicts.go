@@ -48,14 +48,19 @@ func (r *runner) judge(ctx context.Context) bool {
 	}
 	phases := r.archive.byPhase()
 	for _, p := range r.plan.Phases {
-		absent := r.faults.notInEffect(p)
+		absent, late := r.faults.inEffect(p)
 		for _, c := range p.Hypotheses {
 			j := judge(c, &scope{current: r.archive.phase(p.Name), phases: phases, timeToRecover: ttr, recoveryNote: why}, r.rng)
-			if len(absent) > 0 && j.Verdict != Inconclusive {
+			switch {
+			case len(absent) > 0 && j.Verdict != Inconclusive:
 				// The data are of a phase without its fault: they cannot
 				// tell what the fault does.
 				j.Verdict = Inconclusive
 				j.Detail = "not in effect during the phase: " + strings.Join(absent, "; ") + " (measured " + j.Detail + ")"
+			case len(late) > 0:
+				// Judged, but over a phase its fault held for only part
+				// of: the reader should know.
+				j.Detail += "; " + strings.Join(late, "; ")
 			}
 			r.journal.check(journal.Check{Kind: "hypothesis", Phase: p.Name, Expression: c.Source, Verdict: string(j.Verdict),
 				Measured: j.Measured, Detail: j.Detail, CILow: j.CILow, CIHigh: j.CIHigh})

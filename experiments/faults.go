@@ -32,15 +32,13 @@ type faultDriver struct {
 	// the load; negative until one is.
 	lastRevert time.Duration
 	// injectedAt is when each injected fault took effect (its injection
-	// returned), after the start of the load; refused holds those whose
-	// injection failed.
+	// returned), after the start of the load.
 	injectedAt map[*PlannedFault]time.Duration
-	refused    map[*PlannedFault]bool
 }
 
 func newFaultDriver(faults []*PlannedFault, j *runJournal, say func(string, ...any), ledgerPath string) *faultDriver {
 	return &faultDriver{faults: faults, active: map[*PlannedFault]*chaos.Entry{}, journal: j, say: say, ledgerPath: ledgerPath, lastRevert: -1,
-		injectedAt: map[*PlannedFault]time.Duration{}, refused: map[*PlannedFault]bool{}}
+		injectedAt: map[*PlannedFault]time.Duration{}}
 }
 
 // inject applies f. Whatever part of it applied is undone by the session
@@ -48,7 +46,6 @@ func newFaultDriver(faults []*PlannedFault, j *runJournal, say func(string, ...a
 func (d *faultDriver) inject(ctx context.Context, f *PlannedFault) error {
 	entry, err := d.session.Inject(ctx, f.Fault)
 	if err != nil {
-		d.refused[f] = true
 		d.journal.fault(journal.Fault{Label: f.Label(), Kind: f.Kind, Event: "inject_failed", Error: err.Error()})
 		return exitcode.WrapIfNone(fmt.Errorf("inject %s: %w", f.Label(), err), exitcode.Runtime)
 	}
@@ -111,11 +108,12 @@ func (d *faultDriver) activeKinds() []string {
 // reverted reports whether any fault was reverted while the load ran.
 func (d *faultDriver) reverted() bool { return d.lastRevert >= 0 }
 
-// noteNotInjected records, in the journal and on the log, every fault whose
-// injection was never carried out (neither injected nor refused), and why.
+// noteNotInjected records, in the journal and on the log, every fault that
+// was not injected, and why. It is for a run that was not stopped: in one
+// that was (a refused injection among them), the ending says why.
 func (d *faultDriver) noteNotInjected(why string) {
 	for _, f := range d.faults {
-		if _, ok := d.injectedAt[f]; ok || d.refused[f] {
+		if _, ok := d.injectedAt[f]; ok {
 			continue
 		}
 		d.journal.fault(journal.Fault{Label: f.Label(), Kind: f.Kind, Event: "not_injected", Note: why})
@@ -124,8 +122,8 @@ func (d *faultDriver) noteNotInjected(why string) {
 }
 
 // inEffect says how phase p's faults held during it. absent lists those
-// in effect at no moment of it: never injected, or injected only once it
-// (or the fault's own window) had ended (a revert before them that waited for pods can hold the
+// in effect at no moment of it: never injected, or injected only once their
+// window had ended (a revert before them that waited for pods can hold the
 // timeline up that long). late lists those that took effect more than a
 // tenth of their window after they were due, with how much of it they
 // held.

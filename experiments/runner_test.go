@@ -70,9 +70,11 @@ func parsePlan(t *testing.T, src string) *Plan {
 	return plan
 }
 
-// fakeSession injects and reverts nothing; its faults fail as told.
+// fakeSession injects and reverts nothing; its faults fail as told, and a
+// revert takes revertDelay, as one that waits for pods to be ready does.
 type fakeSession struct {
 	injectErr, revertErr error
+	revertDelay          time.Duration
 }
 
 type fakeInjection struct{}
@@ -88,7 +90,10 @@ func (s *fakeSession) Inject(ctx context.Context, f chaos.Fault) (*chaos.Entry, 
 	return &chaos.Entry{Kind: "latency", Injection: fakeInjection{}}, nil
 }
 
-func (s *fakeSession) Revert(context.Context, *chaos.Entry) error { return s.revertErr }
+func (s *fakeSession) Revert(context.Context, *chaos.Entry) error {
+	time.Sleep(s.revertDelay)
+	return s.revertErr
+}
 
 // fakeLoadgen is a load that sends nothing: every interval it makes up
 // 100 requests of 1 ms a second, of which failedAt(offset) percent fail; it stops when ctx
@@ -273,19 +278,6 @@ func TestInterruptedSteadyStateProbe(t *testing.T) {
 	}
 }
 
-// slowRevertSession injects at once and takes delay to revert, as a revert
-// that waits for pods to be ready again does.
-type slowRevertSession struct{ delay time.Duration }
-
-func (s *slowRevertSession) Inject(context.Context, chaos.Fault) (*chaos.Entry, error) {
-	return &chaos.Entry{Kind: "latency", Injection: fakeInjection{}}, nil
-}
-
-func (s *slowRevertSession) Revert(context.Context, *chaos.Entry) error {
-	time.Sleep(s.delay)
-	return nil
-}
-
 // slowRevertPlan: the first fault's revert, due at 10 s, holds the
 // timeline up while the second fault (10-13 s) comes due; the load ends at
 // 15 s.
@@ -336,7 +328,7 @@ func TestFaultNotInEffect(t *testing.T) {
 			t.Parallel()
 			plan := parsePlan(t, slowRevertPlan)
 			synctest.Test(t, func(t *testing.T) {
-				res := runFake(t, context.Background(), plan, &slowRevertSession{delay: c.revert}, func(time.Duration) int { return 0 })
+				res := runFake(t, context.Background(), plan, &fakeSession{revertDelay: c.revert}, func(time.Duration) int { return 0 })
 				if want := map[Verdict]exitcode.Code{Held: exitcode.OK, Inconclusive: exitcode.Failed}[c.want]; res.Code != want {
 					t.Errorf("exit %d (%s), want %d", res.Code, res.Message, want)
 				}
